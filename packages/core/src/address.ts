@@ -1,0 +1,50 @@
+import { GrapevineError } from './errors.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Parse "host:port", "[v6]:port" or "host" (with a default port). Throws ERR_INVALID_ADDRESS. */
+export function parseHostPort(input: string, defaultPort?: number): HostPort {
+  const s = input.trim();
+  let host: string;
+  let portStr: string | undefined;
+  if (s.startsWith('[')) {
+    const end = s.indexOf(']');
+    if (end < 0) throw new GrapevineError('ERR_INVALID_ADDRESS', `invalid address "${input}": missing ]`);
+    host = s.slice(1, end);
+    const rest = s.slice(end + 1);
+    if (rest.length > 0) {
+      if (!rest.startsWith(':')) throw new GrapevineError('ERR_INVALID_ADDRESS', `invalid address "${input}"`);
+      portStr = rest.slice(1);
+    }
+  } else {
+    const first = s.indexOf(':');
+    if (first >= 0 && first === s.lastIndexOf(':')) {
+      host = s.slice(0, first);
+      portStr = s.slice(first + 1);
+    } else if (first >= 0) {
+      host = s; // bare IPv6 without brackets and without port
+    } else {
+      host = s;
+    }
+  }
+  if (host.length === 0 || host.length > 253 || /[\s/]/.test(host)) {
+    throw new GrapevineError('ERR_INVALID_ADDRESS', `invalid address "${input}": bad host`);
+  }
+  let port: number;
+  if (portStr === undefined) {
+    if (defaultPort === undefined) throw new GrapevineError('ERR_INVALID_ADDRESS', `invalid address "${input}": missing port`);
+    port = defaultPort;
+  } else {
+    if (!/^\d{1,5}$/.test(portStr)) throw new GrapevineError('ERR_INVALID_ADDRESS', `invalid address "${input}": bad port`);
+    port = Number(portStr);
+    if (port > 65535) throw new GrapevineError('ERR_INVALID_ADDRESS', `invalid address "${input}": port out of range`);
+  }
+  return { host, port };
+}
+
+export function formatHostPort(hp: HostPort): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}

@@ -1,0 +1,27 @@
+import type { Clock } from './clock.js';
+import type { Codec } from './codec.js';
+import type { ProfileName, ProtocolConfig } from './config.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { Random } from './random.js';
+import type { Transport } from './transport.js';
+
+export interface ClusterOptions extends Partial<Omit<ProtocolConfig, 'limits'>> {
+  /** Stable node name, unique in the cluster. */
+  name: string;
+  /** Started by the cluster; closed by close(). */
+  transport: Transport;
+  /** Wire codec; every node of a cluster must run the same one. Default: JSON (pass msgpack for speed). */
+  codec?: Codec;
+  /** Timing profile the other options override: lan (default), wan, local, fast. */
+  profile?: ProfileName;
+  limits?: Partial<ProtocolConfig['limits']>;
+  /** Initial metadata of this node. */
+  meta?: Record<string, string>;
+  /** Seeds to join at start and to re-contact when the node finds itself alone. */
+  seeds?: string[];
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+  metrics?: Metrics;
+}

@@ -1,0 +1,160 @@
+import { GrapevineError } from './errors.js';
+import { defaultLimits, type Limits } from './limits.js';
+
+/**
+ * Protocol timing and sizing. Defaults mirror memberlist's LAN profile; every field is listed in
+ * docs/configuration.md. All durations are milliseconds.
+ */
+export interface ProtocolConfig {
+  /** Time between failure-detection probes of one member. */
+  probeInterval: number;
+  /** How long to wait for a direct ack before asking helpers (ping-req). */
+  probeTimeout: number;
+  /** Helpers asked to probe indirectly (k). */
+  indirectChecks: number;
+  /** Also ping over the reliable transport when UDP gets no answer (memberlist's TCP fallback). */
+  tcpFallbackPing: boolean;
+  /** Suspicion timeout = suspicionMult × max(1, log10 N) × probeInterval (the Lifeguard minimum). */
+  suspicionMult: number;
+  /** The maximum suspicion timeout is this times the minimum; confirmations shrink it toward the minimum. */
+  suspicionMaxTimeoutMult: number;
+  /** Lifeguard local health: the probe interval and timeout scale up to this multiple. */
+  awarenessMaxMultiplier: number;
+  /** Periodic gossip tick. */
+  gossipInterval: number;
+  /** Peers each gossip tick sends to. */
+  gossipNodes: number;
+  /**
+   * When something new enters the dissemination queue, gossip it after this delay instead of
+   * waiting for the tick (0 disables eager gossip). Batches bursts into one packet.
+   */
+  eagerGossipDelay: number;
+  /** Keep gossiping to dead members for this long, so a falsely dead node learns and refutes. */
+  gossipToTheDead: number;
+  /** Each update is retransmitted retransmitMult × ceil(log10(N+1)) times by each node. */
+  retransmitMult: number;
+  /** Base push-pull (anti-entropy) interval; scaled up with N like memberlist (0 disables). */
+  pushPullInterval: number;
+  /** Dead and left members are kept this long as tombstones, then forgotten. */
+  deadRetention: number;
+  /** A node that lost members (or is alone) re-contacts seeds and recently dead members this often. */
+  reconnectInterval: number;
+  /** Timeout for one join attempt to one seed. */
+  joinTimeout: number;
+  /** Join retries across all seeds before join() rejects (0 = try each seed once). */
+  joinRetries: number;
+  /** First retry backoff; doubles per attempt up to joinBackoffMax. */
+  joinBackoff: number;
+  joinBackoffMax: number;
+  /** How long leave() keeps the process up so the leave message spreads. */
+  leavePropagateDelay: number;
+  /** Largest best-effort packet built (the UDP budget). Larger messages go reliable. */
+  packetBudget: number;
+  /** Bounds on inbound data. */
+  limits: Limits;
+}
+
+export type ProfileName = 'lan' | 'wan' | 'local' | 'fast';
+
+const lan: ProtocolConfig = {
+  probeInterval: 1000,
+  probeTimeout: 500,
+  indirectChecks: 3,
+  tcpFallbackPing: true,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  awarenessMaxMultiplier: 8,
+  gossipInterval: 200,
+  gossipNodes: 3,
+  eagerGossipDelay: 2,
+  gossipToTheDead: 30_000,
+  retransmitMult: 4,
+  pushPullInterval: 30_000,
+  deadRetention: 60_000,
+  reconnectInterval: 10_000,
+  joinTimeout: 5_000,
+  joinRetries: 5,
+  joinBackoff: 250,
+  joinBackoffMax: 5_000,
+  leavePropagateDelay: 100,
+  packetBudget: 1400,
+  limits: defaultLimits,
+};
+
+export const profiles: Record<ProfileName, ProtocolConfig> = {
+  lan,
+  /** Higher latency links: memberlist's WAN profile. */
+  wan: {
+    ...lan,
+    probeInterval: 5000,
+    probeTimeout: 3000,
+    suspicionMult: 6,
+    gossipInterval: 500,
+    gossipNodes: 4,
+    gossipToTheDead: 60_000,
+    pushPullInterval: 60_000,
+    joinTimeout: 10_000,
+  },
+  /** One host or a very fast network: memberlist's local profile. */
+  local: {
+    ...lan,
+    probeInterval: 1000,
+    probeTimeout: 200,
+    suspicionMult: 3,
+    gossipInterval: 100,
+    gossipToTheDead: 15_000,
+    pushPullInterval: 15_000,
+  },
+  /**
+   * Fast failure detection on a LAN (detect a crash in about 3 s at N=50) while riding out 10%
+   * packet loss: shorter probe period, same fallbacks.
+   */
+  fast: {
+    ...lan,
+    probeInterval: 400,
+    probeTimeout: 200,
+    suspicionMult: 2,
+    suspicionMaxTimeoutMult: 4,
+    gossipInterval: 100,
+  },
+};
+
+export function resolveConfig(profile: ProfileName | undefined, overrides: Partial<ProtocolConfig> | undefined): ProtocolConfig {
+  const base = profiles[profile ?? 'lan'];
+  if (!base) throw new GrapevineError('ERR_INVALID_OPTION', `unknown profile "${String(profile)}" (lan, wan, local, fast)`);
+  const cfg: ProtocolConfig = { ...base, ...(overrides ?? {}), limits: { ...base.limits, ...(overrides?.limits ?? {}) } };
+  validateConfig(cfg);
+  return cfg;
+}
+
+function validateConfig(cfg: ProtocolConfig): void {
+  const positive: (keyof ProtocolConfig)[] = [
+    'probeInterval', 'probeTimeout', 'suspicionMult', 'suspicionMaxTimeoutMult', 'awarenessMaxMultiplier',
+    'gossipInterval', 'retransmitMult', 'joinTimeout', 'packetBudget',
+  ];
+  for (const k of positive) {
+    const v = cfg[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new GrapevineError('ERR_INVALID_OPTION', `option ${k} must be a positive number, got ${String(v)}`);
+    }
+  }
+  const nonNegative: (keyof ProtocolConfig)[] = [
+    'indirectChecks', 'gossipNodes', 'eagerGossipDelay', 'gossipToTheDead', 'pushPullInterval', 'deadRetention',
+    'reconnectInterval', 'joinRetries', 'joinBackoff', 'joinBackoffMax', 'leavePropagateDelay',
+  ];
+  for (const k of nonNegative) {
+    const v = cfg[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new GrapevineError('ERR_INVALID_OPTION', `option ${k} must be a non-negative number, got ${String(v)}`);
+    }
+  }
+  if (cfg.probeTimeout >= cfg.probeInterval) {
+    throw new GrapevineError('ERR_INVALID_OPTION', 'probeTimeout must be shorter than probeInterval');
+  }
+  if (cfg.packetBudget < 256) throw new GrapevineError('ERR_INVALID_OPTION', 'packetBudget must be at least 256 bytes');
+  for (const [k, v] of Object.entries(cfg.limits)) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+      throw new GrapevineError('ERR_INVALID_OPTION', `limit ${k} must be a positive integer, got ${String(v)}`);
+    }
+  }
+}

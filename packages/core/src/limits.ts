@@ -1,0 +1,37 @@
+/**
+ * Every bound on inbound data, as a named option. Checked before anything is allocated for the
+ * thing being bounded; a violation drops the input and counts it, never throws out of the receive path.
+ * docs/limits.md lists each with what happens at the bound.
+ */
+export interface Limits {
+  /** Largest inbound best-effort datagram accepted (bytes). */
+  maxPacketBytes: number;
+  /** Largest reliable frame accepted or sent (bytes). A push-pull of the whole membership is one frame. */
+  maxFrameBytes: number;
+  /** Most messages in one compound envelope (the count is one byte on the wire). */
+  maxCompoundParts: number;
+  /** Most member states accepted in one push-pull, and most members (including tombstones) kept. */
+  maxMembers: number;
+  /** Longest node name (UTF-8 bytes). */
+  maxNameBytes: number;
+  /** Longest address string (bytes). */
+  maxAddressBytes: number;
+  /** Most metadata keys per node. */
+  maxMetaKeys: number;
+  /** Largest metadata map, keys plus values (UTF-8 bytes). */
+  maxMetaBytes: number;
+  /** Most broadcasts waiting in the dissemination queue; the oldest, most-sent are dropped first. */
+  maxQueuedBroadcasts: number;
+}
+
+export const defaultLimits: Limits = {
+  maxPacketBytes: 65_507,
+  maxFrameBytes: 8 * 1024 * 1024,
+  maxCompoundParts: 255,
+  maxMembers: 10_000,
+  maxNameBytes: 128,
+  maxAddressBytes: 300,
+  maxMetaKeys: 64,
+  maxMetaBytes: 1024,
+  maxQueuedBroadcasts: 4096,
+};

@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+import { readdirSync, existsSync } from 'node:fs';
+
+// Tests import workspace packages from their TypeScript sources, so a test never runs against a
+// stale dist/. (Multi-process tests spawn the built CLI; `pnpm test` builds first.)
+const root = fileURLToPath(new URL('.', import.meta.url));
+const alias: Record<string, string> = {};
+for (const dir of readdirSync(`${root}packages`)) {
+  const src = `${root}packages/${dir}/src/index.ts`;
+  if (!existsSync(src)) continue;
+  const name = dir === 'grapevine' ? 'grapevine' : `@grapevine/${dir}`;
+  alias[name] = src;
+}
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 30_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
