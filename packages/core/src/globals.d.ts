@@ -15,3 +15,9 @@ declare class TextDecoder {
 declare const crypto: { getRandomValues<T extends Uint8Array | Uint32Array>(array: T): T };
 declare const performance: { now(): number };
 declare const console: { log(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void };
+interface AbortSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', fn: () => void, opts?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', fn: () => void): void;
+}

@@ -1,0 +1,217 @@
+/**
+ * The Cluster: what users hold. It binds the I/O-free protocol (SwimNode) to a transport, the
+ * wire codec, a clock and the user's API: join, leave, close, members, events.
+ */
+import { systemClock } from './clock.js';
+import type { ClusterOptions } from './cluster-options.js';
+import { jsonCodec } from './codec-json.js';
+import { resolveConfig, type ProtocolConfig } from './config.js';
+import { GrapevineError } from './errors.js';
+import { MemberEvents, type EventName, type MemberListener } from './event-stream.js';
+import { silentLogger, type Logger } from './logger.js';
+import type { Member, MemberCounts, MemberEvent, MemberEventType, MemberState, Meta } from './member.js';
+import { MemoryMetrics, type Metrics } from './metrics.js';
+import { snapshot } from './protocol/membership.js';
+import { SwimNode } from './protocol/swim-node.js';
+import { systemRandom } from './random.js';
+import type { Transport } from './transport.js';
+
+
+
+export class Cluster {
+  readonly config: ProtocolConfig;
+  readonly transport: Transport;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** The protocol state machine; exposed for tests, simulations and plugins that need internals. */
+  readonly node: SwimNode;
+  private readonly events: MemberEvents;
+  private state: 'running' | 'leaving' | 'closed' = 'running';
+
+  private constructor(opts: ClusterOptions, config: ProtocolConfig) {
+    this.config = config;
+    this.transport = opts.transport;
+    this.metrics = opts.metrics ?? new MemoryMetrics();
+    this.logger = opts.logger ?? silentLogger;
+    this.events = new MemberEvents((err) => this.logger.error({ err }, 'member event listener threw'));
+    const transport = opts.transport;
+    this.node = new SwimNode(
+      {
+        clock: opts.clock ?? systemClock,
+        random: opts.random ?? systemRandom(),
+        codec: opts.codec ?? jsonCodec,
+        logger: this.logger,
+        metrics: this.metrics,
+        sendPacket: (to, data) => transport.sendPacket(to, data),
+        sendReliable: (to, data) => transport.sendReliable(to, data),
+        emit: (ev) => this.events.emit(ev),
+      },
+      config,
+      { name: opts.name, address: transport.address, meta: opts.meta ?? {} },
+    );
+  }
+
+  /**
+   * Start the transport and the protocol. With `seeds`, also join them (a failed join is logged
+   * and retried by the healing loop rather than failing the start).
+   */
+  static async create(opts: ClusterOptions): Promise<Cluster> {
+    if (!opts || typeof opts.name !== 'string' || opts.name.length === 0) {
+      throw new GrapevineError('ERR_INVALID_OPTION', 'option name must be a non-empty string');
+    }
+    if (!opts.transport) throw new GrapevineError('ERR_INVALID_OPTION', 'option transport is required');
+    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, ...overrides } = opts;
+    const config = resolveConfig(profile, { ...overrides, ...(limits ? { limits: limits as ProtocolConfig['limits'] } : {}) });
+    if (new TextEncoder().encode(opts.name).length > config.limits.maxNameBytes) {
+      throw new GrapevineError('ERR_INVALID_OPTION', `node name longer than ${config.limits.maxNameBytes} bytes`);
+    }
+    let cluster: Cluster | undefined;
+    await opts.transport.start({
+      onMessage: (data, info) => cluster?.node.receive(data, info),
+    });
+    cluster = new Cluster(opts, config);
+    cluster.node.start(opts.seeds ?? []);
+    if (opts.seeds && opts.seeds.length > 0) {
+      try {
+        await cluster.join(opts.seeds);
+      } catch (err) {
+        cluster.logger.warn({ err }, 'initial join failed; will keep trying the seeds');
+      }
+    }
+    return cluster;
+  }
+
+  get name(): string {
+    return this.node.name;
+  }
+
+  get localNode(): Member {
+    return snapshot(this.node.members.self);
+  }
+
+  /** Join through one or more seeds ("host:port"); resolves with the number that answered. */
+  async join(seeds: string | string[], opts: { signal?: AbortSignal } = {}): Promise<number> {
+    this.assertRunning();
+    const list = typeof seeds === 'string' ? [seeds] : seeds;
+    return abortable(this.node.join(list), opts.signal);
+  }
+
+  /** Every known member (self included), optionally only those in the given states. */
+  members(filter: { state?: MemberState | MemberState[] } = {}): Member[] {
+    const states = filter.state === undefined ? undefined : new Set(Array.isArray(filter.state) ? filter.state : [filter.state]);
+    const out: Member[] = [];
+    for (const r of this.node.members.records.values()) if (!states || states.has(r.state)) out.push(snapshot(r));
+    return out;
+  }
+
+  /** Members believed alive (not suspect), self included. */
+  aliveMembers(): Member[] {
+    return this.members({ state: 'alive' });
+  }
+
+  member(name: string): Member | undefined {
+    const r = this.node.members.get(name);
+    return r ? snapshot(r) : undefined;
+  }
+
+  counts(): MemberCounts {
+    return this.node.members.counts();
+  }
+
+  get meta(): Meta {
+    return this.node.members.self.meta;
+  }
+
+  /** Replace this node's metadata; it spreads with a raised incarnation. */
+  setMeta(meta: Record<string, string>): void {
+    this.assertRunning();
+    this.node.setMeta(meta);
+  }
+
+  /** Set or delete (null) individual metadata keys. */
+  updateMeta(patch: Record<string, string | null>): void {
+    const next: Record<string, string> = { ...this.node.members.self.meta };
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete next[k];
+      else next[k] = v;
+    }
+    this.setMeta(next);
+  }
+
+  on(name: EventName, fn: MemberListener): () => void {
+    return this.events.on(name, fn);
+  }
+
+  off(name: EventName, fn: MemberListener): void {
+    this.events.off(name, fn);
+  }
+
+  once(name: EventName, fn: MemberListener): () => void {
+    const off = this.events.on(name, (ev) => {
+      off();
+      fn(ev);
+    });
+    return off;
+  }
+
+  /** Async iterator of member events, until `signal` aborts or the cluster closes. */
+  watch(opts: { signal?: AbortSignal; types?: MemberEventType[] } = {}): AsyncIterableIterator<MemberEvent> {
+    return this.events.iterate(opts);
+  }
+
+  /**
+   * Leave gracefully: tell every member we are going, wait for it to spread, then close.
+   * Resolves early (and still closes) if `signal` aborts.
+   */
+  async leave(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.state !== 'running') return this.close();
+    this.state = 'leaving';
+    try {
+      await abortable(this.node.leave(), opts.signal).catch((err: unknown) => {
+        if (!(err instanceof GrapevineError && err.code === 'ERR_ABORTED')) throw err;
+      });
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Stop at once, without telling anyone (peers will detect us as failed). */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.node.stop();
+    this.events.end();
+    await this.transport.close();
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.leave();
+  }
+
+  private assertRunning(): void {
+    if (this.state !== 'running') throw new GrapevineError('ERR_CLOSED', 'cluster is closed');
+  }
+}
+
+/** Race a promise against an AbortSignal (rejecting with ERR_ABORTED). */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new GrapevineError('ERR_ABORTED', 'aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new GrapevineError('ERR_ABORTED', 'aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
+/** Start a cluster (the generic form; Node users want `createCluster` from the grapevine package). */
+export function createClusterWith(opts: ClusterOptions): Promise<Cluster> {
+  return Cluster.create(opts);
+}

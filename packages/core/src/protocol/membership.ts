@@ -1,0 +1,274 @@
+/**
+ * The membership table and SWIM's merge rules: who is alive, suspect, dead or left, at which
+ * incarnation, and what a node does on hearing alive/suspect/dead news about a member or itself.
+ *
+ * Precedence for one member: higher incarnation wins; at equal incarnation dead/left beats suspect
+ * beats alive. Only a node raises its own incarnation (to refute, or to announce new metadata).
+ * A larger instance id under the same name is a restarted process: it replaces the old record
+ * whatever the incarnations, so the old self is retired at once.
+ */
+import type { Clock } from '../clock.js';
+import type { ProtocolConfig } from '../config.js';
+import type { Member, MemberCounts, MemberEvent, MemberState, Meta } from '../member.js';
+import type { Alive, Dead, Suspect } from './messages.js';
+import { Suspicion, minSuspicionTimeout } from './suspicion.js';
+
+export interface MemberRecord {
+  name: string;
+  address: string;
+  state: MemberState;
+  incarnation: number;
+  instance: number;
+  meta: Meta;
+  metaVersion: number;
+  stateChangedAt: number;
+  suspicion?: Suspicion | undefined;
+}
+
+/** What the table asks of the node that owns it. */
+export interface MembershipHooks {
+  /** Queue news about `name` for dissemination. */
+  disseminate(name: string, msg: Alive | Suspect | Dead): void;
+  emit(event: MemberEvent): void;
+  /** We were suspected or declared dead: Lifeguard counts it against our own health. */
+  selfAccused(): void;
+  /** A member was added (for the probe order). */
+  added(name: string): void;
+  /** A member record was replaced by a restarted process, or was removed. */
+  log(level: 'debug' | 'info' | 'warn', obj: object, msg: string): void;
+  count(metric: string): void;
+}
+
+export class Membership {
+  readonly records = new Map<string, MemberRecord>();
+  readonly self: MemberRecord;
+  /** Set while leaving: news of our own leave is expected, not refuted. */
+  leaving = false;
+
+  constructor(
+    self: Omit<MemberRecord, 'stateChangedAt' | 'state'>,
+    private readonly cfg: ProtocolConfig,
+    private readonly clock: Clock,
+    private readonly hooks: MembershipHooks,
+  ) {
+    this.self = { ...self, state: 'alive', stateChangedAt: clock.now() };
+    this.records.set(self.name, this.self);
+  }
+
+  get(name: string): MemberRecord | undefined {
+    return this.records.get(name);
+  }
+
+  /** Members that are alive or suspect, self included: N in every formula. */
+  liveCount(): number {
+    let n = 0;
+    for (const r of this.records.values()) if (r.state === 'alive' || r.state === 'suspect') n++;
+    return n;
+  }
+
+  counts(): MemberCounts {
+    const c: MemberCounts = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const r of this.records.values()) c[r.state]++;
+    return c;
+  }
+
+  aliveMessage(r: MemberRecord = this.self): Alive {
+    return { k: 5, name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, metaVer: r.metaVersion, meta: { ...r.meta } };
+  }
+
+  /** Raise our incarnation past `atLeast` and announce it. */
+  refute(atLeast: number): void {
+    this.self.incarnation = Math.max(this.self.incarnation, atLeast) + 1;
+    this.hooks.count('refutations');
+    this.hooks.disseminate(this.self.name, this.aliveMessage());
+  }
+
+  private setState(r: MemberRecord, state: MemberState): MemberState {
+    const prev = r.state;
+    r.state = state;
+    r.stateChangedAt = this.clock.now();
+    if (state !== 'suspect' && r.suspicion) {
+      r.suspicion.cancel();
+      r.suspicion = undefined;
+    }
+    return prev;
+  }
+
+  private event(type: MemberEvent['type'], r: MemberRecord, previous?: MemberState): void {
+    const ev: MemberEvent = previous === undefined
+      ? { type, member: snapshot(r), at: this.clock.now() }
+      : { type, member: snapshot(r), previous, at: this.clock.now() };
+    this.hooks.emit(ev);
+  }
+
+  onAlive(a: Alive): void {
+    if (a.name === this.self.name) return this.aliveAboutSelf(a);
+    const r = this.records.get(a.name);
+    if (!r) {
+      if (this.records.size >= this.cfg.limits.maxMembers) {
+        this.hooks.count('drop.max-members');
+        return;
+      }
+      const rec: MemberRecord = {
+        name: a.name, address: a.addr, state: 'alive', incarnation: a.inc, instance: a.inst,
+        meta: Object.freeze({ ...a.meta }), metaVersion: a.metaVer, stateChangedAt: this.clock.now(),
+      };
+      this.records.set(a.name, rec);
+      this.hooks.added(a.name);
+      this.hooks.disseminate(a.name, a);
+      this.event('alive', rec);
+      return;
+    }
+    if (a.inst !== r.instance) {
+      if (a.inst < r.instance) return; // news about a retired process
+      // A restarted process: replace the record wholesale.
+      const prev = this.setState(r, 'alive');
+      r.address = a.addr;
+      r.incarnation = a.inc;
+      r.instance = a.inst;
+      r.meta = Object.freeze({ ...a.meta });
+      r.metaVersion = a.metaVer;
+      this.hooks.log('info', { member: a.name, instance: a.inst }, 'member restarted; old instance retired');
+      this.hooks.disseminate(a.name, a);
+      this.event('alive', r, prev);
+      return;
+    }
+    if (a.inc < r.incarnation) return;
+    if (a.inc === r.incarnation) {
+      // Equal incarnation: alive never overrides suspect/dead/left; it may carry newer metadata.
+      if (r.state !== 'alive' || a.metaVer <= r.metaVersion) return;
+      r.meta = Object.freeze({ ...a.meta });
+      r.metaVersion = a.metaVer;
+      r.address = a.addr;
+      this.hooks.disseminate(a.name, a);
+      this.event('updated', r);
+      return;
+    }
+    const metaChanged = a.metaVer > r.metaVersion;
+    r.incarnation = a.inc;
+    r.address = a.addr;
+    if (metaChanged) {
+      r.meta = Object.freeze({ ...a.meta });
+      r.metaVersion = a.metaVer;
+    }
+    this.hooks.disseminate(a.name, a);
+    if (r.state !== 'alive') {
+      const prev = this.setState(r, 'alive');
+      this.event('alive', r, prev);
+    } else if (metaChanged) {
+      this.event('updated', r);
+    }
+  }
+
+  private aliveAboutSelf(a: Alive): void {
+    const self = this.self;
+    if (a.inst !== self.instance) {
+      if (a.inst > self.instance) {
+        // A newer process runs under our name: it wins; we step aside rather than fight it.
+        this.hooks.log('warn', { name: a.name, theirs: a.inst, ours: self.instance }, 'a newer process claims this node name');
+        this.hooks.count('name-conflicts');
+        return;
+      }
+      // Our previous process is still being talked about: retire it by outranking it.
+      if (a.inc >= self.incarnation) this.refute(a.inc);
+      return;
+    }
+    if (a.inc > self.incarnation || (a.inc === self.incarnation && a.metaVer !== self.metaVersion)) {
+      this.refute(a.inc);
+    }
+  }
+
+  onSuspect(s: Suspect): void {
+    const r = this.records.get(s.name);
+    // News about another process under this name (an older or newer instance) is not about this record.
+    if (!r || s.inst !== r.instance || !outranks(s.inc, 'suspect', r)) {
+      // Lifeguard: an independent confirmation of the current suspicion shortens its timeout;
+      // re-gossip it so others count it too.
+      if (r && r.state === 'suspect' && s.inst === r.instance && s.inc === r.incarnation && r !== this.self) {
+        if (r.suspicion?.confirm(s.from)) this.hooks.disseminate(s.name, s);
+      }
+      return;
+    }
+    if (r === this.self) {
+      if (this.leaving) return;
+      this.hooks.selfAccused();
+      this.refute(s.inc);
+      return;
+    }
+    r.incarnation = s.inc;
+    const prev = this.setState(r, 'suspect');
+    const n = this.liveCount();
+    const k = n - 2 < this.cfg.suspicionMult - 2 ? 0 : this.cfg.suspicionMult - 2;
+    const min = minSuspicionTimeout(this.cfg.suspicionMult, n, this.cfg.probeInterval);
+    const max = min * this.cfg.suspicionMaxTimeoutMult;
+    const inc = s.inc;
+    r.suspicion?.cancel(); // a suspicion at an older incarnation
+    r.suspicion = new Suspicion(s.from, k, min, max, this.clock, () => {
+      if (r.state !== 'suspect' || r.incarnation !== inc) return;
+      this.hooks.count('suspicion-timeouts');
+      this.onDead({ k: 7, name: r.name, inc, from: this.self.name, inst: r.instance });
+    });
+    this.hooks.disseminate(s.name, s);
+    if (prev !== 'suspect') this.event('suspect', r, prev);
+  }
+
+  onDead(d: Dead): void {
+    const r = this.records.get(d.name);
+    const state = d.from === d.name ? 'left' : 'dead';
+    if (!r || d.inst !== r.instance || !outranks(d.inc, state, r)) return;
+    if (r === this.self) {
+      if (this.leaving) return;
+      this.hooks.selfAccused();
+      this.refute(d.inc);
+      return;
+    }
+    r.incarnation = d.inc;
+    const prev = this.setState(r, state);
+    this.hooks.disseminate(d.name, d);
+    this.event(r.state, r, prev);
+  }
+
+  /** Set our own metadata; the caller has validated sizes. */
+  updateSelfMeta(meta: Record<string, string>, version: number): void {
+    this.self.meta = Object.freeze({ ...meta });
+    this.self.metaVersion = version;
+    this.self.incarnation++;
+    this.hooks.disseminate(this.self.name, this.aliveMessage());
+    this.event('updated', this.self);
+  }
+
+  /** Forget tombstones older than the retention period; returns the names removed. */
+  reap(now: number, retention: number): string[] {
+    const gone: string[] = [];
+    for (const r of this.records.values()) {
+      if ((r.state === 'dead' || r.state === 'left') && now - r.stateChangedAt >= retention) gone.push(r.name);
+    }
+    for (const name of gone) this.records.delete(name);
+    return gone;
+  }
+
+  stopAll(): void {
+    for (const r of this.records.values()) {
+      r.suspicion?.cancel();
+      r.suspicion = undefined;
+    }
+  }
+}
+
+const RANK: Record<MemberState, number> = { alive: 0, suspect: 1, dead: 2, left: 3 };
+
+/**
+ * Does news (incarnation, state) supersede what the record holds? Higher incarnation wins; at
+ * equal incarnation alive < suspect < dead < left. Applying only superseding news makes the merge
+ * a join on that order, so every node ends in the same state whatever order news arrives in.
+ */
+function outranks(inc: number, state: MemberState, r: MemberRecord): boolean {
+  return inc > r.incarnation || (inc === r.incarnation && RANK[state] > RANK[r.state]);
+}
+
+export function snapshot(r: MemberRecord): Member {
+  return {
+    name: r.name, address: r.address, state: r.state, incarnation: r.incarnation, instance: r.instance,
+    meta: r.meta, metaVersion: r.metaVersion, stateChangedAt: r.stateChangedAt,
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * Protocol messages and their wire shape. Each message is a codec-encoded array whose first
+ * element is the kind; docs/protocol.md lists every field. parseMessage validates a decoded value
+ * field by field against the limits and returns null for anything malformed: a decoded packet is
+ * never trusted before it passes here.
+ */
+import type { Limits } from '../limits.js';
+import { STATE_FROM_CODE, type MemberState } from '../member.js';
+
+export const Kind = {
+  ping: 1,
+  pingReq: 2,
+  ack: 3,
+  nack: 4,
+  alive: 5,
+  suspect: 6,
+  dead: 7,
+  pushPull: 8,
+  /** Application messages (the messaging layer). */
+  user: 9,
+} as const;
+
+export interface Ping { k: 1; seq: number; target: string; from: string; fromAddr: string }
+export interface PingReq { k: 2; seq: number; target: string; targetAddr: string; from: string; fromAddr: string; nack: boolean }
+export interface Ack { k: 3; seq: number }
+export interface Nack { k: 4; seq: number }
+export interface Alive { k: 5; name: string; addr: string; inc: number; inst: number; metaVer: number; meta: Record<string, string> }
+export interface Suspect { k: 6; name: string; inc: number; from: string; inst: number }
+export interface Dead { k: 7; name: string; inc: number; from: string; inst: number }
+export interface NodeState { name: string; addr: string; inc: number; inst: number; state: MemberState; metaVer: number; meta: Record<string, string> }
+export interface PushPull { k: 8; seq: number; join: boolean; reply: boolean; from: string; fromAddr: string; states: NodeState[] }
+
+export type Message = Ping | PingReq | Ack | Nack | Alive | Suspect | Dead | PushPull;
+
+const PP_JOIN = 1;
+const PP_REPLY = 2;
+
+/** The array that goes to the codec. */
+export function toWire(m: Message): unknown[] {
+  switch (m.k) {
+    case 1: return [1, m.seq, m.target, m.from, m.fromAddr];
+    case 2: return [2, m.seq, m.target, m.targetAddr, m.from, m.fromAddr, m.nack ? 1 : 0];
+    case 3: return [3, m.seq];
+    case 4: return [4, m.seq];
+    case 5: return [5, m.name, m.addr, m.inc, m.inst, m.metaVer, m.meta];
+    case 6: return [6, m.name, m.inc, m.from, m.inst];
+    case 7: return [7, m.name, m.inc, m.from, m.inst];
+    case 8:
+      return [8, m.seq, (m.join ? PP_JOIN : 0) | (m.reply ? PP_REPLY : 0), m.from, m.fromAddr,
+        m.states.map((s) => [s.name, s.addr, s.inc, s.inst, STATE_CODE_OF[s.state], s.metaVer, s.meta])];
+  }
+}
+
+const STATE_CODE_OF: Record<MemberState, number> = { alive: 0, suspect: 1, dead: 2, left: 3 };
+
+const utf8 = new TextEncoder();
+
+/** UTF-8 length without allocating for the common ASCII case. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) { n += 4; i++; }
+    else n += 3;
+  }
+  return n;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isName(v: unknown, limits: Limits): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= limits.maxNameBytes && utf8Length(v) <= limits.maxNameBytes;
+}
+
+function isAddr(v: unknown, limits: Limits): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= limits.maxAddressBytes;
+}
+
+/** Validates a metadata map; returns a fresh plain object or null. */
+export function parseMeta(v: unknown, limits: Limits): Record<string, string> | null {
+  if (v === null || v === undefined) return {};
+  if (typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) return null;
+  const keys = Object.keys(v);
+  if (keys.length > limits.maxMetaKeys) return null;
+  let bytes = 0;
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const key of keys) {
+    const val = (v as Record<string, unknown>)[key];
+    if (typeof val !== 'string' || key.length === 0) return null;
+    bytes += utf8Length(key) + utf8Length(val);
+    if (bytes > limits.maxMetaBytes) return null;
+    out[key] = val;
+  }
+  return { ...out };
+}
+
+export function metaBytes(meta: Record<string, string>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(meta)) n += utf8Length(k) + utf8Length(v);
+  return n;
+}
+
+function parseState(v: unknown, limits: Limits): NodeState | null {
+  if (!Array.isArray(v) || v.length < 7) return null;
+  const [name, addr, inc, inst, code, metaVer, rawMeta] = v as unknown[];
+  if (!isName(name, limits) || !isAddr(addr, limits) || !isCount(inc) || !isCount(inst) || !isCount(metaVer)) return null;
+  if (typeof code !== 'number' || !Number.isInteger(code)) return null;
+  const state = STATE_FROM_CODE[code];
+  if (!state) return null;
+  const meta = parseMeta(rawMeta, limits);
+  if (!meta) return null;
+  return { name, addr, inc, inst, state, metaVer, meta };
+}
+
+/** Validate one decoded wire value. Returns null when anything is off. */
+export function parseMessage(v: unknown, limits: Limits): Message | null {
+  if (!Array.isArray(v) || v.length === 0) return null;
+  const a = v as unknown[];
+  switch (a[0]) {
+    case 1: {
+      if (a.length < 5 || !isCount(a[1]) || !isName(a[2], limits) || !isName(a[3], limits) || !isAddr(a[4], limits)) return null;
+      return { k: 1, seq: a[1], target: a[2], from: a[3], fromAddr: a[4] };
+    }
+    case 2: {
+      if (a.length < 7 || !isCount(a[1]) || !isName(a[2], limits) || !isAddr(a[3], limits) || !isName(a[4], limits) || !isAddr(a[5], limits)) return null;
+      return { k: 2, seq: a[1], target: a[2], targetAddr: a[3], from: a[4], fromAddr: a[5], nack: a[6] === 1 };
+    }
+    case 3:
+    case 4: {
+      if (a.length < 2 || !isCount(a[1])) return null;
+      return { k: a[0], seq: a[1] };
+    }
+    case 5: {
+      if (a.length < 7 || !isName(a[1], limits) || !isAddr(a[2], limits) || !isCount(a[3]) || !isCount(a[4]) || !isCount(a[5])) return null;
+      const meta = parseMeta(a[6], limits);
+      if (!meta) return null;
+      return { k: 5, name: a[1], addr: a[2], inc: a[3], inst: a[4], metaVer: a[5], meta };
+    }
+    case 6:
+    case 7: {
+      if (a.length < 5 || !isName(a[1], limits) || !isCount(a[2]) || !isName(a[3], limits) || !isCount(a[4])) return null;
+      return { k: a[0], name: a[1], inc: a[2], from: a[3], inst: a[4] };
+    }
+    case 8: {
+      if (a.length < 6 || !isCount(a[1]) || !isCount(a[2]) || !isName(a[3], limits) || !isAddr(a[4], limits)) return null;
+      const raw = a[5];
+      if (!Array.isArray(raw) || raw.length > limits.maxMembers) return null;
+      const states: NodeState[] = [];
+      for (const r of raw) {
+        const s = parseState(r, limits);
+        if (!s) return null;
+        states.push(s);
+      }
+      return { k: 8, seq: a[1], join: (a[2] & PP_JOIN) !== 0, reply: (a[2] & PP_REPLY) !== 0, from: a[3], fromAddr: a[4], states };
+    }
+    default:
+      return null;
+  }
+}
+
+export { utf8 as textEncoder };

@@ -1,0 +1,26 @@
+import type { Clock } from '../clock.js';
+import type { Codec } from '../codec.js';
+import type { Logger } from '../logger.js';
+import type { MemberEvent } from '../member.js';
+import type { Metrics } from '../metrics.js';
+import type { Random } from '../random.js';
+import type { InboundInfo } from '../transport.js';
+
+/**
+ * Everything the protocol needs from the outside world, injected. The protocol calls these and
+ * nothing else: no sockets, no timers, no clock reads of its own.
+ */
+export interface NodeEnv {
+  clock: Clock;
+  random: Random;
+  codec: Codec;
+  logger: Logger;
+  metrics: Metrics;
+  /** Best-effort send; never throws. */
+  sendPacket(to: string, data: Uint8Array): void;
+  /** Reliable send; rejects when the peer cannot be reached. */
+  sendReliable(to: string, data: Uint8Array): Promise<void>;
+  emit(event: MemberEvent): void;
+  /** Application messages (kind 9) are handed up undecoded beyond the codec. */
+  onUserMessage?: ((value: unknown[], info: InboundInfo) => void) | undefined;
+}

@@ -1,0 +1,74 @@
+/**
+ * The send side: encode a message, pack piggybacked updates up to the packet budget, and choose
+ * the path (UDP-sized packets best-effort, anything larger reliable).
+ */
+import type { Limits } from '../limits.js';
+import { COMPOUND_OVERHEAD, COMPOUND_PART_OVERHEAD, ENVELOPE_HEADER_BYTES, MAX_PART_BYTES, encodeEnvelope } from '../wire/envelope.js';
+import type { BroadcastQueue } from './broadcast-queue.js';
+import { toWire, type Message } from './messages.js';
+import type { NodeEnv } from './node-env.js';
+
+export class Outbox {
+  constructor(
+    private readonly env: NodeEnv,
+    private readonly queue: BroadcastQueue,
+    private readonly packetBudget: number,
+    private readonly limits: Limits,
+    private readonly retransmitLimit: () => number,
+  ) {}
+
+  encode(msg: Message): Uint8Array {
+    return this.env.codec.encode(toWire(msg));
+  }
+
+  /** Wrap parts in an envelope, adding piggybacked broadcasts while they fit. */
+  private pack(parts: Uint8Array[], piggyback: boolean): Uint8Array {
+    if (piggyback) {
+      let used = ENVELOPE_HEADER_BYTES + COMPOUND_OVERHEAD;
+      for (const p of parts) used += COMPOUND_PART_OVERHEAD + p.length;
+      const extra = this.queue.take(
+        this.packetBudget - used, COMPOUND_PART_OVERHEAD,
+        Math.min(255, this.limits.maxCompoundParts) - parts.length, this.retransmitLimit(),
+      );
+      if (extra.length > 0) parts = parts.concat(extra);
+    }
+    return encodeEnvelope(this.env.codec.id, parts);
+  }
+
+  /**
+   * Send one message best-effort with piggybacked updates; if it alone exceeds the packet budget,
+   * send it reliably instead (errors counted, not thrown).
+   */
+  send(to: string, msg: Message, piggyback = true): void {
+    const part = this.encode(msg);
+    if (ENVELOPE_HEADER_BYTES + part.length > this.packetBudget) {
+      this.sendReliableParts(to, [part]).catch(() => this.env.metrics.increment('grapevine.send.reliable-failed'));
+      return;
+    }
+    this.env.sendPacket(to, this.pack([part], piggyback));
+  }
+
+  /** Send over the reliable path; rejects when the peer cannot be reached. */
+  sendReliable(to: string, msg: Message, piggyback = false): Promise<void> {
+    return this.sendReliableParts(to, [this.encode(msg)], piggyback);
+  }
+
+  private sendReliableParts(to: string, parts: Uint8Array[], piggyback = false): Promise<void> {
+    // A single part can be any size up to the frame limit; compound parts are u16-sized.
+    const data = parts.length === 1 && (!piggyback || parts[0]!.length > MAX_PART_BYTES)
+      ? encodeEnvelope(this.env.codec.id, parts)
+      : this.pack(parts, piggyback);
+    return this.env.sendReliable(to, data);
+  }
+
+  /** One gossip packet of queued broadcasts only; false when there was nothing to send. */
+  gossip(to: string): boolean {
+    const parts = this.queue.take(
+      this.packetBudget - ENVELOPE_HEADER_BYTES - COMPOUND_OVERHEAD, COMPOUND_PART_OVERHEAD,
+      Math.min(255, this.limits.maxCompoundParts), this.retransmitLimit(),
+    );
+    if (parts.length === 0) return false;
+    this.env.sendPacket(to, encodeEnvelope(this.env.codec.id, parts));
+    return true;
+  }
+}

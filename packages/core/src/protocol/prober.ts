@@ -1,0 +1,202 @@
+/**
+ * SWIM failure detection with Lifeguard: each protocol period probe one member (shuffled
+ * round-robin). No ack within the probe timeout → ask k helpers to ping it (they nack if they also
+ * hear nothing) and, in parallel, ping it over the reliable path (memberlist's TCP fallback, which
+ * rides out UDP loss). Still nothing by the end of the period → suspect it. Missed nacks count
+ * against our own health (we may be the slow one), which stretches our timing.
+ */
+import type { TimerHandle } from '../clock.js';
+import type { ProtocolConfig } from '../config.js';
+import { randomInt, shuffle } from '../random.js';
+import type { InboundInfo } from '../transport.js';
+import type { Awareness } from './awareness.js';
+import type { MemberRecord, Membership } from './membership.js';
+import type { Ping, PingReq } from './messages.js';
+import type { NodeEnv } from './node-env.js';
+import type { Outbox } from './outbox.js';
+
+interface PendingAck {
+  onAck(info: InboundInfo): void;
+  onNack(): void;
+}
+
+export class Prober {
+  private readonly pending = new Map<number, PendingAck>();
+  private order: string[] = [];
+  private index = 0;
+  private seq = 0;
+  private readonly timers = new Set<TimerHandle>();
+  stopped = false;
+
+  constructor(
+    private readonly env: NodeEnv,
+    private readonly cfg: ProtocolConfig,
+    private readonly members: Membership,
+    private readonly awareness: Awareness,
+    private readonly outbox: Outbox,
+  ) {}
+
+  nextSeq(): number {
+    this.seq = (this.seq + 1) % 0x7fffffff;
+    return this.seq;
+  }
+
+  private timer(fn: () => void, ms: number): TimerHandle {
+    const h = this.env.clock.setTimer(() => {
+      this.timers.delete(h);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(h);
+    return h;
+  }
+
+  private cancel(h: TimerHandle | undefined): void {
+    if (!h) return;
+    h.cancel();
+    this.timers.delete(h);
+  }
+
+  /** A new member goes in at a random place in the probe order (it would otherwise wait a full round). */
+  added(name: string): void {
+    const at = randomInt(this.env.random, this.order.length + 1);
+    this.order.splice(at, 0, name);
+  }
+
+  private probeable(r: MemberRecord | undefined): r is MemberRecord {
+    return !!r && r !== this.members.self && (r.state === 'alive' || r.state === 'suspect');
+  }
+
+  private nextTarget(): MemberRecord | undefined {
+    for (let tries = 0; tries <= this.order.length; tries++) {
+      if (this.index >= this.order.length) {
+        this.order = shuffle(this.env.random, [...this.members.records.values()].filter((r) => this.probeable(r)).map((r) => r.name));
+        this.index = 0;
+        if (this.order.length === 0) return undefined;
+      }
+      const r = this.members.get(this.order[this.index++]!);
+      if (this.probeable(r)) return r;
+    }
+    return undefined;
+  }
+
+  /** One protocol period: probe the next member. */
+  tick(): void {
+    const target = this.nextTarget();
+    if (target) this.probe(target);
+  }
+
+  probe(target: MemberRecord): void {
+    const { cfg, env, members } = this;
+    const self = members.self;
+    const seq = this.nextSeq();
+    const timeout = this.awareness.scale(cfg.probeTimeout);
+    const period = this.awareness.scale(cfg.probeInterval);
+    const inc = target.incarnation;
+    const ping: Ping = { k: 1, seq, target: target.name, from: self.name, fromAddr: self.address };
+    let nacks = 0;
+    let expectedNacks = 0;
+    let direct = true;
+    let indirectTimer: TimerHandle | undefined;
+    let deadline: TimerHandle | undefined;
+
+    const finish = (): void => {
+      this.pending.delete(seq);
+      this.cancel(indirectTimer);
+      this.cancel(deadline);
+    };
+    this.pending.set(seq, {
+      onAck: (info) => {
+        finish();
+        if (direct) this.awareness.applyDelta(-1);
+        else if (info.reliable) env.metrics.increment('grapevine.probe.tcp-rescue');
+        else env.metrics.increment('grapevine.probe.indirect-rescue');
+      },
+      onNack: () => { nacks++; },
+    });
+    env.metrics.increment('grapevine.probe.sent');
+    this.outbox.send(target.address, ping);
+
+    indirectTimer = this.timer(() => {
+      indirectTimer = undefined;
+      direct = false;
+      env.metrics.increment('grapevine.probe.failed-direct');
+      const helpers = this.pickHelpers(target.name, cfg.indirectChecks);
+      expectedNacks = helpers.length;
+      const req: PingReq = { k: 2, seq, target: target.name, targetAddr: target.address, from: self.name, fromAddr: self.address, nack: true };
+      for (const h of helpers) this.outbox.send(h.address, req);
+      if (cfg.tcpFallbackPing) {
+        this.outbox.sendReliable(target.address, ping).catch(() => env.metrics.increment('grapevine.probe.tcp-failed'));
+      }
+    }, timeout);
+
+    deadline = this.timer(() => {
+      deadline = undefined;
+      finish();
+      // Lifeguard: helpers that did not even nack suggest the problem is on our side.
+      this.awareness.applyDelta(expectedNacks > 0 ? Math.max(0, expectedNacks - nacks) : 1);
+      env.metrics.increment('grapevine.probe.failed');
+      const r = members.get(target.name);
+      if (!r || r.incarnation !== inc || (r.state !== 'alive' && r.state !== 'suspect')) return;
+      env.metrics.increment('grapevine.suspicions-raised');
+      members.onSuspect({ k: 6, name: r.name, inc: r.incarnation, from: self.name, inst: r.instance });
+    }, period);
+  }
+
+  private pickHelpers(exclude: string, k: number): MemberRecord[] {
+    const candidates: MemberRecord[] = [];
+    for (const r of this.members.records.values()) {
+      if (r.state === 'alive' && r !== this.members.self && r.name !== exclude) candidates.push(r);
+    }
+    return shuffle(this.env.random, candidates).slice(0, k);
+  }
+
+  onPing(p: Ping, info: InboundInfo): void {
+    const self = this.members.self;
+    if (p.target !== self.name) {
+      this.env.metrics.increment('grapevine.drop.ping-wrong-target');
+      return;
+    }
+    const ack = { k: 3 as const, seq: p.seq };
+    // Answer on the path the ping came by: a reliable ping is the fallback for a lossy packet path.
+    if (info.reliable) this.outbox.sendReliable(p.fromAddr, ack).catch(() => this.env.metrics.increment('grapevine.send.reliable-failed'));
+    else this.outbox.send(p.fromAddr, ack);
+  }
+
+  onPingReq(req: PingReq): void {
+    const self = this.members.self;
+    const seq = this.nextSeq();
+    let nackTimer: TimerHandle | undefined;
+    const expire = this.timer(() => this.pending.delete(seq), this.cfg.probeInterval);
+    this.pending.set(seq, {
+      onAck: () => {
+        this.pending.delete(seq);
+        this.cancel(expire);
+        this.cancel(nackTimer);
+        this.outbox.send(req.fromAddr, { k: 3, seq: req.seq });
+      },
+      onNack: () => {},
+    });
+    this.outbox.send(req.targetAddr, { k: 1, seq, target: req.target, from: self.name, fromAddr: self.address });
+    if (req.nack) {
+      nackTimer = this.timer(() => {
+        if (this.pending.has(seq)) this.outbox.send(req.fromAddr, { k: 4, seq: req.seq });
+      }, this.cfg.probeTimeout);
+    }
+  }
+
+  onAck(seq: number, info: InboundInfo): void {
+    const p = this.pending.get(seq);
+    if (p) p.onAck(info);
+  }
+
+  onNack(seq: number): void {
+    this.pending.get(seq)?.onNack();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const h of this.timers) h.cancel();
+    this.timers.clear();
+    this.pending.clear();
+  }
+}

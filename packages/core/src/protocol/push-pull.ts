@@ -1,0 +1,108 @@
+/**
+ * Anti-entropy: two nodes swap their whole membership tables over the reliable path. Join is a
+ * push-pull with a seed; a periodic one repairs anything gossip missed; a reconnect one heals
+ * partitions by reaching members we believe dead.
+ */
+import type { TimerHandle } from '../clock.js';
+import { GrapevineError } from '../errors.js';
+import type { Membership } from './membership.js';
+import type { NodeState, PushPull } from './messages.js';
+import type { NodeEnv } from './node-env.js';
+import type { Outbox } from './outbox.js';
+
+interface PendingExchange {
+  resolve(states: number): void;
+  reject(err: Error): void;
+  timer: TimerHandle;
+}
+
+/** memberlist's scaling: the interval grows with log2(N) past 32 nodes, so total load stays flat. */
+export function pushPullScale(interval: number, n: number): number {
+  const threshold = 32;
+  if (n <= threshold) return interval;
+  return interval * (Math.ceil(Math.log2(n) - Math.log2(threshold)) + 1);
+}
+
+export class PushPullExchange {
+  private readonly pending = new Map<number, PendingExchange>();
+  private seq = 0;
+
+  constructor(
+    private readonly env: NodeEnv,
+    private readonly members: Membership,
+    private readonly outbox: Outbox,
+    private readonly timeout: () => number,
+  ) {}
+
+  localStates(): NodeState[] {
+    const out: NodeState[] = [];
+    for (const r of this.members.records.values()) {
+      out.push({ name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, state: r.state, metaVer: r.metaVersion, meta: { ...r.meta } });
+    }
+    return out;
+  }
+
+  /** Exchange state with `addr`; resolves with the number of states received. */
+  exchange(addr: string, join: boolean): Promise<number> {
+    const self = this.members.self;
+    this.seq = (this.seq + 1) % 0x7fffffff;
+    const seq = this.seq;
+    const msg: PushPull = { k: 8, seq, join, reply: false, from: self.name, fromAddr: self.address, states: this.localStates() };
+    return new Promise<number>((resolve, reject) => {
+      const timer = this.env.clock.setTimer(() => {
+        this.pending.delete(seq);
+        reject(new GrapevineError('ERR_TIMEOUT', `push-pull with ${addr} timed out`));
+      }, this.timeout());
+      this.pending.set(seq, { resolve, reject, timer });
+      this.outbox.sendReliable(addr, msg).catch((err: unknown) => {
+        const p = this.pending.get(seq);
+        if (!p) return;
+        this.pending.delete(seq);
+        p.timer.cancel();
+        reject(new GrapevineError('ERR_UNREACHABLE', `cannot reach ${addr}`, { cause: err }));
+      });
+    });
+  }
+
+  onPushPull(pp: PushPull): void {
+    this.merge(pp);
+    if (pp.reply) {
+      const p = this.pending.get(pp.seq);
+      if (!p) return;
+      this.pending.delete(pp.seq);
+      p.timer.cancel();
+      p.resolve(pp.states.length);
+      return;
+    }
+    const self = this.members.self;
+    const reply: PushPull = { k: 8, seq: pp.seq, join: pp.join, reply: true, from: self.name, fromAddr: self.address, states: this.localStates() };
+    this.outbox.sendReliable(pp.fromAddr, reply).catch(() => this.env.metrics.increment('grapevine.pushpull.reply-failed'));
+  }
+
+  private merge(pp: PushPull): void {
+    const m = this.members;
+    for (const s of pp.states) {
+      switch (s.state) {
+        case 'alive':
+          m.onAlive({ k: 5, name: s.name, addr: s.addr, inc: s.inc, inst: s.inst, metaVer: s.metaVer, meta: s.meta });
+          break;
+        case 'left':
+          m.onDead({ k: 7, name: s.name, inc: s.inc, from: s.name, inst: s.inst });
+          break;
+        // A peer's "dead" only makes us suspect: we give the member its chance to refute.
+        case 'suspect':
+        case 'dead':
+          m.onSuspect({ k: 6, name: s.name, inc: s.inc, from: pp.from, inst: s.inst });
+          break;
+      }
+    }
+  }
+
+  stop(): void {
+    for (const p of this.pending.values()) {
+      p.timer.cancel();
+      p.reject(new GrapevineError('ERR_CLOSED', 'node stopped'));
+    }
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * One member of a cluster, as pure protocol: the membership table, the prober, dissemination,
+ * push-pull, join, leave and healing, all driven by the injected clock and randomness, all output
+ * through the injected send functions. The Cluster driver wraps this with transports and the API.
+ */
+import type { TimerHandle } from '../clock.js';
+import type { ProtocolConfig } from '../config.js';
+import { GrapevineError } from '../errors.js';
+import { HybridLogicalClock } from '../hlc.js';
+import type { MemberEvent } from '../member.js';
+import { randomInt, shuffle } from '../random.js';
+import type { InboundInfo } from '../transport.js';
+import { decodeEnvelope } from '../wire/envelope.js';
+import { Awareness } from './awareness.js';
+import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
+import { Membership, type MemberRecord } from './membership.js';
+import { metaBytes, parseMessage, type Alive, type Dead, type Message, type Suspect } from './messages.js';
+import type { NodeEnv } from './node-env.js';
+import { Outbox } from './outbox.js';
+import { Prober } from './prober.js';
+import { PushPullExchange, pushPullScale } from './push-pull.js';
+
+export interface NodeIdentity {
+  name: string;
+  address: string;
+  meta: Record<string, string>;
+}
+
+export class SwimNode {
+  readonly members: Membership;
+  readonly queue: BroadcastQueue;
+  readonly awareness: Awareness;
+  readonly outbox: Outbox;
+  readonly prober: Prober;
+  readonly pushPull: PushPullExchange;
+  readonly hlc: HybridLogicalClock;
+  private readonly timers = new Set<TimerHandle>();
+  private eagerPending = false;
+  private started = false;
+  private stopped = false;
+  private seeds: string[] = [];
+  /** Peak number of other live members seen; fewer now means we lost some and should heal. */
+  private peakOthers = 0;
+
+  constructor(private readonly env: NodeEnv, readonly cfg: ProtocolConfig, id: NodeIdentity) {
+    this.hlc = new HybridLogicalClock(() => env.clock.now());
+    const instance = Math.floor(env.clock.now()) * 4096 + randomInt(env.random, 4096);
+    this.queue = new BroadcastQueue(cfg.limits.maxQueuedBroadcasts);
+    this.awareness = new Awareness(cfg.awarenessMaxMultiplier);
+    this.members = new Membership(
+      { name: id.name, address: id.address, incarnation: 0, instance, meta: Object.freeze({ ...id.meta }), metaVersion: this.hlc.now() },
+      cfg, env.clock,
+      {
+        disseminate: (name, msg) => this.disseminate(name, msg),
+        emit: (ev) => this.onEvent(ev),
+        selfAccused: () => this.awareness.applyDelta(1),
+        added: (name) => this.prober.added(name),
+        log: (level, obj, msg) => env.logger[level](obj, msg),
+        count: (metric) => env.metrics.increment(`grapevine.${metric}`),
+      },
+    );
+    this.outbox = new Outbox(env, this.queue, cfg.packetBudget, cfg.limits, () => this.retransmitLimit());
+    this.prober = new Prober(env, cfg, this.members, this.awareness, this.outbox);
+    this.pushPull = new PushPullExchange(env, this.members, this.outbox, () => cfg.joinTimeout);
+  }
+
+  get name(): string {
+    return this.members.self.name;
+  }
+
+  retransmitLimit(): number {
+    return retransmitLimit(this.cfg.retransmitMult, this.members.liveCount());
+  }
+
+  private timer(fn: () => void, ms: number): TimerHandle {
+    const h = this.env.clock.setTimer(() => {
+      this.timers.delete(h);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(h);
+    return h;
+  }
+
+  /** Arm the periodic work. Staggered at random so a cluster started at once does not tick in step. */
+  start(seeds: string[] = []): void {
+    if (this.started) return;
+    this.started = true;
+    this.seeds = seeds;
+    const r = this.env.random;
+    const probeLoop = (): void => {
+      this.prober.tick();
+      this.reap();
+      this.timer(probeLoop, this.awareness.scale(this.cfg.probeInterval));
+    };
+    this.timer(probeLoop, r.next() * this.cfg.probeInterval);
+    const gossipLoop = (): void => {
+      this.gossip();
+      this.timer(gossipLoop, this.cfg.gossipInterval);
+    };
+    this.timer(gossipLoop, r.next() * this.cfg.gossipInterval);
+    if (this.cfg.pushPullInterval > 0) {
+      const ppLoop = (): void => {
+        this.periodicPushPull();
+        this.timer(ppLoop, pushPullScale(this.cfg.pushPullInterval, this.members.liveCount()));
+      };
+      this.timer(ppLoop, r.next() * pushPullScale(this.cfg.pushPullInterval, this.members.liveCount()));
+    }
+    if (this.cfg.reconnectInterval > 0) {
+      const reconnectLoop = (): void => {
+        this.heal();
+        this.timer(reconnectLoop, this.cfg.reconnectInterval);
+      };
+      this.timer(reconnectLoop, this.cfg.reconnectInterval * (0.5 + r.next()));
+    }
+  }
+
+  private onEvent(ev: MemberEvent): void {
+    const others = this.members.liveCount() - 1;
+    if (others > this.peakOthers) this.peakOthers = others;
+    this.env.emit(ev);
+  }
+
+  // ---- dissemination --------------------------------------------------------------------------
+
+  disseminate(name: string, msg: Alive | Suspect | Dead): void {
+    this.queue.enqueue(name, this.outbox.encode(msg));
+    this.scheduleEagerGossip();
+  }
+
+  /** New updates go out within eagerGossipDelay instead of waiting for the next gossip tick. */
+  scheduleEagerGossip(): void {
+    if (this.eagerPending || this.cfg.eagerGossipDelay <= 0 || !this.started || this.stopped) return;
+    this.eagerPending = true;
+    this.timer(() => {
+      this.eagerPending = false;
+      this.gossip();
+    }, this.cfg.eagerGossipDelay);
+  }
+
+  /** Members gossip goes to: live ones, and recently dead ones so a falsely dead node hears and refutes. */
+  private gossipTargets(): MemberRecord[] {
+    const now = this.env.clock.now();
+    const out: MemberRecord[] = [];
+    for (const r of this.members.records.values()) {
+      if (r === this.members.self) continue;
+      if (r.state === 'alive' || r.state === 'suspect' || (r.state === 'dead' && now - r.stateChangedAt < this.cfg.gossipToTheDead)) out.push(r);
+    }
+    return out;
+  }
+
+  gossip(): void {
+    if (this.queue.size === 0) return;
+    const targets = shuffle(this.env.random, this.gossipTargets()).slice(0, this.cfg.gossipNodes);
+    for (const t of targets) {
+      if (!this.outbox.gossip(t.address)) break;
+    }
+  }
+
+  // ---- receive ----------------------------------------------------------------------------------
+
+  /** The receive path. Never throws: every malformed input is dropped and counted. */
+  receive(data: Uint8Array, info: InboundInfo): void {
+    if (this.stopped) return;
+    const m = this.env.metrics;
+    const env = decodeEnvelope(data, this.env.codec.id, this.cfg.limits.maxCompoundParts);
+    if (typeof env === 'string') {
+      m.increment(`grapevine.drop.${env}`);
+      return;
+    }
+    for (const part of env.parts) {
+      let value: unknown;
+      try {
+        value = this.env.codec.decode(part);
+      } catch {
+        m.increment('grapevine.drop.decode');
+        continue;
+      }
+      if (Array.isArray(value) && value[0] === 9 && this.env.onUserMessage) {
+        this.safely(() => this.env.onUserMessage!(value as unknown[], info));
+        continue;
+      }
+      const msg = parseMessage(value, this.cfg.limits);
+      if (!msg) {
+        const known = Array.isArray(value) && typeof value[0] === 'number' && value[0] >= 1 && value[0] <= 8;
+        m.increment(known ? 'grapevine.drop.invalid' : 'grapevine.drop.unknown-type');
+        continue;
+      }
+      this.safely(() => this.dispatch(msg, info));
+    }
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.env.metrics.increment('grapevine.internal-error');
+      this.env.logger.error({ err }, 'error handling a message');
+    }
+  }
+
+  private dispatch(msg: Message, info: InboundInfo): void {
+    switch (msg.k) {
+      case 1: return this.prober.onPing(msg, info);
+      case 2: return this.prober.onPingReq(msg);
+      case 3: return this.prober.onAck(msg.seq, info);
+      case 4: return this.prober.onNack(msg.seq);
+      case 5:
+        this.hlc.observe(msg.metaVer);
+        return this.members.onAlive(msg);
+      case 6: return this.members.onSuspect(msg);
+      case 7: return this.members.onDead(msg);
+      case 8: return this.pushPull.onPushPull(msg);
+    }
+  }
+
+  // ---- join, anti-entropy, healing ---------------------------------------------------------
+
+  /**
+   * Push-pull with every seed at once; resolves with how many answered. With none, retries with
+   * exponential backoff up to joinRetries times, then rejects with ERR_JOIN_FAILED.
+   */
+  async join(seeds: string[]): Promise<number> {
+    const self = this.members.self.address;
+    const targets = [...new Set(seeds)].filter((s) => s !== self);
+    if (targets.length === 0) return 0;
+    let backoff = this.cfg.joinBackoff;
+    let lastErrors: unknown[] = [];
+    for (let attempt = 0; ; attempt++) {
+      if (this.stopped) throw new GrapevineError('ERR_CLOSED', 'node stopped');
+      const results = await Promise.allSettled(targets.map((s) => this.pushPull.exchange(s, true)));
+      const ok = results.filter((r) => r.status === 'fulfilled').length;
+      if (ok > 0) {
+        this.scheduleJoinSync();
+        return ok;
+      }
+      lastErrors = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
+      if (attempt >= this.cfg.joinRetries) break;
+      await new Promise<void>((resolve) => this.timer(resolve, backoff));
+      backoff = Math.min(backoff * 2, this.cfg.joinBackoffMax);
+    }
+    const reasons = lastErrors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+    throw new GrapevineError('ERR_JOIN_FAILED', `could not join any of ${targets.join(', ')}: ${reasons}`);
+  }
+
+  /**
+   * Gossip can, rarely, spend an update's retransmit budget without reaching every node; one extra
+   * push-pull shortly after joining repairs that in seconds instead of at the first periodic one.
+   */
+  private scheduleJoinSync(): void {
+    this.timer(() => this.periodicPushPull(), this.cfg.probeInterval * (1 + this.env.random.next()));
+  }
+
+  private randomLive(): MemberRecord | undefined {
+    const live = [...this.members.records.values()].filter((r) => r.state === 'alive' && r !== this.members.self);
+    return live.length ? live[randomInt(this.env.random, live.length)] : undefined;
+  }
+
+  private periodicPushPull(): void {
+    const peer = this.randomLive();
+    if (peer) this.pushPull.exchange(peer.address, false).catch(() => this.env.metrics.increment('grapevine.pushpull.failed'));
+  }
+
+  /**
+   * Healing: when we are alone, have lost members, or hold tombstones, reach out to a seed and to
+   * one recently dead member. If the "dead" were only partitioned away, the exchange makes each
+   * side refute the other's verdict and the views merge.
+   */
+  heal(): void {
+    const others = this.members.liveCount() - 1;
+    const dead = [...this.members.records.values()].filter((r) => r.state === 'dead');
+    const lost = others === 0 || others < this.peakOthers;
+    if (this.seeds.length > 0 && (lost || dead.length > 0)) {
+      const seed = this.seeds[randomInt(this.env.random, this.seeds.length)]!;
+      if (seed !== this.members.self.address) this.pushPull.exchange(seed, false).catch(() => this.env.metrics.increment('grapevine.heal.seed-failed'));
+    }
+    if (dead.length > 0) {
+      const d = dead[randomInt(this.env.random, dead.length)]!;
+      this.pushPull.exchange(d.address, false).catch(() => this.env.metrics.increment('grapevine.heal.dead-failed'));
+    }
+    if (!lost) this.peakOthers = others;
+  }
+
+  private reap(): void {
+    const gone = this.members.reap(this.env.clock.now(), this.cfg.deadRetention);
+    for (const name of gone) this.queue.remove(name);
+  }
+
+  // ---- metadata and leave ----------------------------------------------------------------------
+
+  setMeta(meta: Record<string, string>): void {
+    if (Object.keys(meta).length > this.cfg.limits.maxMetaKeys || metaBytes(meta) > this.cfg.limits.maxMetaBytes) {
+      throw new GrapevineError('ERR_LIMIT', `metadata over the limit (${this.cfg.limits.maxMetaKeys} keys, ${this.cfg.limits.maxMetaBytes} bytes)`);
+    }
+    for (const [k, v] of Object.entries(meta)) {
+      if (k.length === 0 || typeof v !== 'string') throw new GrapevineError('ERR_INVALID_OPTION', 'metadata keys must be non-empty and values strings');
+    }
+    this.members.updateSelfMeta(meta, this.hlc.now());
+  }
+
+  /**
+   * Graceful leave: announce our own departure to every live member at once (so all see it in
+   * one round trip), queue it for gossip as well, and give it leavePropagateDelay to spread.
+   */
+  async leave(): Promise<void> {
+    if (this.members.leaving || this.stopped) return;
+    const self = this.members.self;
+    this.members.leaving = true;
+    const msg: Dead = { k: 7, name: self.name, inc: self.incarnation, from: self.name, inst: self.instance };
+    this.queue.enqueue(self.name, this.outbox.encode(msg));
+    for (const r of this.members.records.values()) {
+      if (r !== self && (r.state === 'alive' || r.state === 'suspect')) this.outbox.send(r.address, msg, false);
+    }
+    self.state = 'left';
+    if (this.cfg.leavePropagateDelay > 0) {
+      await new Promise<void>((resolve) => this.env.clock.setTimer(resolve, this.cfg.leavePropagateDelay));
+    }
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const h of this.timers) h.cancel();
+    this.timers.clear();
+    this.prober.stop();
+    this.pushPull.stop();
+    this.members.stopAll();
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+}
