@@ -1,0 +1,131 @@
+import {
+  GrapevineError,
+  emptyTransportStats,
+  type Transport,
+  type TransportReceiver,
+  type TransportStats,
+} from '@grapevine/core';
+
+export interface MemoryTransportStats extends TransportStats {
+  /** Exceptions thrown by the receiver's onMessage (caught; the message counts as received). */
+  receiverErrors: number;
+}
+
+/** @internal What a MemoryTransport needs from its MemoryNetwork. */
+export interface Wire {
+  readonly packetBudget: number;
+  readonly maxPacketBytes: number;
+  readonly maxFrameBytes: number;
+  packet(from: string, to: string, data: Uint8Array): void;
+  /** undefined when delivery was scheduled; otherwise a promise that rejects after the link delay. */
+  reliable(from: string, to: string, data: Uint8Array): Promise<void> | undefined;
+}
+
+const NEW = 0;
+const STARTED = 1;
+const CLOSED = 2;
+
+/**
+ * One node's endpoint on a MemoryNetwork. Behaves like a UDP+TCP pair as far as a Cluster can tell:
+ * packets are fire-and-forget and may vanish; reliable messages arrive (in order per peer) or the
+ * send is refused. Its address is a plain string, never a socket.
+ */
+export class MemoryTransport implements Transport {
+  readonly stats: MemoryTransportStats = { ...emptyTransportStats(), receiverErrors: 0 };
+  private receiver: TransportReceiver | undefined;
+  private state = NEW;
+  /** Peers already sent to over the reliable path: stands in for a connection pool. */
+  private readonly connected = new Set<string>();
+
+  /** @internal Use MemoryNetwork.createTransport. */
+  constructor(
+    readonly address: string,
+    private readonly wire: Wire,
+  ) {}
+
+  get packetBudget(): number {
+    return this.wire.packetBudget;
+  }
+
+  /** True between start() and close(): the only time messages are delivered to it. */
+  get receiving(): boolean {
+    return this.state === STARTED;
+  }
+
+  get closed(): boolean {
+    return this.state === CLOSED;
+  }
+
+  start(receiver: TransportReceiver): Promise<void> {
+    if (this.state === CLOSED) return Promise.reject(new GrapevineError('ERR_CLOSED', `transport ${this.address} is closed`));
+    if (this.state === STARTED) {
+      return Promise.reject(new GrapevineError('ERR_INVALID_OPTION', `transport ${this.address} already started`));
+    }
+    this.receiver = receiver;
+    this.state = STARTED;
+    return Promise.resolve();
+  }
+
+  sendPacket(to: string, data: Uint8Array): void {
+    if (this.state !== STARTED || data.byteLength > this.wire.maxPacketBytes) {
+      this.stats.sendErrors++;
+      return;
+    }
+    this.stats.packetsSent++;
+    this.stats.packetBytesSent += data.byteLength;
+    // Copy now: the caller may reuse its buffer as soon as we return, as with a real socket.
+    this.wire.packet(this.address, to, new Uint8Array(data));
+  }
+
+  sendReliable(to: string, data: Uint8Array): Promise<void> {
+    if (this.state !== STARTED) {
+      this.stats.sendErrors++;
+      const code = this.state === CLOSED ? 'ERR_CLOSED' : 'ERR_NOT_STARTED';
+      return Promise.reject(new GrapevineError(code, `transport ${this.address} is ${this.state === CLOSED ? 'closed' : 'not started'}`));
+    }
+    if (data.byteLength > this.wire.maxFrameBytes) {
+      this.stats.sendErrors++;
+      return Promise.reject(
+        new GrapevineError('ERR_TOO_LARGE', `reliable message of ${data.byteLength} bytes exceeds ${this.wire.maxFrameBytes}`),
+      );
+    }
+    const refused = this.wire.reliable(this.address, to, new Uint8Array(data));
+    if (refused !== undefined) {
+      this.stats.sendErrors++;
+      return refused;
+    }
+    if (!this.connected.has(to)) {
+      this.connected.add(to);
+      this.stats.connectionsOpened++;
+    }
+    this.stats.reliableSent++;
+    this.stats.reliableBytesSent += data.byteLength;
+    return Promise.resolve();
+  }
+
+  /** Stop receiving; idempotent. Messages already in flight to this address are dropped on arrival. */
+  close(): Promise<void> {
+    this.state = CLOSED;
+    this.receiver = undefined;
+    this.connected.clear();
+    return Promise.resolve();
+  }
+
+  /** Same as close(); reads better in a test that kills a node. Takes effect at once, no await needed. */
+  crash(): Promise<void> {
+    return this.close();
+  }
+
+  /** @internal Called by the network when a message arrives. */
+  deliver(data: Uint8Array, from: string, reliable: boolean): void {
+    const receiver = this.receiver;
+    if (receiver === undefined) return;
+    if (reliable) this.stats.reliableReceived++;
+    else this.stats.packetsReceived++;
+    try {
+      receiver.onMessage(data, { from, reliable });
+    } catch {
+      this.stats.receiverErrors++;
+    }
+  }
+}
