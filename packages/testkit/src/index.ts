@@ -1,1 +1,10 @@
-export {};
+export { bytesEqual, patternBytes, patternSeed } from './bytes.js';
+export { DEFAULT_WAIT_MS, withDeadline } from './deadline.js';
+export { Inbox, type ReceivedMessage } from './inbox.js';
+export {
+  packetTransportConformance,
+  transportConformance,
+  type ConformanceOptions,
+  type TransportPair,
+} from './transport-conformance.js';
+export * from './codec-conformance.js';

@@ -1,1 +1,2 @@
-export {};
+export { TcpTransport, type TcpTransportOptions, type TcpTransportStats } from './tcp-transport.js';
+export { FrameDecoder, FRAME_HEADER_BYTES, encodeFrameHeader } from './frame-decoder.js';

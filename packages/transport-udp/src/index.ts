@@ -1,1 +1,1 @@
-export {};
+export { UdpTransport, type UdpTransportOptions, type UdpTransportStats } from './udp-transport.js';

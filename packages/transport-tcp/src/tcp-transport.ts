@@ -1,0 +1,257 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import {
+  GrapevineError,
+  emptyTransportStats,
+  formatHostPort,
+  parseHostPort,
+  silentLogger,
+  type HostPort,
+  type Logger,
+  type Transport,
+  type TransportReceiver,
+  type TransportStats,
+} from '@grapevine/core';
+import { ConnectionPool } from './connection-pool.js';
+import { FramedConnection, type ConnectionEvents, type ConnectionSettings } from './framed-connection.js';
+import { advertisedAddress } from './socket-address.js';
+
+/** The length prefix is a 32-bit unsigned integer. */
+const MAX_ENCODABLE_FRAME = 0xffff_ffff;
+
+export interface TcpTransportOptions {
+  /** Where to listen; port 0 picks a free port (see `bindPort`). */
+  bind: HostPort;
+  /** "host:port" to give peers instead of the bound address (NAT, containers). */
+  advertise?: string;
+  /** Largest frame sent or accepted (bytes). Default 8 MiB. */
+  maxFrameBytes?: number;
+  /** Give up connecting to a peer after this long (ms). Default 2000. */
+  connectTimeout?: number;
+  /** Close a connection with no traffic for this long (ms; 0 never). Default 60000. */
+  idleTimeout?: number;
+  /** Drop a connection whose peer stalls in the middle of a frame for this long (ms). Default 10000. */
+  readTimeout?: number;
+  /**
+   * Most connections, inbound and outbound together. Beyond it new inbound connections are
+   * refused (counted in `connectionsRejected`) and a new outbound one evicts the least recently used.
+   * Default 1024.
+   */
+  maxConnections?: number;
+  logger?: Logger;
+}
+
+export type TcpTransportStats = TransportStats & {
+  /** Inbound connections accepted. (`connectionsOpened` counts the outbound ones.) */
+  connectionsAccepted: number;
+  /** Inbound connections refused at the connection limit or during close. */
+  connectionsRejected: number;
+};
+
+type State = 'new' | 'starting' | 'listening' | 'closed';
+
+/**
+ * Reliable messages over node:net as length-prefixed frames (4-byte big-endian length, then the
+ * bytes), one pooled outbound connection per peer. Packets ride the same path: a TCP-only cluster
+ * has no datagram budget, so `packetBudget` is the frame limit.
+ */
+export class TcpTransport implements Transport {
+  readonly packetBudget: number;
+  readonly stats: TcpTransportStats = { ...emptyTransportStats(), connectionsAccepted: 0, connectionsRejected: 0 };
+
+  private readonly bind: HostPort;
+  private readonly maxConnections: number;
+  private readonly logger: Logger;
+  private readonly settings: ConnectionSettings;
+  private readonly events: ConnectionEvents = {
+    onFrame: (frame, conn) => this.deliver(frame, conn.remote),
+    onDrop: (conn, reason) => {
+      this.stats.dropped++;
+      this.logger.debug({ remote: conn.remote, reason }, 'tcp connection dropped');
+    },
+  };
+  private readonly pool: ConnectionPool;
+  /** Every open connection, inbound or outbound, pooled or closing, so close() can reach them all. */
+  private readonly live = new Set<FramedConnection>();
+  private advertise: string | undefined;
+  private boundPort: number | undefined;
+  private state: State = 'new';
+  private server: Server | undefined;
+  private receiver: TransportReceiver | undefined;
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: TcpTransportOptions) {
+    if (!Number.isInteger(options.bind.port) || options.bind.port < 0 || options.bind.port > 65_535) {
+      throw new GrapevineError('ERR_INVALID_OPTION', `bind port must be an integer in 0..65535, got ${String(options.bind.port)}`);
+    }
+    this.bind = { host: options.bind.host, port: options.bind.port };
+    if (options.advertise !== undefined) this.advertise = formatHostPort(parseHostPort(options.advertise));
+    this.logger = options.logger ?? silentLogger;
+    this.maxConnections = checkInt('maxConnections', options.maxConnections, 1024, 1);
+    this.settings = {
+      maxFrameBytes: checkInt('maxFrameBytes', options.maxFrameBytes, 8 * 1024 * 1024, 1, MAX_ENCODABLE_FRAME),
+      idleTimeout: checkInt('idleTimeout', options.idleTimeout, 60_000, 0),
+      readTimeout: checkInt('readTimeout', options.readTimeout, 10_000, 1),
+      logger: this.logger,
+    };
+    this.packetBudget = this.settings.maxFrameBytes;
+    this.pool = new ConnectionPool({
+      connectTimeout: checkInt('connectTimeout', options.connectTimeout, 2000, 1),
+      wrap: (socket) => {
+        this.stats.connectionsOpened++;
+        return this.track(socket);
+      },
+      hasRoom: () => this.connectionCount < this.maxConnections,
+    });
+  }
+
+  /** The advertised address, else the bound one; valid once start() resolved. */
+  get address(): string {
+    if (this.advertise === undefined) throw new GrapevineError('ERR_NOT_STARTED', 'tcp transport is not started');
+    return this.advertise;
+  }
+
+  /** The port the server listens on (the actual one when `bind.port` was 0). */
+  get bindPort(): number {
+    if (this.boundPort === undefined) throw new GrapevineError('ERR_NOT_STARTED', 'tcp transport is not started');
+    return this.boundPort;
+  }
+
+  /** Connections open now, inbound and outbound, including ones connecting or closing. */
+  get connectionCount(): number {
+    return this.live.size + this.pool.connecting;
+  }
+
+  async start(receiver: TransportReceiver): Promise<void> {
+    if (this.state === 'closed') throw new GrapevineError('ERR_CLOSED', 'tcp transport is closed');
+    if (this.state !== 'new') throw new GrapevineError('ERR_INVALID_OPTION', 'tcp transport already started');
+    this.state = 'starting';
+    this.receiver = receiver;
+    const server = createServer();
+    this.server = server;
+    server.on('connection', (socket) => this.accept(socket));
+    this.starting = listen(server, this.bind);
+    try {
+      await this.starting;
+    } catch (err) {
+      this.state = 'closed';
+      throw err;
+    }
+    if (this.closing !== undefined) throw new GrapevineError('ERR_CLOSED', 'tcp transport closed while starting');
+    server.on('error', (err) => this.logger.warn({ err }, 'tcp server error'));
+    const bound = server.address() as AddressInfo;
+    this.boundPort = bound.port;
+    this.advertise ??= advertisedAddress(bound.address, bound.port);
+    this.state = 'listening';
+  }
+
+  sendReliable(to: string, data: Uint8Array): Promise<void> {
+    return this.send(to, data).then(
+      () => {
+        this.stats.reliableSent++;
+        this.stats.reliableBytesSent += data.byteLength;
+      },
+      (err: unknown) => {
+        this.stats.sendErrors++;
+        throw err;
+      },
+    );
+  }
+
+  sendPacket(to: string, data: Uint8Array): void {
+    this.send(to, data).then(
+      () => {
+        this.stats.packetsSent++;
+        this.stats.packetBytesSent += data.byteLength;
+      },
+      (err: unknown) => {
+        this.stats.sendErrors++;
+        this.logger.debug({ err, to }, 'tcp packet send failed');
+      },
+    );
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async send(to: string, data: Uint8Array): Promise<void> {
+    if (this.closing !== undefined) throw new GrapevineError('ERR_CLOSED', 'tcp transport is closed');
+    if (this.state !== 'listening') throw new GrapevineError('ERR_NOT_STARTED', 'tcp transport is not started');
+    if (data.byteLength === 0) {
+      // A zero length prefix is a framing error on the wire; refuse it here rather than lose the connection.
+      throw new GrapevineError('ERR_LIMIT', 'tcp transport cannot send an empty message');
+    }
+    if (data.byteLength > this.settings.maxFrameBytes) {
+      throw new GrapevineError('ERR_TOO_LARGE', `message of ${data.byteLength} bytes is over maxFrameBytes (${this.settings.maxFrameBytes})`);
+    }
+    try {
+      const conn = await this.pool.acquire(to);
+      await conn.write(data);
+    } catch (err) {
+      if (this.closing !== undefined) throw new GrapevineError('ERR_CLOSED', 'tcp transport closed', { cause: err });
+      throw err;
+    }
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closing !== undefined || this.connectionCount >= this.maxConnections || socket.remoteAddress === undefined) {
+      this.stats.connectionsRejected++;
+      socket.destroy();
+      return;
+    }
+    this.stats.connectionsAccepted++;
+    this.track(socket);
+  }
+
+  private track(socket: Socket): FramedConnection {
+    const conn = new FramedConnection(socket, this.settings, this.events);
+    this.live.add(conn);
+    void conn.whenClosed.then(() => this.live.delete(conn));
+    return conn;
+  }
+
+  private deliver(frame: Uint8Array, from: string): void {
+    this.stats.reliableReceived++;
+    try {
+      this.receiver?.onMessage(frame, { from, reliable: true });
+    } catch (err) {
+      this.logger.warn({ err, from }, 'tcp receiver threw; frame discarded');
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'closed';
+    await this.starting?.catch(() => undefined);
+    const closing = [...this.live].map((conn) => conn.destroy());
+    closing.push(this.pool.abortAll());
+    const server = this.server;
+    this.server = undefined;
+    // The callback also runs (with an error we do not need) when the server never listened.
+    if (server !== undefined) closing.push(new Promise((resolve) => server.close(() => resolve())));
+    await Promise.all(closing);
+  }
+}
+
+function listen(server: Server, bind: HostPort): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const reason = err.code ?? err.message;
+      reject(new GrapevineError('ERR_INVALID_ADDRESS', `tcp: cannot bind ${formatHostPort(bind)}: ${reason}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen({ host: bind.host, port: bind.port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function checkInt(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new GrapevineError('ERR_INVALID_OPTION', `${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+  }
+  return value;
+}

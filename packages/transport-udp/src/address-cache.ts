@@ -1,0 +1,29 @@
+import { parseHostPort, type HostPort } from '@grapevine/core';
+
+/**
+ * Parsed destination addresses, so the send path does not re-parse the same few strings for every
+ * packet. Failures are cached too. Bounded: a stream of distinct addresses must not grow memory.
+ */
+export class AddressCache {
+  private readonly entries = new Map<string, HostPort | undefined>();
+
+  constructor(private readonly capacity = 4096) {}
+
+  /** The parsed address, or undefined when `address` is not a valid "host:port". */
+  resolve(address: string): HostPort | undefined {
+    if (this.entries.has(address)) return this.entries.get(address);
+    let parsed: HostPort | undefined;
+    try {
+      parsed = parseHostPort(address);
+    } catch {
+      parsed = undefined;
+    }
+    if (this.entries.size >= this.capacity) {
+      // Maps iterate in insertion order: forget the oldest entry.
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+    this.entries.set(address, parsed);
+    return parsed;
+  }
+}
