@@ -1,1 +1,1 @@
-export {};
+export { createMsgpackCodec, msgpackCodec, type MsgpackCodecOptions } from './msgpack.js';

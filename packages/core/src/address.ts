@@ -30,7 +30,8 @@ export function parseHostPort(input: string, defaultPort?: number): HostPort {
       host = s;
     }
   }
-  if (host.length === 0 || host.length > 253 || /[\s/]/.test(host)) {
+  // Brackets only delimit an IPv6 literal; inside a host they would not survive formatHostPort.
+  if (host.length === 0 || host.length > 253 || /[\s/[\]]/.test(host)) {
     throw new GrapevineError('ERR_INVALID_ADDRESS', `invalid address "${input}": bad host`);
   }
   let port: number;

@@ -2,7 +2,8 @@ import type { Codec } from './codec.js';
 
 /**
  * JSON codec: readable on the wire, slower and larger than msgpack. Uint8Array values are carried
- * as {"$b": "<base64>"} so binary payloads survive a round trip.
+ * as {"$b": "<base64>"} so binary payloads survive a round trip. A plain object whose only key is
+ * "$b" or "$o" is escaped as {"$o": [key, value]}, so user data never reads back as binary.
  */
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -49,21 +50,42 @@ function fromBase64(s: string): Uint8Array {
   return out;
 }
 
+/** Single key of a plain object that needs escaping ("$b" or "$o"), else undefined. */
+function markerKey(v: unknown): '$b' | '$o' | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) return undefined;
+  const keys = Object.keys(v);
+  return keys.length === 1 && (keys[0] === '$b' || keys[0] === '$o') ? keys[0] : undefined;
+}
+
 export const jsonCodec: Codec = {
   id: 1,
   name: 'json',
   encode(value) {
     return encoder.encode(
-      JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? { $b: toBase64(v) } : v)),
+      JSON.stringify(value, function (this: Record<string, unknown>, k, v: unknown) {
+        // this[k] is the value before toJSON, which would turn a Node Buffer into {type, data}.
+        const raw = this[k];
+        if (raw instanceof Uint8Array) return { $b: toBase64(raw) };
+        const key = markerKey(v);
+        return key === undefined ? v : { $o: [key, (v as Record<string, unknown>)[key]] };
+      }),
     );
   },
   decode(bytes) {
     return JSON.parse(decoder.decode(bytes), (_k, v: unknown) => {
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-        const keys = Object.keys(v);
-        if (keys.length === 1 && keys[0] === '$b' && typeof (v as { $b: unknown }).$b === 'string') {
-          return fromBase64((v as { $b: string }).$b);
+      const key = markerKey(v);
+      if (key === '$b') {
+        const b64 = (v as { $b: unknown }).$b;
+        return typeof b64 === 'string' ? fromBase64(b64) : v;
+      }
+      if (key === '$o') {
+        const esc = (v as { $o: unknown }).$o;
+        if (!Array.isArray(esc) || esc.length !== 2 || (esc[0] !== '$b' && esc[0] !== '$o')) {
+          throw new Error('bad "$o" escape');
         }
+        const out: Record<string, unknown> = {};
+        out[esc[0] as string] = esc[1];
+        return out;
       }
       return v;
     });

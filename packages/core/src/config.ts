@@ -111,8 +111,8 @@ export const profiles: Record<ProfileName, ProtocolConfig> = {
    */
   fast: {
     ...lan,
-    probeInterval: 400,
-    probeTimeout: 200,
+    probeInterval: 300,
+    probeTimeout: 150,
     suspicionMult: 2,
     suspicionMaxTimeoutMult: 4,
     gossipInterval: 100,

@@ -127,14 +127,26 @@ export class SwimNode {
     this.scheduleEagerGossip();
   }
 
-  /** New updates go out within eagerGossipDelay instead of waiting for the next gossip tick. */
+  /**
+   * New updates go out within eagerGossipDelay instead of waiting for the next gossip tick, and
+   * follow-up rounds spend the rest of their retransmit budget at a doubling spacing until it
+   * reaches the regular tick. The number of transmissions is the same as tick-paced gossip; they
+   * just happen in milliseconds rather than in several gossip intervals.
+   */
   scheduleEagerGossip(): void {
     if (this.eagerPending || this.cfg.eagerGossipDelay <= 0 || !this.started || this.stopped) return;
     this.eagerPending = true;
-    this.timer(() => {
-      this.eagerPending = false;
+    let spacing = this.cfg.eagerGossipDelay;
+    const round = (): void => {
       this.gossip();
-    }, this.cfg.eagerGossipDelay);
+      spacing *= 2;
+      if (this.queue.size > 0 && spacing < this.cfg.gossipInterval) {
+        this.timer(round, spacing);
+      } else {
+        this.eagerPending = false;
+      }
+    };
+    this.timer(round, spacing);
   }
 
   /** Members gossip goes to: live ones, and recently dead ones so a falsely dead node hears and refutes. */

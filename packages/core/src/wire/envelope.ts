@@ -41,6 +41,8 @@ export interface DecodedEnvelope {
 
 export function encodeEnvelope(codecId: number, parts: readonly Uint8Array[], extraFlags = 0): Uint8Array {
   if (parts.length === 0) throw new RangeError('envelope needs at least one part');
+  // decodeEnvelope refuses an empty body or part, so never write one.
+  if (parts.some((p) => p.length === 0)) throw new RangeError('envelope part is empty');
   if (parts.length === 1) {
     const body = parts[0]!;
     const out = new Uint8Array(ENVELOPE_HEADER_BYTES + body.length);
