@@ -56,9 +56,12 @@ export class Prober {
     this.timers.delete(h);
   }
 
-  /** A new member goes in at a random place in the probe order (it would otherwise wait a full round). */
+  /**
+   * A new member goes in at a random place in the rest of this round (it would otherwise wait for
+   * the next round). Never before the cursor: that would shift an already-probed member under it.
+   */
   added(name: string): void {
-    const at = randomInt(this.env.random, this.order.length + 1);
+    const at = this.index + randomInt(this.env.random, this.order.length - this.index + 1);
     this.order.splice(at, 0, name);
   }
 

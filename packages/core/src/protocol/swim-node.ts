@@ -86,6 +86,9 @@ export class SwimNode {
     if (this.started) return;
     this.started = true;
     this.seeds = seeds;
+    // Our own alive rides the first packets we send, so members we reach directly learn of us
+    // without waiting for the seed's gossip.
+    this.queue.enqueue(this.members.self.name, this.outbox.encode(this.members.aliveMessage()));
     const r = this.env.random;
     const probeLoop = (): void => {
       this.prober.tick();
@@ -99,11 +102,12 @@ export class SwimNode {
     };
     this.timer(gossipLoop, r.next() * this.cfg.gossipInterval);
     if (this.cfg.pushPullInterval > 0) {
+      // Like memberlist: a random stagger, then a full (N-scaled) interval before the first one.
       const ppLoop = (): void => {
         this.periodicPushPull();
         this.timer(ppLoop, pushPullScale(this.cfg.pushPullInterval, this.members.liveCount()));
       };
-      this.timer(ppLoop, r.next() * pushPullScale(this.cfg.pushPullInterval, this.members.liveCount()));
+      this.timer(() => this.timer(ppLoop, pushPullScale(this.cfg.pushPullInterval, this.members.liveCount())), r.next() * this.cfg.pushPullInterval);
     }
     if (this.cfg.reconnectInterval > 0) {
       const reconnectLoop = (): void => {
