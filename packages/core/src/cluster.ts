@@ -61,7 +61,9 @@ export class Cluster {
     }
     if (!opts.transport) throw new GrapevineError('ERR_INVALID_OPTION', 'option transport is required');
     const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, ...overrides } = opts;
-    const config = resolveConfig(profile, { ...overrides, ...(limits ? { limits: limits as ProtocolConfig['limits'] } : {}) });
+    const resolved = resolveConfig(profile, { ...overrides, ...(limits ? { limits: limits as ProtocolConfig['limits'] } : {}) });
+    // Never build packets larger than the transport carries best-effort.
+    const config = { ...resolved, packetBudget: Math.min(resolved.packetBudget, opts.transport.packetBudget) };
     if (new TextEncoder().encode(opts.name).length > config.limits.maxNameBytes) {
       throw new GrapevineError('ERR_INVALID_OPTION', `node name longer than ${config.limits.maxNameBytes} bytes`);
     }

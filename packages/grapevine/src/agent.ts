@@ -1,0 +1,120 @@
+/**
+ * `grapevine agent`: one long-running node. Binds, prints the `ready` line, joins its seeds, prints
+ * member events (--events json) and serves the HTTP API (--http). SIGTERM or SIGINT leaves the
+ * cluster gracefully and exits 0; a hard deadline makes sure it always exits.
+ */
+import type { Cluster, Logger, MemberEvent, Transport } from '@grapevine/core';
+import type { AgentSettings } from './agent-args.js';
+import { createCluster, createTransport } from './create-cluster.js';
+import { memberEventToJson, memberStateJson, type EventJson } from './event-json.js';
+import { startHttpApi, type HttpApi } from './http-api.js';
+import { createJsonLogger } from './json-logger.js';
+
+/** How long a graceful leave may take before the agent closes anyway. */
+const LEAVE_TIMEOUT_MS = 3000;
+/** After a signal the process exits within this, whatever hangs. */
+const HARD_EXIT_MS = 6000;
+
+export async function runAgent(s: AgentSettings): Promise<void> {
+  const logger = createJsonLogger({ level: s.logLevel, base: { node: s.name } });
+  process.stdout.on('error', () => undefined); // a closed stdout pipe must not kill the agent
+  const print = (obj: EventJson): void => {
+    if (s.events === 'json') process.stdout.write(`${JSON.stringify(obj)}\n`);
+  };
+
+  let cluster: Cluster | undefined;
+  let http: HttpApi | undefined;
+  let stopping = false;
+
+  const inner = createTransport(s.transport, {
+    bind: s.bind,
+    ...(s.advertise !== undefined ? { advertise: s.advertise } : {}),
+    ...(s.overrides.packetBudget !== undefined ? { packetBudget: s.overrides.packetBudget } : {}),
+    logger,
+  });
+  // Learn the bound address as soon as the sockets listen, before the initial join finishes.
+  let onBound: (address: string) => void = () => undefined;
+  const bound = new Promise<string>((resolve) => (onBound = resolve));
+  const transport: Transport & { stats: unknown } = {
+    get packetBudget() { return inner.packetBudget; },
+    get address() { return inner.address; },
+    get stats() { return inner.stats; },
+    async start(receiver) {
+      await inner.start(receiver);
+      onBound(inner.address);
+    },
+    sendPacket: (to, data) => inner.sendPacket(to, data),
+    sendReliable: (to, data) => inner.sendReliable(to, data),
+    close: () => inner.close(),
+  };
+
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) {
+      logger.info({ signal }, 'already leaving');
+      return;
+    }
+    stopping = true;
+    setTimeout(() => {
+      logger.error({ signal }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, HARD_EXIT_MS).unref();
+    logger.info({ signal }, cluster ? 'leaving the cluster' : 'stopping');
+    try {
+      if (cluster) await cluster.leave({ signal: AbortSignal.timeout(LEAVE_TIMEOUT_MS) });
+      else await transport.close();
+      await http?.close();
+    } catch (err) {
+      logger.warn({ err }, 'error while leaving');
+    }
+    logger.info({}, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  const starting = createCluster({
+    name: s.name,
+    transport,
+    ...(s.profile !== undefined ? { profile: s.profile } : {}),
+    ...s.overrides,
+    meta: s.meta,
+    seeds: s.seeds,
+    logger,
+  });
+  starting.catch(() => undefined); // handled below
+
+  // Wait for the sockets (or for a start failure: a taken port, a bad option).
+  const addr = await Promise.race([bound, starting.then(() => bound)]);
+  if (s.http !== undefined) {
+    http = await startHttpApi(starting, { bind: s.http, logger });
+  }
+  print({ event: 'ready', name: s.name, addr, ...(http ? { http: http.address } : {}) });
+  logger.info({ addr, ...(http ? { http: http.address } : {}), transport: s.transport }, 'agent listening');
+  if (s.seeds.length > 0) logger.info({ seeds: s.seeds }, 'joining');
+
+  cluster = await starting;
+  const self = cluster.name;
+  // Members learned while joining (before we could listen) are printed as they are now.
+  const onEvent = (ev: MemberEvent): void => {
+    if (ev.member.name === self) return;
+    print(memberEventToJson(ev));
+    logMember(logger, ev);
+  };
+  cluster.on('change', onEvent);
+  const now = Date.now();
+  for (const m of cluster.members()) {
+    if (m.name !== self) print(memberStateJson(m, m.stateChangedAt || now));
+  }
+  if (s.seeds.length > 0) {
+    const others = cluster.members().filter((m) => m.name !== self && m.state === 'alive').length;
+    if (others > 0) logger.info({ members: others + 1 }, 'joined');
+    else logger.warn({ seeds: s.seeds }, 'no seed answered yet; the agent keeps running and keeps trying them');
+  }
+  if (stopping) await cluster.leave({ signal: AbortSignal.timeout(LEAVE_TIMEOUT_MS) });
+}
+
+function logMember(logger: Logger, ev: MemberEvent): void {
+  const m = ev.member;
+  if (ev.type === 'updated') logger.info({ member: m.name, addr: m.address, meta: m.meta }, 'member metadata updated');
+  else logger.info({ member: m.name, addr: m.address, state: ev.type, incarnation: m.incarnation }, `member ${ev.type}`);
+}

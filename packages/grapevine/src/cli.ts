@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * The `grapevine` command: agent, members, keygen, demo, help. Usage mistakes print one line on
+ * stderr and exit 2; runtime failures exit 1.
+ */
+import { parseAgentArgs } from './agent-args.js';
+import { runAgent } from './agent.js';
+import { parseDemoArgs, runDemo } from './demo.js';
+import { parseMembersArgs, runMembers } from './members-command.js';
+import { UsageError, oneLine } from './usage-error.js';
+
+const USAGE = `grapevine: cluster membership by gossip (SWIM + Lifeguard)
+
+Usage:
+  grapevine agent [--bind HOST:PORT] [--advertise HOST:PORT] [--join HOST:PORT]... [--name NAME]
+                  [--transport udp+tcp|tcp] [--meta KEY=VALUE]... [--config FILE]
+                  [--profile lan|wan|local|fast] [--events json] [--http HOST:PORT]
+                  [--log-level debug|info|warn|error|silent]
+  grapevine members --http HOST:PORT [--json]
+  grapevine keygen
+  grapevine demo [--nodes N]
+  grapevine help
+
+agent
+  --bind HOST:PORT       listen here, UDP and TCP on one port (default 0.0.0.0:7946; port 0 = any free port)
+  --advertise HOST:PORT  the address peers should use (default: the bound one)
+  --join HOST:PORT       a seed to join; repeat for more. If none answers, the agent keeps trying.
+  --name NAME            unique node name (default: the host name)
+  --transport T          udp+tcp (default) or tcp
+  --meta KEY=VALUE       node metadata; repeatable
+  --config FILE          JSON object of core options by name, e.g. {"profile":"fast","probeInterval":500}
+  --profile P            timing profile: lan (default), wan, local, fast
+  --events json          print one JSON object per line on stdout: a "ready" line, then member events
+  --http HOST:PORT       serve GET /v1/members, /v1/events (SSE), /metrics (Prometheus) and / (dashboard)
+  --log-level L          stderr log level (default info); logs are JSON lines
+  Reserved, not supported yet: --key-file, --label, --compress, --kv, --mesh, --transport ws.
+  SIGTERM or SIGINT leaves the cluster gracefully and exits 0.
+
+members   print the members an agent knows, as a table (or --json), from its --http address
+keygen    (not available yet)
+demo      run N nodes (default 5, 2..50) in this process: converge, crash one, watch it declared
+          dead, restart it, watch it rejoin; exits by itself
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+      process.stderr.write(USAGE);
+      return 2;
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    case 'agent': {
+      const settings = parseAgentArgs(rest);
+      if (!settings) return help();
+      await runAgent(settings);
+      return -1; // keeps running until a signal
+    }
+    case 'members': {
+      const settings = parseMembersArgs(rest);
+      if (!settings) return help();
+      return runMembers(settings);
+    }
+    case 'keygen':
+      if (rest.length > 0 && !(rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h'))) {
+        throw new UsageError(`grapevine keygen: takes no arguments`);
+      }
+      if (rest.length === 1) return help();
+      process.stderr.write('grapevine keygen: not available yet (encryption keys arrive with @grapevine/crypto)\n');
+      return 2;
+    case 'demo': {
+      const settings = parseDemoArgs(rest);
+      if (!settings) return help();
+      return runDemo(settings);
+    }
+    default:
+      throw new UsageError(`grapevine: unknown command "${command}" (commands: agent, members, keygen, demo, help)`);
+  }
+}
+
+function help(): number {
+  process.stdout.write(USAGE);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${oneLine(err.message)}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`grapevine: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+    process.exit(1);
+  },
+);
