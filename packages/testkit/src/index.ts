@@ -8,3 +8,5 @@ export {
   type TransportPair,
 } from './transport-conformance.js';
 export * from './codec-conformance.js';
+export * from './cipher-conformance.js';
+export * from './compressor-conformance.js';
