@@ -49,3 +49,33 @@ export function parseHostPort(input: string, defaultPort?: number): HostPort {
 export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
+
+/**
+ * "host:port" for a socket's peer. A dual-stack socket reports IPv4 peers as IPv4-mapped IPv6
+ * ("::ffff:10.0.0.1"); those print as plain IPv4 so they compare equal to advertised addresses.
+ */
+export function formatRemoteAddress(address: string, port: number): string {
+  const host = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  return formatHostPort({ host, port });
+}
+
+/** One entry of the host's interface list (the shape of Node's os.networkInterfaces()). */
+export interface InterfaceAddress {
+  family: string | number;
+  address: string;
+  internal: boolean;
+}
+
+/**
+ * The address to advertise for a socket bound to `host`:`port`. A wildcard bind (0.0.0.0, ::) is
+ * not an address a peer can reach, so the first external IPv4 address is used, else loopback.
+ */
+export function advertisedAddress(host: string, port: number, interfaces: Iterable<InterfaceAddress[] | undefined>): string {
+  if (host !== '0.0.0.0' && host !== '::') return formatHostPort({ host, port });
+  for (const list of interfaces) {
+    for (const a of list ?? []) {
+      if ((a.family === 'IPv4' || a.family === 4) && !a.internal) return formatHostPort({ host: a.address, port });
+    }
+  }
+  return formatHostPort({ host: '127.0.0.1', port });
+}

@@ -25,3 +25,4 @@ export { Awareness } from './protocol/awareness.js';
 export { Membership, snapshot, type MemberRecord } from './protocol/membership.js';
 export * from './compressor.js';
 export * from './cipher.js';
+export * from './timer-group.js';

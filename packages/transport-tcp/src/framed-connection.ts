@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { GrapevineError, type Logger } from '@grapevine/core';
 import { FrameDecoder, encodeFrameHeader } from './frame-decoder.js';
-import { formatRemoteAddress } from './socket-address.js';
+import { formatRemoteAddress } from '@grapevine/core';
 
 export interface ConnectionSettings {
   maxFrameBytes: number;

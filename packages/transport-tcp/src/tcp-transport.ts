@@ -13,7 +13,8 @@ import {
 } from '@grapevine/core';
 import { ConnectionPool } from './connection-pool.js';
 import { FramedConnection, type ConnectionEvents, type ConnectionSettings } from './framed-connection.js';
-import { advertisedAddress } from './socket-address.js';
+import { networkInterfaces } from 'node:os';
+import { advertisedAddress } from '@grapevine/core';
 
 /** The length prefix is a 32-bit unsigned integer. */
 const MAX_ENCODABLE_FRAME = 0xffff_ffff;
@@ -141,7 +142,7 @@ export class TcpTransport implements Transport {
     server.on('error', (err) => this.logger.warn({ err }, 'tcp server error'));
     const bound = server.address() as AddressInfo;
     this.boundPort = bound.port;
-    this.advertise ??= advertisedAddress(bound.address, bound.port);
+    this.advertise ??= advertisedAddress(bound.address, bound.port, Object.values(networkInterfaces()));
     this.state = 'listening';
   }
 

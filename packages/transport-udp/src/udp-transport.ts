@@ -12,7 +12,8 @@ import {
   type TransportStats,
 } from '@grapevine/core';
 import { AddressCache } from './address-cache.js';
-import { advertisedAddress, formatRemoteAddress } from './socket-address.js';
+import { networkInterfaces } from 'node:os';
+import { advertisedAddress, formatRemoteAddress } from '@grapevine/core';
 
 /** The largest payload an IPv4 UDP datagram can carry. */
 const MAX_UDP_PAYLOAD = 65_507;
@@ -97,7 +98,7 @@ export class UdpTransport implements PacketTransport {
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     const bound = socket.address();
     this.boundPort = bound.port;
-    this.advertise ??= advertisedAddress(bound.address, bound.port);
+    this.advertise ??= advertisedAddress(bound.address, bound.port, Object.values(networkInterfaces()));
     this.state = 'listening';
   }
 

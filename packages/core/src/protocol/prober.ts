@@ -6,6 +6,7 @@
  * against our own health (we may be the slow one), which stretches our timing.
  */
 import type { TimerHandle } from '../clock.js';
+import { TimerGroup } from '../timer-group.js';
 import type { ProtocolConfig } from '../config.js';
 import { randomInt, shuffle } from '../random.js';
 import type { InboundInfo } from '../transport.js';
@@ -25,8 +26,7 @@ export class Prober {
   private order: string[] = [];
   private index = 0;
   private seq = 0;
-  private readonly timers = new Set<TimerHandle>();
-  stopped = false;
+  private readonly timers: TimerGroup;
 
   constructor(
     private readonly env: NodeEnv,
@@ -34,7 +34,9 @@ export class Prober {
     private readonly members: Membership,
     private readonly awareness: Awareness,
     private readonly outbox: Outbox,
-  ) {}
+  ) {
+    this.timers = new TimerGroup(env.clock);
+  }
 
   nextSeq(): number {
     this.seq = (this.seq + 1) % 0x7fffffff;
@@ -42,18 +44,11 @@ export class Prober {
   }
 
   private timer(fn: () => void, ms: number): TimerHandle {
-    const h = this.env.clock.setTimer(() => {
-      this.timers.delete(h);
-      if (!this.stopped) fn();
-    }, ms);
-    this.timers.add(h);
-    return h;
+    return this.timers.set(fn, ms);
   }
 
   private cancel(h: TimerHandle | undefined): void {
-    if (!h) return;
-    h.cancel();
-    this.timers.delete(h);
+    this.timers.cancel(h);
   }
 
   /**
@@ -197,9 +192,7 @@ export class Prober {
   }
 
   stop(): void {
-    this.stopped = true;
-    for (const h of this.timers) h.cancel();
-    this.timers.clear();
+    this.timers.stop();
     this.pending.clear();
   }
 }

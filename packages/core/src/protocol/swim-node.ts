@@ -4,6 +4,7 @@
  * through the injected send functions. The Cluster driver wraps this with transports and the API.
  */
 import type { TimerHandle } from '../clock.js';
+import { TimerGroup } from '../timer-group.js';
 import type { ProtocolConfig } from '../config.js';
 import { GrapevineError } from '../errors.js';
 import { HybridLogicalClock } from '../hlc.js';
@@ -34,7 +35,7 @@ export class SwimNode {
   readonly prober: Prober;
   readonly pushPull: PushPullExchange;
   readonly hlc: HybridLogicalClock;
-  private readonly timers = new Set<TimerHandle>();
+  private readonly timers: TimerGroup;
   private eagerPending = false;
   private started = false;
   private stopped = false;
@@ -43,6 +44,7 @@ export class SwimNode {
   private peakOthers = 0;
 
   constructor(private readonly env: NodeEnv, readonly cfg: ProtocolConfig, id: NodeIdentity) {
+    this.timers = new TimerGroup(env.clock);
     this.hlc = new HybridLogicalClock(() => env.clock.now());
     const instance = Math.floor(env.clock.now()) * 4096 + randomInt(env.random, 4096);
     this.queue = new BroadcastQueue(cfg.limits.maxQueuedBroadcasts);
@@ -73,12 +75,7 @@ export class SwimNode {
   }
 
   private timer(fn: () => void, ms: number): TimerHandle {
-    const h = this.env.clock.setTimer(() => {
-      this.timers.delete(h);
-      if (!this.stopped) fn();
-    }, ms);
-    this.timers.add(h);
-    return h;
+    return this.timers.set(fn, ms);
   }
 
   /** Arm the periodic work. Staggered at random so a cluster started at once does not tick in step. */
@@ -337,8 +334,7 @@ export class SwimNode {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    for (const h of this.timers) h.cancel();
-    this.timers.clear();
+    this.timers.stop();
     this.prober.stop();
     this.pushPull.stop();
     this.members.stopAll();
