@@ -26,3 +26,4 @@ export { Membership, snapshot, type MemberRecord } from './protocol/membership.j
 export * from './compressor.js';
 export * from './cipher.js';
 export * from './timer-group.js';
+export * from './seed-provider.js';
