@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import type { Codec } from './codec.js';
 import type { ProfileName, ProtocolConfig } from './config.js';
+import type { EventName, MemberListener } from './event-stream.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Random } from './random.js';
@@ -18,6 +19,11 @@ export interface ClusterOptions extends Partial<Omit<ProtocolConfig, 'limits'>> 
   limits?: Partial<ProtocolConfig['limits']>;
   /** Initial metadata of this node. */
   meta?: Record<string, string>;
+  /**
+   * Listeners registered before the node starts, so events raised while joining `seeds` inside
+   * create() are seen too (listeners added after create() resolves miss those).
+   */
+  on?: Partial<Record<EventName, MemberListener>>;
   /** Seeds to join at start and to re-contact when the node finds itself alone. */
   seeds?: string[];
   clock?: Clock;

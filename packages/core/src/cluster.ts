@@ -34,6 +34,9 @@ export class Cluster {
     this.metrics = opts.metrics ?? new MemoryMetrics();
     this.logger = opts.logger ?? silentLogger;
     this.events = new MemberEvents((err) => this.logger.error({ err }, 'member event listener threw'));
+    for (const [name, fn] of Object.entries(opts.on ?? {}) as [EventName, MemberListener | undefined][]) {
+      if (fn) this.events.on(name, fn);
+    }
     const transport = opts.transport;
     this.node = new SwimNode(
       {
@@ -60,7 +63,7 @@ export class Cluster {
       throw new GrapevineError('ERR_INVALID_OPTION', 'option name must be a non-empty string');
     }
     if (!opts.transport) throw new GrapevineError('ERR_INVALID_OPTION', 'option transport is required');
-    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, ...overrides } = opts;
+    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, on: _on, ...overrides } = opts;
     const resolved = resolveConfig(profile, { ...overrides, ...(limits ? { limits: limits as ProtocolConfig['limits'] } : {}) });
     // Never build packets larger than the transport carries best-effort.
     const config = { ...resolved, packetBudget: Math.min(resolved.packetBudget, opts.transport.packetBudget) };

@@ -116,3 +116,41 @@ describe(`membership simulation (seed ${SEED})`, () => {
     expect(other).not.toEqual(one);
   }, 60_000);
 });
+
+describe('cluster API on the simulated network', () => {
+  it('listeners passed at creation see the events raised while joining seeds inside create()', async () => {
+    const sim = new Sim({ seed: SEED + 7 });
+    await sim.startCluster(5);
+    const seen: string[] = [];
+    const seed = sim.nodes[0]!.transport.address;
+    let done = false;
+    const creating = sim.addNode('late', { seeds: [seed], on: { alive: (e) => seen.push(e.member.name) } }).finally(() => (done = true));
+    while (!done) await sim.clock.advance(5);
+    await creating;
+    expect(seen.sort()).toEqual(['node-000', 'node-001', 'node-002', 'node-003', 'node-004']);
+    await sim.shutdown();
+  });
+
+  it('watch() iterates events until its signal aborts; close() ends it too', async () => {
+    const sim = new Sim({ seed: SEED + 8 });
+    await sim.startCluster(3);
+    const a = sim.nodes[0]!.cluster;
+    const ac = new AbortController();
+    const got: string[] = [];
+    const reading = (async () => {
+      for await (const e of a.watch({ signal: ac.signal })) got.push(`${e.type}:${e.member.name}`);
+    })();
+    const leaving = sim.nodes[2]!.cluster.leave(); // waits on the virtual clock: advance it meanwhile
+    await sim.clock.advance(500);
+    await leaving;
+    ac.abort();
+    await reading;
+    expect(got).toContain('left:node-002');
+    const b = sim.nodes[1]!.cluster;
+    const it = b.watch();
+    const next = it.next();
+    await b.close();
+    expect((await next).done).toBe(true);
+    await sim.shutdown();
+  });
+});
