@@ -1,5 +1,7 @@
 import type { Clock } from './clock.js';
 import type { Codec } from './codec.js';
+import type { Compressor } from './compressor.js';
+import type { EncryptionOptions } from './wire/pipeline.js';
 import type { ProfileName, ProtocolConfig } from './config.js';
 import type { EventName, MemberListener } from './event-stream.js';
 import type { Logger } from './logger.js';
@@ -14,6 +16,16 @@ export interface ClusterOptions extends Partial<Omit<ProtocolConfig, 'limits'>> 
   transport: Transport;
   /** Wire codec; every node of a cluster must run the same one. Default: JSON (pass msgpack for speed). */
   codec?: Codec;
+  /** Cluster label: nodes only talk to nodes of the same label (bound into the AEAD when encrypted). */
+  label?: string;
+  /** Compress bodies above `compressThreshold` (e.g. snappyCompressor from @grapevine/compress-snappy). */
+  compressor?: Compressor;
+  /**
+   * Seal every envelope with an AEAD and refuse unsealed ones: `cipher` and `keyring` from
+   * @grapevine/crypto, and its nonce source. Keys installed or promoted in the keyring at runtime
+   * take effect at once (rotation without downtime).
+   */
+  encryption?: Omit<EncryptionOptions, 'maxClockSkew' | 'replayCacheSize'>;
   /** Timing profile the other options override: lan (default), wan, local, fast. */
   profile?: ProfileName;
   limits?: Partial<ProtocolConfig['limits']>;

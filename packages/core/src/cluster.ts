@@ -48,6 +48,9 @@ export class Cluster {
         sendPacket: (to, data) => transport.sendPacket(to, data),
         sendReliable: (to, data) => transport.sendReliable(to, data),
         emit: (ev) => this.events.emit(ev),
+        label: opts.label,
+        compressor: opts.compressor,
+        encryption: opts.encryption,
       },
       config,
       { name: opts.name, address: transport.address, meta: opts.meta ?? {} },
@@ -63,7 +66,7 @@ export class Cluster {
       throw new GrapevineError('ERR_INVALID_OPTION', 'option name must be a non-empty string');
     }
     if (!opts.transport) throw new GrapevineError('ERR_INVALID_OPTION', 'option transport is required');
-    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, on: _on, ...overrides } = opts;
+    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, on: _on, label: _lb, compressor: _co, encryption: _en, ...overrides } = opts;
     const resolved = resolveConfig(profile, { ...overrides, ...(limits ? { limits: limits as ProtocolConfig['limits'] } : {}) });
     // Never build packets larger than the transport carries best-effort.
     const config = { ...resolved, packetBudget: Math.min(resolved.packetBudget, opts.transport.packetBudget) };

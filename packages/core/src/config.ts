@@ -48,6 +48,10 @@ export interface ProtocolConfig {
   joinBackoffMax: number;
   /** How long leave() keeps the process up so the leave message spreads. */
   leavePropagateDelay: number;
+  /** With a compressor, bodies longer than this many bytes are compressed (when that shrinks them). */
+  compressThreshold: number;
+  /** With encryption, sealed envelopes stamped further than this from our clock are refused (ms). */
+  maxClockSkew: number;
   /** Largest best-effort packet built (the UDP budget). Larger messages go reliable. */
   packetBudget: number;
   /** Bounds on inbound data. */
@@ -77,6 +81,8 @@ const lan: ProtocolConfig = {
   joinBackoff: 250,
   joinBackoffMax: 5_000,
   leavePropagateDelay: 100,
+  compressThreshold: 256,
+  maxClockSkew: 30_000,
   packetBudget: 1400,
   limits: defaultLimits,
 };
@@ -130,7 +136,7 @@ export function resolveConfig(profile: ProfileName | undefined, overrides: Parti
 function validateConfig(cfg: ProtocolConfig): void {
   const positive: (keyof ProtocolConfig)[] = [
     'probeInterval', 'probeTimeout', 'suspicionMult', 'suspicionMaxTimeoutMult', 'awarenessMaxMultiplier',
-    'gossipInterval', 'retransmitMult', 'joinTimeout', 'packetBudget',
+    'gossipInterval', 'retransmitMult', 'joinTimeout', 'packetBudget', 'maxClockSkew',
   ];
   for (const k of positive) {
     const v = cfg[k];
@@ -140,7 +146,7 @@ function validateConfig(cfg: ProtocolConfig): void {
   }
   const nonNegative: (keyof ProtocolConfig)[] = [
     'indirectChecks', 'gossipNodes', 'eagerGossipDelay', 'gossipToTheDead', 'pushPullInterval', 'deadRetention',
-    'reconnectInterval', 'joinRetries', 'joinBackoff', 'joinBackoffMax', 'leavePropagateDelay',
+    'reconnectInterval', 'joinRetries', 'joinBackoff', 'joinBackoffMax', 'leavePropagateDelay', 'compressThreshold',
   ];
   for (const k of nonNegative) {
     const v = cfg[k];

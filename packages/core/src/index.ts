@@ -27,3 +27,4 @@ export * from './compressor.js';
 export * from './cipher.js';
 export * from './timer-group.js';
 export * from './seed-provider.js';
+export * from './wire/pipeline.js';

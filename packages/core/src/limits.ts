@@ -20,6 +20,8 @@ export interface Limits {
   maxMetaKeys: number;
   /** Largest metadata map, keys plus values (UTF-8 bytes). */
   maxMetaBytes: number;
+  /** Nonces of sealed envelopes remembered to refuse replays; at the bound the oldest go (counted). */
+  maxReplayCache: number;
   /** Most broadcasts waiting in the dissemination queue; the oldest, most-sent are dropped first. */
   maxQueuedBroadcasts: number;
 }
@@ -34,4 +36,5 @@ export const defaultLimits: Limits = {
   maxMetaKeys: 64,
   maxMetaBytes: 1024,
   maxQueuedBroadcasts: 4096,
+  maxReplayCache: 100_000,
 };

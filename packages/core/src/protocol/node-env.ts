@@ -1,10 +1,12 @@
 import type { Clock } from '../clock.js';
 import type { Codec } from '../codec.js';
+import type { Compressor } from '../compressor.js';
 import type { Logger } from '../logger.js';
 import type { MemberEvent } from '../member.js';
 import type { Metrics } from '../metrics.js';
 import type { Random } from '../random.js';
 import type { InboundInfo } from '../transport.js';
+import type { EncryptionOptions } from '../wire/pipeline.js';
 
 /**
  * Everything the protocol needs from the outside world, injected. The protocol calls these and
@@ -21,6 +23,12 @@ export interface NodeEnv {
   /** Reliable send; rejects when the peer cannot be reached. */
   sendReliable(to: string, data: Uint8Array): Promise<void>;
   emit(event: MemberEvent): void;
+  /** Cluster label: envelopes of another label are dropped. */
+  label?: string | undefined;
+  /** Compress bodies above cfg.compressThreshold. */
+  compressor?: Compressor | undefined;
+  /** Seal every envelope; refuse unsealed ones. */
+  encryption?: Omit<EncryptionOptions, 'maxClockSkew' | 'replayCacheSize'> | undefined;
   /** Application messages (kind 9) are handed up undecoded beyond the codec. */
   onUserMessage?: ((value: unknown[], info: InboundInfo) => void) | undefined;
 }

@@ -3,19 +3,26 @@
  * the path (UDP-sized packets best-effort, anything larger reliable).
  */
 import type { Limits } from '../limits.js';
-import { COMPOUND_OVERHEAD, COMPOUND_PART_OVERHEAD, ENVELOPE_HEADER_BYTES, MAX_PART_BYTES, encodeEnvelope } from '../wire/envelope.js';
+import { COMPOUND_OVERHEAD, COMPOUND_PART_OVERHEAD, MAX_PART_BYTES } from '../wire/envelope.js';
+import type { WirePipeline } from '../wire/pipeline.js';
 import type { BroadcastQueue } from './broadcast-queue.js';
 import { toWire, type Message } from './messages.js';
 import type { NodeEnv } from './node-env.js';
 
 export class Outbox {
+  /** Header and stage bytes around every body (label, nonce, tag ...). */
+  private readonly overhead: number;
+
   constructor(
     private readonly env: NodeEnv,
+    private readonly wire: WirePipeline,
     private readonly queue: BroadcastQueue,
     private readonly packetBudget: number,
     private readonly limits: Limits,
     private readonly retransmitLimit: () => number,
-  ) {}
+  ) {
+    this.overhead = wire.overhead;
+  }
 
   encode(msg: Message): Uint8Array {
     return this.env.codec.encode(toWire(msg));
@@ -24,7 +31,7 @@ export class Outbox {
   /** Wrap parts in an envelope, adding piggybacked broadcasts while they fit. */
   private pack(parts: Uint8Array[], piggyback: boolean): Uint8Array {
     if (piggyback) {
-      let used = ENVELOPE_HEADER_BYTES + COMPOUND_OVERHEAD;
+      let used = this.overhead + COMPOUND_OVERHEAD;
       for (const p of parts) used += COMPOUND_PART_OVERHEAD + p.length;
       const extra = this.queue.take(
         this.packetBudget - used, COMPOUND_PART_OVERHEAD,
@@ -32,7 +39,7 @@ export class Outbox {
       );
       if (extra.length > 0) parts = parts.concat(extra);
     }
-    return encodeEnvelope(this.env.codec.id, parts);
+    return this.wire.seal(parts);
   }
 
   /**
@@ -41,7 +48,7 @@ export class Outbox {
    */
   send(to: string, msg: Message, piggyback = true): void {
     const part = this.encode(msg);
-    if (ENVELOPE_HEADER_BYTES + part.length > this.packetBudget) {
+    if (this.overhead + part.length > this.packetBudget) {
       this.sendReliableParts(to, [part]).catch(() => this.env.metrics.increment('grapevine.send.reliable-failed'));
       return;
     }
@@ -56,7 +63,7 @@ export class Outbox {
   private sendReliableParts(to: string, parts: Uint8Array[], piggyback = false): Promise<void> {
     // A single part can be any size up to the frame limit; compound parts are u16-sized.
     const data = parts.length === 1 && (!piggyback || parts[0]!.length > MAX_PART_BYTES)
-      ? encodeEnvelope(this.env.codec.id, parts)
+      ? this.wire.seal(parts)
       : this.pack(parts, piggyback);
     return this.env.sendReliable(to, data);
   }
@@ -64,11 +71,11 @@ export class Outbox {
   /** One gossip packet of queued broadcasts only; false when there was nothing to send. */
   gossip(to: string): boolean {
     const parts = this.queue.take(
-      this.packetBudget - ENVELOPE_HEADER_BYTES - COMPOUND_OVERHEAD, COMPOUND_PART_OVERHEAD,
+      this.packetBudget - this.overhead - COMPOUND_OVERHEAD, COMPOUND_PART_OVERHEAD,
       Math.min(255, this.limits.maxCompoundParts), this.retransmitLimit(),
     );
     if (parts.length === 0) return false;
-    this.env.sendPacket(to, encodeEnvelope(this.env.codec.id, parts));
+    this.env.sendPacket(to, this.wire.seal(parts));
     return true;
   }
 }

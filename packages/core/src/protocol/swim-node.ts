@@ -11,7 +11,7 @@ import { HybridLogicalClock } from '../hlc.js';
 import type { MemberEvent } from '../member.js';
 import { randomInt, shuffle } from '../random.js';
 import type { InboundInfo } from '../transport.js';
-import { decodeEnvelope } from '../wire/envelope.js';
+import { WirePipeline } from '../wire/pipeline.js';
 import { Awareness } from './awareness.js';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
 import { Membership, type MemberRecord } from './membership.js';
@@ -35,6 +35,7 @@ export class SwimNode {
   readonly prober: Prober;
   readonly pushPull: PushPullExchange;
   readonly hlc: HybridLogicalClock;
+  readonly wire: WirePipeline;
   private readonly timers: TimerGroup;
   private eagerPending = false;
   private started = false;
@@ -61,7 +62,12 @@ export class SwimNode {
         count: (metric) => env.metrics.increment(`grapevine.${metric}`),
       },
     );
-    this.outbox = new Outbox(env, this.queue, cfg.packetBudget, cfg.limits, () => this.retransmitLimit());
+    this.wire = new WirePipeline({
+      codecId: env.codec.id, clock: env.clock, limits: cfg.limits, label: env.label,
+      compressor: env.compressor, compressThreshold: cfg.compressThreshold,
+      encryption: env.encryption && { ...env.encryption, maxClockSkew: cfg.maxClockSkew, replayCacheSize: cfg.limits.maxReplayCache },
+    });
+    this.outbox = new Outbox(env, this.wire, this.queue, cfg.packetBudget, cfg.limits, () => this.retransmitLimit());
     this.prober = new Prober(env, cfg, this.members, this.awareness, this.outbox);
     this.pushPull = new PushPullExchange(env, this.members, this.outbox, () => cfg.joinTimeout);
   }
@@ -175,7 +181,7 @@ export class SwimNode {
   receive(data: Uint8Array, info: InboundInfo): void {
     if (this.stopped) return;
     const m = this.env.metrics;
-    const env = decodeEnvelope(data, this.env.codec.id, this.cfg.limits.maxCompoundParts);
+    const env = this.wire.open(data);
     if (typeof env === 'string') {
       m.increment(`grapevine.drop.${env}`);
       return;

@@ -39,37 +39,38 @@ export interface DecodedEnvelope {
   parts: Uint8Array[];
 }
 
-export function encodeEnvelope(codecId: number, parts: readonly Uint8Array[], extraFlags = 0): Uint8Array {
+/** The body of an envelope: one part as is, or a compound of 2..255 length-prefixed parts. */
+export function encodeBody(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 0) throw new RangeError('envelope needs at least one part');
-  // decodeEnvelope refuses an empty body or part, so never write one.
+  // decodeBody refuses an empty body or part, so never write one.
   if (parts.some((p) => p.length === 0)) throw new RangeError('envelope part is empty');
-  if (parts.length === 1) {
-    const body = parts[0]!;
-    const out = new Uint8Array(ENVELOPE_HEADER_BYTES + body.length);
-    out[0] = ENVELOPE_VERSION;
-    out[1] = extraFlags & ~FLAG_COMPOUND;
-    out[2] = codecId;
-    out.set(body, ENVELOPE_HEADER_BYTES);
-    return out;
-  }
+  if (parts.length === 1) return parts[0]!;
   if (parts.length > 255) throw new RangeError('compound envelope holds at most 255 parts');
-  let size = ENVELOPE_HEADER_BYTES + COMPOUND_OVERHEAD;
+  let size = COMPOUND_OVERHEAD;
   for (const p of parts) {
     if (p.length > MAX_PART_BYTES) throw new RangeError('compound part over 65535 bytes');
     size += COMPOUND_PART_OVERHEAD + p.length;
   }
   const out = new Uint8Array(size);
-  out[0] = ENVELOPE_VERSION;
-  out[1] = extraFlags | FLAG_COMPOUND;
-  out[2] = codecId;
-  out[3] = parts.length;
-  let o = ENVELOPE_HEADER_BYTES + COMPOUND_OVERHEAD;
+  out[0] = parts.length;
+  let o = COMPOUND_OVERHEAD;
   for (const p of parts) {
     out[o] = p.length >>> 8;
     out[o + 1] = p.length & 0xff;
     out.set(p, o + 2);
     o += 2 + p.length;
   }
+  return out;
+}
+
+/** A plain envelope (no label, compression or encryption): the three header bytes and the body. */
+export function encodeEnvelope(codecId: number, parts: readonly Uint8Array[], extraFlags = 0): Uint8Array {
+  const body = encodeBody(parts);
+  const out = new Uint8Array(ENVELOPE_HEADER_BYTES + body.length);
+  out[0] = ENVELOPE_VERSION;
+  out[1] = parts.length > 1 ? extraFlags | FLAG_COMPOUND : extraFlags & ~FLAG_COMPOUND;
+  out[2] = codecId;
+  out.set(body, ENVELOPE_HEADER_BYTES);
   return out;
 }
 
@@ -95,26 +96,29 @@ export function decodeEnvelope(
   if (flags & (FLAG_COMPRESSED | FLAG_ENCRYPTED)) return 'unsupported-flags';
   const codecId = data[2]!;
   if (codecId !== expectCodec) return 'wrong-codec';
-  if (!(flags & FLAG_COMPOUND)) {
-    return { flags, codecId, parts: [data.subarray(ENVELOPE_HEADER_BYTES)] };
-  }
-  const count = data[3]!;
+  return decodeBody(data.subarray(ENVELOPE_HEADER_BYTES), flags, codecId, maxParts);
+}
+
+/** Split a body into its parts (views into `body`, no copy). Checks the whole layout first. */
+export function decodeBody(body: Uint8Array, flags: number, codecId: number, maxParts: number): DecodedEnvelope | EnvelopeDropReason {
+  if (body.length === 0) return 'truncated';
+  if (!(flags & FLAG_COMPOUND)) return { flags, codecId, parts: [body] };
+  const count = body[0]!;
   if (count === 0) return 'bad-compound';
   if (count > maxParts) return 'too-many-parts';
-  // Check the whole layout before building the parts array.
-  let o = ENVELOPE_HEADER_BYTES + COMPOUND_OVERHEAD;
+  let o = COMPOUND_OVERHEAD;
   for (let i = 0; i < count; i++) {
-    if (o + 2 > data.length) return 'bad-compound';
-    const len = (data[o]! << 8) | data[o + 1]!;
+    if (o + 2 > body.length) return 'bad-compound';
+    const len = (body[o]! << 8) | body[o + 1]!;
     o += 2 + len;
-    if (len === 0 || o > data.length) return 'bad-compound';
+    if (len === 0 || o > body.length) return 'bad-compound';
   }
-  if (o !== data.length) return 'bad-compound';
+  if (o !== body.length) return 'bad-compound';
   const parts: Uint8Array[] = new Array(count);
-  o = ENVELOPE_HEADER_BYTES + COMPOUND_OVERHEAD;
+  o = COMPOUND_OVERHEAD;
   for (let i = 0; i < count; i++) {
-    const len = (data[o]! << 8) | data[o + 1]!;
-    parts[i] = data.subarray(o + 2, o + 2 + len);
+    const len = (body[o]! << 8) | body[o + 1]!;
+    parts[i] = body.subarray(o + 2, o + 2 + len);
     o += 2 + len;
   }
   return { flags, codecId, parts };
