@@ -40,7 +40,7 @@ for (const file of walk(join(root, 'packages/core/src/protocol'))) {
   }
 }
 
-const implementations = ['transport-udp', 'transport-tcp', 'transport-memory', 'codec-msgpack', 'crypto', 'compress-snappy'];
+const implementations = ['transport-udp', 'transport-tcp', 'transport-memory', 'codec-msgpack', 'crypto', 'compress-snappy', 'discovery', 'transport-ws'];
 for (const pkg of implementations) {
   const dir = join(root, 'packages', pkg, 'src');
   for (const file of walk(dir)) {
