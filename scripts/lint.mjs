@@ -3,7 +3,7 @@
 //  - packages/core imports nothing from node: and no other workspace package;
 //  - the protocol (packages/core/src/protocol) never reads time or randomness directly;
 //  - implementations depend on core's interfaces, never on each other.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -40,7 +40,8 @@ for (const file of walk(join(root, 'packages/core/src/protocol'))) {
   }
 }
 
-const implementations = ['transport-udp', 'transport-tcp', 'transport-memory', 'codec-msgpack', 'crypto', 'compress-snappy', 'discovery', 'transport-ws'];
+// Every package but core, the batteries-included `grapevine` package and the test kit is an implementation.
+const implementations = readdirSync(join(root, 'packages')).filter((d) => !['core', 'grapevine', 'testkit'].includes(d) && existsSync(join(root, 'packages', d, 'src')));
 for (const pkg of implementations) {
   const dir = join(root, 'packages', pkg, 'src');
   for (const file of walk(dir)) {
