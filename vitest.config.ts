@@ -15,6 +15,10 @@ for (const dir of readdirSync(`${root}packages`)) {
 
 export default defineConfig({
   resolve: { alias },
+  // Don't let the TypeScript transform look up tsconfig files: that walks the solution-style root
+  // tsconfig's references, and the resolver fails on nested relative references (bench/). The
+  // transform only strips types; tsc -b type-checks.
+  oxc: { tsconfig: false } as Record<string, unknown>,
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
     testTimeout: 60_000,
