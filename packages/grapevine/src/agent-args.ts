@@ -1,15 +1,16 @@
 /**
- * `grapevine agent` flags → settings. Every mistake is a UsageError (one line, exit 2); flags the
- * contract reserves for later (--key-file, --label, --compress, --kv, --mesh, --transport ws) are
- * recognised and refused clearly rather than silently ignored.
+ * `grapevine agent` flags → settings. Every mistake is a UsageError (one line, exit 2), an
+ * unreadable or malformed --key-file included; flags the contract reserves for later (--kv, --mesh,
+ * --transport ws) are recognised and refused clearly rather than silently ignored.
  */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatHostPort, parseHostPort, profiles, type ProfileName } from '@grapevine/core';
+import { loadKeyFileSync } from '@grapevine/crypto';
 import { checkResolves, loadAgentConfig, type ProtocolOverrides } from './agent-config.js';
-import { DEFAULT_BIND, DEFAULT_PORT } from './create-cluster.js';
+import { CIPHERS, COMPRESSORS, DEFAULT_BIND, DEFAULT_PORT, type CipherName, type CompressName } from './create-cluster.js';
 import { isLogLevel, LOG_LEVELS, type LogLevelName } from './json-logger.js';
-import { UsageError, parseArgsError } from './usage-error.js';
+import { UsageError, oneLine, parseArgsError } from './usage-error.js';
 
 export interface AgentSettings {
   name: string;
@@ -23,6 +24,12 @@ export interface AgentSettings {
   events: 'json' | undefined;
   http?: string;
   logLevel: LogLevelName;
+  /** --key-file: its path (re-read on SIGHUP) and the keys it held at start, primary first. */
+  keyFile?: string;
+  keys?: Uint8Array[];
+  cipher?: CipherName;
+  label?: string;
+  compress?: CompressName;
 }
 
 const OPTIONS = {
@@ -38,18 +45,16 @@ const OPTIONS = {
   profile: { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
-  // Reserved by the CLI contract for features that land later.
   'key-file': { type: 'string' },
+  cipher: { type: 'string' },
   label: { type: 'string' },
   compress: { type: 'string' },
+  // Reserved by the CLI contract for features that land later.
   kv: { type: 'boolean' },
   mesh: { type: 'boolean' },
 } as const;
 
 const NOT_YET: Record<string, string> = {
-  'key-file': 'encryption',
-  label: 'cluster labels',
-  compress: 'compression',
   kv: 'the key-value store',
   mesh: 'the invalidation mesh',
 };
@@ -113,6 +118,21 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
   const name = values.name ?? ('name' in file ? file.name : undefined) ?? hostname();
   if (name.length === 0) fail('--name must not be empty');
 
+  const cipher = values.cipher;
+  if (cipher !== undefined) {
+    if (!Object.hasOwn(CIPHERS, cipher)) fail(`--cipher must be one of ${Object.keys(CIPHERS).join(', ')}, got "${cipher}"`);
+    if (values['key-file'] === undefined) fail('--cipher needs --key-file');
+  }
+  const compress = values.compress;
+  if (compress !== undefined && !Object.hasOwn(COMPRESSORS, compress)) fail(`--compress must be snappy or none, got "${compress}"`);
+  const label = values.label;
+  if (label !== undefined) {
+    if (label.length === 0) fail('--label must not be empty');
+    if (Buffer.byteLength(label, 'utf8') > 255) fail('--label must be at most 255 bytes of UTF-8');
+  }
+  const keyFile = values['key-file'];
+  const keys = keyFile === undefined ? undefined : readKeyFile(keyFile);
+
   return {
     name,
     bind,
@@ -125,7 +145,20 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     events,
     ...(http !== undefined ? { http } : {}),
     logLevel: logLevel as LogLevelName,
+    ...(keyFile !== undefined ? { keyFile, keys } : {}),
+    ...(cipher !== undefined ? { cipher: cipher as CipherName } : {}),
+    ...(label !== undefined ? { label } : {}),
+    ...(compress !== undefined ? { compress: compress as CompressName } : {}),
   };
+}
+
+/** The keys of a --key-file, or a one-line UsageError (never echoing the file's contents). */
+export function readKeyFile(path: string): Uint8Array[] {
+  try {
+    return loadKeyFileSync(path);
+  } catch (err) {
+    throw new UsageError(`grapevine agent: --key-file: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+  }
 }
 
 function parse(argv: string[]) {

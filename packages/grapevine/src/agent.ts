@@ -1,11 +1,14 @@
 /**
  * `grapevine agent`: one long-running node. Binds, prints the `ready` line, joins its seeds, prints
  * member events (--events json) and serves the HTTP API (--http). SIGTERM or SIGINT leaves the
- * cluster gracefully and exits 0; a hard deadline makes sure it always exits.
+ * cluster gracefully and exits 0; a hard deadline makes sure it always exits. With --key-file,
+ * SIGHUP re-reads the file and applies it to the running keyring (key rotation).
  */
 import type { Cluster, Logger, MemberEvent, Transport } from '@grapevine/core';
+import { Keyring, loadKeyFile } from '@grapevine/crypto';
 import type { AgentSettings } from './agent-args.js';
 import { createCluster, createTransport } from './create-cluster.js';
+import { applyKeys, formatKeyId, keyringChanged } from './key-reload.js';
 import { memberEventToJson, memberStateJson, type EventJson } from './event-json.js';
 import { startHttpApi, type HttpApi } from './http-api.js';
 import { createJsonLogger } from './json-logger.js';
@@ -72,6 +75,15 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
+  const keyring = s.keys !== undefined ? new Keyring(s.keys) : undefined;
+  if (keyring && s.keyFile !== undefined) {
+    const file = s.keyFile;
+    let reloading = Promise.resolve();
+    process.on('SIGHUP', () => {
+      reloading = reloading.then(() => reloadKeys(logger, keyring, file));
+    });
+  }
+
   const starting = createCluster({
     name: s.name,
     transport,
@@ -80,6 +92,10 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     meta: s.meta,
     seeds: s.seeds,
     logger,
+    ...(keyring ? { keys: keyring } : {}),
+    ...(s.cipher !== undefined ? { cipher: s.cipher } : {}),
+    ...(s.label !== undefined ? { label: s.label } : {}),
+    ...(s.compress !== undefined ? { compress: s.compress } : {}),
   });
   starting.catch(() => undefined); // handled below
 
@@ -89,7 +105,15 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     http = await startHttpApi(starting, { bind: s.http, logger });
   }
   print({ event: 'ready', name: s.name, addr, ...(http ? { http: http.address } : {}) });
-  logger.info({ addr, ...(http ? { http: http.address } : {}), transport: s.transport }, 'agent listening');
+  logger.info({
+    addr,
+    ...(http ? { http: http.address } : {}),
+    transport: s.transport,
+    encryption: keyring ? (s.cipher ?? 'xchacha20-poly1305') : 'none',
+    ...(keyring ? { keys: keyring.size, primaryKeyId: formatKeyId(keyring.primary.id) } : {}),
+    compress: s.compress ?? 'none',
+    ...(s.label !== undefined ? { label: s.label } : {}),
+  }, 'agent listening');
   if (s.seeds.length > 0) logger.info({ seeds: s.seeds }, 'joining');
 
   cluster = await starting;
@@ -111,6 +135,25 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     else logger.warn({ seeds: s.seeds }, 'no seed answered yet; the agent keeps running and keeps trying them');
   }
   if (stopping) await cluster.leave({ signal: AbortSignal.timeout(LEAVE_TIMEOUT_MS) });
+}
+
+/** SIGHUP: re-read the key file and apply it; a bad file is logged and changes nothing. */
+async function reloadKeys(logger: Logger, keyring: Keyring, file: string): Promise<void> {
+  try {
+    const keys = await loadKeyFile(file);
+    const change = applyKeys(keyring, keys);
+    const ids = {
+      installed: change.installed.map(formatKeyId),
+      removed: change.removed.map(formatKeyId),
+      ...(change.primary ? { primary: { from: formatKeyId(change.primary.from), to: formatKeyId(change.primary.to) } } : {}),
+      keys: keyring.size,
+      primaryKeyId: formatKeyId(keyring.primary.id),
+    };
+    if (keyringChanged(change)) logger.info(ids, 'key file reloaded: keyring changed');
+    else logger.info(ids, 'key file reloaded: no change');
+  } catch (err) {
+    logger.error({ file, error: err instanceof Error ? err.message : String(err) }, 'key file reload failed; keyring unchanged');
+  }
 }
 
 function logMember(logger: Logger, ev: MemberEvent): void {

@@ -3,6 +3,7 @@
  * The `grapevine` command: agent, members, keygen, demo, help. Usage mistakes print one line on
  * stderr and exit 2; runtime failures exit 1.
  */
+import { encodeKey, generateKey } from '@grapevine/crypto';
 import { parseAgentArgs } from './agent-args.js';
 import { runAgent } from './agent.js';
 import { parseDemoArgs, runDemo } from './demo.js';
@@ -13,7 +14,8 @@ const USAGE = `grapevine: cluster membership by gossip (SWIM + Lifeguard)
 
 Usage:
   grapevine agent [--bind HOST:PORT] [--advertise HOST:PORT] [--join HOST:PORT]... [--name NAME]
-                  [--transport udp+tcp|tcp] [--meta KEY=VALUE]... [--config FILE]
+                  [--transport udp+tcp|tcp] [--key-file PATH] [--cipher xchacha20-poly1305|aes-256-gcm]
+                  [--label NAME] [--compress snappy|none] [--meta KEY=VALUE]... [--config FILE]
                   [--profile lan|wan|local|fast] [--events json] [--http HOST:PORT]
                   [--log-level debug|info|warn|error|silent]
   grapevine members --http HOST:PORT [--json]
@@ -27,17 +29,22 @@ agent
   --join HOST:PORT       a seed to join; repeat for more. If none answers, the agent keeps trying.
   --name NAME            unique node name (default: the host name)
   --transport T          udp+tcp (default) or tcp
+  --key-file PATH        encrypt and authenticate all traffic: one base64 key per line (grapevine keygen),
+                         the first seals, all open; SIGHUP re-reads it (install, promote, remove keys)
+  --cipher C             xchacha20-poly1305 (default) or aes-256-gcm; the same on every node
+  --label NAME           cluster label: packets of other labels are dropped (authenticated with --key-file)
+  --compress C           snappy or none (default); the same on every node
   --meta KEY=VALUE       node metadata; repeatable
   --config FILE          JSON object of core options by name, e.g. {"profile":"fast","probeInterval":500}
   --profile P            timing profile: lan (default), wan, local, fast
   --events json          print one JSON object per line on stdout: a "ready" line, then member events
   --http HOST:PORT       serve GET /v1/members, /v1/events (SSE), /metrics (Prometheus) and / (dashboard)
   --log-level L          stderr log level (default info); logs are JSON lines
-  Reserved, not supported yet: --key-file, --label, --compress, --kv, --mesh, --transport ws.
-  SIGTERM or SIGINT leaves the cluster gracefully and exits 0.
+  Reserved, not supported yet: --kv, --mesh, --transport ws.
+  SIGTERM or SIGINT leaves the cluster gracefully and exits 0. A bad flag or key file exits 2.
 
 members   print the members an agent knows, as a table (or --json), from its --http address
-keygen    (not available yet)
+keygen    print a new random 32-byte key in base64 (one line), for a --key-file
 demo      run N nodes (default 5, 2..50) in this process: converge, crash one, watch it declared
           dead, restart it, watch it rejoin; exits by itself
 `;
@@ -69,8 +76,8 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(`grapevine keygen: takes no arguments`);
       }
       if (rest.length === 1) return help();
-      process.stderr.write('grapevine keygen: not available yet (encryption keys arrive with @grapevine/crypto)\n');
-      return 2;
+      process.stdout.write(`${encodeKey(generateKey())}\n`);
+      return 0;
     case 'demo': {
       const settings = parseDemoArgs(rest);
       if (!settings) return help();

@@ -1,18 +1,23 @@
 /**
  * createCluster(): the batteries-included way to start a node on Node.js: UDP+TCP on one port,
- * msgpack on the wire, defaults like memberlist's.
+ * msgpack on the wire, defaults like memberlist's; encryption (`keys`, `cipher`), compression
+ * (`compress`) and a cluster `label` by name.
  */
 import { hostname } from 'node:os';
 import {
   Cluster,
   GrapevineError,
   parseHostPort,
+  type Cipher,
   type ClusterOptions,
   type Codec,
+  type Compressor,
   type Logger,
   type Transport,
 } from '@grapevine/core';
 import { msgpackCodec } from '@grapevine/codec-msgpack';
+import { snappyCompressor } from '@grapevine/compress-snappy';
+import { Keyring, aes256gcm, createNonceSource, xchacha20poly1305 } from '@grapevine/crypto';
 import { TcpTransport } from '@grapevine/transport-tcp';
 import { UdpTcpTransport } from './udp-tcp-transport.js';
 
@@ -22,6 +27,19 @@ export const DEFAULT_PORT = 7946;
 
 /** A built-in transport by name, or any Transport instance. */
 export type TransportChoice = 'udp+tcp' | 'tcp' | Transport;
+
+/** The AEAD ciphers by name. Every node of a cluster must use the same one. */
+export type CipherName = 'xchacha20-poly1305' | 'aes-256-gcm';
+export const CIPHERS: Readonly<Record<CipherName, Cipher>> = Object.freeze({
+  'xchacha20-poly1305': xchacha20poly1305,
+  'aes-256-gcm': aes256gcm,
+});
+/** The compressors by name ('none' = send bodies as they are). */
+export type CompressName = 'snappy' | 'none';
+export const COMPRESSORS: Readonly<Record<CompressName, Compressor | undefined>> = Object.freeze({
+  snappy: snappyCompressor,
+  none: undefined,
+});
 
 export interface CreateClusterOptions extends Omit<ClusterOptions, 'transport' | 'codec' | 'name'> {
   /** Stable node name, unique in the cluster. Default: the host name. */
@@ -36,6 +54,77 @@ export interface CreateClusterOptions extends Omit<ClusterOptions, 'transport' |
   codec?: Codec;
   /** Seeds to join at start: the same as `seeds`, and a single "host:port" is accepted too. */
   join?: string | string[];
+  /**
+   * Encrypt and authenticate every envelope with these 32-byte keys (the first is the primary,
+   * which seals; every key opens), or with a Keyring you keep a handle on to rotate keys at runtime
+   * (`createKeyring`). Without keys the cluster runs in the clear. Every node needs a common key.
+   */
+  keys?: readonly Uint8Array[] | Keyring;
+  /** The AEAD used with `keys`. Default 'xchacha20-poly1305'; every node must use the same one. */
+  cipher?: CipherName;
+  /**
+   * Compress bodies longer than `compressThreshold` (256 bytes) with snappy, or not: 'none' (the
+   * default). Every node must use the same setting.
+   */
+  compress?: CompressName;
+}
+
+/**
+ * A keyring for `createCluster({keys})`: the first key is the primary. Keep it to rotate keys on
+ * the running node: `install(newKey)` everywhere, then `use(newKey)` everywhere, then
+ * `remove(oldKey)` everywhere (see the README).
+ */
+export function createKeyring(keys: readonly Uint8Array[]): Keyring {
+  return new Keyring(keys);
+}
+
+type EncryptionOption = NonNullable<ClusterOptions['encryption']>;
+
+/** The `encryption` and `compressor` core options that `keys`, `cipher` and `compress` stand for. */
+export function wireOptions(opts: Pick<CreateClusterOptions, 'keys' | 'cipher' | 'compress' | 'encryption' | 'compressor' | 'label'>): {
+  encryption?: EncryptionOption;
+  compressor?: Compressor;
+} {
+  const { keys, cipher: cipherName, compress, encryption, compressor, label } = opts;
+  const invalid = (msg: string): never => {
+    throw new GrapevineError('ERR_INVALID_OPTION', msg);
+  };
+  if (label !== undefined) {
+    if (typeof label !== 'string') invalid('option label must be a string');
+    if (Buffer.byteLength(label as string, 'utf8') > 255) invalid('option label must be at most 255 bytes of UTF-8');
+  }
+  const out: { encryption?: EncryptionOption; compressor?: Compressor } = {};
+  if (compress !== undefined) {
+    if (compressor !== undefined) invalid('give either compress or compressor, not both');
+    if (!Object.hasOwn(COMPRESSORS, compress)) invalid(`option compress must be "snappy" or "none", got ${JSON.stringify(compress)}`);
+    const c = COMPRESSORS[compress];
+    if (c) out.compressor = c;
+  } else if (compressor !== undefined) {
+    out.compressor = compressor;
+  }
+  if (cipherName !== undefined) {
+    if (!Object.hasOwn(CIPHERS, cipherName)) invalid(`option cipher must be "xchacha20-poly1305" or "aes-256-gcm", got ${JSON.stringify(cipherName)}`);
+    if (keys === undefined) invalid('option cipher needs keys');
+  }
+  if (keys !== undefined) {
+    if (encryption !== undefined) invalid('give either keys or encryption, not both');
+    let keyring: Keyring;
+    if (Array.isArray(keys)) keyring = new Keyring(keys);
+    else if (isKeyring(keys)) keyring = keys;
+    else return invalid('option keys must be an array of 32-byte keys or a Keyring');
+    const cipher = CIPHERS[cipherName ?? 'xchacha20-poly1305'];
+    const nonces = createNonceSource(cipher);
+    out.encryption = { cipher, keyring, nextNonce: () => nonces.next() };
+  } else if (encryption !== undefined) {
+    out.encryption = encryption;
+  }
+  return out;
+}
+
+function isKeyring(v: unknown): v is Keyring {
+  if (v instanceof Keyring) return true;
+  const k = v as Partial<Keyring> | null;
+  return typeof k === 'object' && k !== null && typeof k.lookup === 'function' && typeof k.primary === 'object';
 }
 
 export interface BuiltinTransportOptions {
@@ -66,7 +155,9 @@ export function createTransport(kind: 'udp+tcp' | 'tcp', opts: BuiltinTransportO
  * this resolves once the join succeeded or gave up. Hold the result: `leave()` or `close()` it.
  */
 export async function createCluster(options: CreateClusterOptions = {}): Promise<Cluster> {
-  const { bind, advertise, transport: choice = 'udp+tcp', codec = msgpackCodec, join, seeds, name, ...rest } = options;
+  const { bind, advertise, transport: choice = 'udp+tcp', codec = msgpackCodec, join, seeds, name, keys, cipher, compress, encryption, compressor, ...rest } = options;
+  // Checked before any socket is bound.
+  const wire = wireOptions({ keys, cipher, compress, encryption, compressor, label: rest.label });
   let transport: Transport;
   let owned = false;
   if (typeof choice === 'string') {
@@ -89,6 +180,7 @@ export async function createCluster(options: CreateClusterOptions = {}): Promise
   try {
     return await Cluster.create({
       ...rest,
+      ...wire,
       name: name ?? hostname(),
       transport,
       codec,

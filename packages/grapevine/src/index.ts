@@ -1,8 +1,22 @@
-export { createCluster, createTransport, DEFAULT_BIND, DEFAULT_PORT, type CreateClusterOptions, type TransportChoice, type BuiltinTransportOptions } from './create-cluster.js';
+export {
+  createCluster,
+  createTransport,
+  createKeyring,
+  wireOptions,
+  CIPHERS,
+  COMPRESSORS,
+  DEFAULT_BIND,
+  DEFAULT_PORT,
+  type CreateClusterOptions,
+  type TransportChoice,
+  type BuiltinTransportOptions,
+  type CipherName,
+  type CompressName,
+} from './create-cluster.js';
 export { UdpTcpTransport, type UdpTcpTransportOptions, type UdpTcpTransportStats } from './udp-tcp-transport.js';
 export { startHttpApi, type HttpApi, type HttpApiOptions } from './http-api.js';
 export { memberToJson, memberEventToJson, type MemberJson, type EventJson } from './event-json.js';
-export { renderPrometheus } from './prometheus.js';
+export { renderPrometheus, metricName, DROP_REASONS } from './prometheus.js';
 export { createJsonLogger, type JsonLoggerOptions, type LogLevelName } from './json-logger.js';
 export {
   Cluster,
@@ -13,6 +27,8 @@ export {
   silentLogger,
   type ClusterOptions,
   type Codec,
+  type Cipher,
+  type Compressor,
   type ErrorCode,
   type Logger,
   type Member,
@@ -29,5 +45,20 @@ export {
   type TransportStats,
 } from '@grapevine/core';
 export { msgpackCodec } from '@grapevine/codec-msgpack';
+export { snappyCompressor } from '@grapevine/compress-snappy';
+export {
+  Keyring,
+  keyId,
+  generateKey,
+  encodeKey,
+  decodeKey,
+  parseKeyFile,
+  loadKeyFile,
+  loadKeyFileSync,
+  createNonceSource,
+  xchacha20poly1305,
+  aes256gcm,
+  type KeyringEntry,
+} from '@grapevine/crypto';
 export { UdpTransport } from '@grapevine/transport-udp';
 export { TcpTransport } from '@grapevine/transport-tcp';

@@ -1,6 +1,9 @@
 /**
  * Prometheus text exposition (format 0.0.4) of a cluster: its MemoryMetrics counters, gauges and
- * samples (dotted names become underscores), member counts by state, and transport counters.
+ * samples (dotted names and dashes become underscores: grapevine.drop.auth-failed →
+ * grapevine_drop_auth_failed), member counts by state, and transport counters. The inbound drop
+ * counters and grapevine.internal-error are always present (0 until the first one), so alerts can
+ * refer to them before anything was dropped.
  */
 import { MemoryMetrics, type Cluster } from '@grapevine/core';
 
@@ -29,6 +32,37 @@ export function metricName(name: string): string {
   return /^[0-9]/.test(s) ? `_${s}` : s;
 }
 
+/** Why the receive path refuses an inbound envelope or message (docs/protocol.md, docs/security.md). */
+export const DROP_REASONS: Readonly<Record<string, string>> = Object.freeze({
+  truncated: 'shorter than its header says',
+  'bad-version': 'unknown envelope version',
+  'reserved-flags': 'reserved flag bits set',
+  'unsupported-flags': 'a flag this node cannot handle (encrypted or compressed without the matching option)',
+  'wrong-codec': 'written by another codec',
+  'bad-compound': 'malformed compound layout',
+  'too-many-parts': 'compound with more parts than maxCompoundParts',
+  'wrong-label': 'another cluster label (or none)',
+  'not-encrypted': 'not sealed while this node requires encryption',
+  'unknown-key': 'sealed with a key (or cipher) this node does not hold',
+  'auth-failed': 'AEAD tag did not verify (tampered, truncated, or forged)',
+  replay: 'sealed envelope seen before (replayed)',
+  stale: 'sealed timestamp outside maxClockSkew',
+  decompress: 'malformed or oversized compressed body',
+  decode: 'codec could not decode a message',
+  invalid: 'message of a known type with invalid fields',
+  'unknown-type': 'message of an unknown type',
+});
+
+function counterHelp(name: string): string {
+  if (name.startsWith('grapevine.drop.')) {
+    const reason = name.slice('grapevine.drop.'.length);
+    const why = DROP_REASONS[reason];
+    return `Inbound envelopes or messages dropped: ${reason}${why ? ` (${why})` : ''}.`;
+  }
+  if (name === 'grapevine.internal-error') return 'Errors thrown while handling a message (a bug; should stay 0).';
+  return `Counter ${name}.`;
+}
+
 function formatValue(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
@@ -48,7 +82,10 @@ export function renderPrometheus(cluster: Cluster): string {
   out.family('grapevine.local.incarnation', 'gauge', "This node's incarnation number.", [['', cluster.localNode.incarnation]]);
   const m = cluster.metrics;
   if (m instanceof MemoryMetrics) {
-    for (const [name, v] of [...m.counters].sort(byName)) out.family(name, 'counter', `Counter ${name}.`, [['', v]]);
+    const counters = new Map(m.counters);
+    for (const reason of Object.keys(DROP_REASONS)) if (!counters.has(`grapevine.drop.${reason}`)) counters.set(`grapevine.drop.${reason}`, 0);
+    if (!counters.has('grapevine.internal-error')) counters.set('grapevine.internal-error', 0);
+    for (const [name, v] of [...counters].sort(byName)) out.family(name, 'counter', counterHelp(name), [['', v]]);
     for (const [name, v] of [...m.gauges].sort(byName)) out.family(name, 'gauge', `Gauge ${name}.`, [['', v]]);
     for (const [name, s] of [...m.samples].sort(byName)) {
       out.family(name, 'summary', `Samples of ${name}.`, [['_sum', s.sum], ['_count', s.count]]);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { encodeKey, generateKey } from '@grapevine/crypto';
 import { parseAgentArgs } from '../src/agent-args.js';
 import { UsageError } from '../src/usage-error.js';
 
@@ -50,9 +51,7 @@ describe('grapevine agent flags', () => {
   });
 
   it('refuses reserved and malformed flags with one line', () => {
-    expect(usageError(['--key-file', 'k'])).toMatch(/--key-file is not supported yet/);
-    expect(usageError(['--label', 'x'])).toMatch(/--label is not supported yet/);
-    expect(usageError(['--compress', 'snappy'])).toMatch(/--compress is not supported yet/);
+    expect(usageError(['--kv'])).toMatch(/--kv is not supported yet/);
     expect(usageError(['--mesh'])).toMatch(/--mesh is not supported yet/);
     expect(usageError(['--transport', 'ws'])).toMatch(/not available yet/);
     expect(usageError(['--transport', 'quic'])).toMatch(/udp\+tcp or tcp/);
@@ -66,6 +65,38 @@ describe('grapevine agent flags', () => {
     expect(usageError(['--log-level', 'loud'])).toMatch(/--log-level/);
     expect(usageError(['--bind'])).toMatch(/argument missing/);
     expect(usageError(['positional'])).toMatch(/positional|Unexpected/);
+  });
+
+  it('takes --key-file, --cipher, --label and --compress', () => {
+    const k1 = generateKey();
+    const k2 = generateKey();
+    const file = join(dir, 'cluster.key');
+    writeFileSync(file, `\uFEFF# primary first\r\n${encodeKey(k1)}\r\n\r\n  ${encodeKey(k2)}  \r\n`);
+    const s = parseAgentArgs(['--key-file', file, '--cipher', 'aes-256-gcm', '--label', 'prod-eu', '--compress', 'snappy'])!;
+    expect(s).toMatchObject({ keyFile: file, cipher: 'aes-256-gcm', label: 'prod-eu', compress: 'snappy' });
+    expect(s.keys!.map((k) => [...k])).toEqual([[...k1], [...k2]]);
+    expect(parseAgentArgs(['--compress', 'none'])!.compress).toBe('none');
+    expect(parseAgentArgs(['--label', 'ünïcode'])!.label).toBe('ünïcode');
+    expect(parseAgentArgs([])!.keys).toBeUndefined();
+  });
+
+  it('refuses bad key files and security flags with one line that never echoes a key', () => {
+    const key = encodeKey(generateKey());
+    const write = (text: string): string => {
+      const f = join(dir, `k${Math.random().toString(36).slice(2)}.key`);
+      writeFileSync(f, text);
+      return f;
+    };
+    expect(usageError(['--key-file', join(dir, 'nope.key')])).toMatch(/^grapevine agent: --key-file: cannot read key file .*nope\.key: ENOENT$/);
+    expect(usageError(['--key-file', write('')])).toMatch(/contains no key/);
+    expect(usageError(['--key-file', write(`${key}\n${key.slice(0, 21)}\n`)])).toMatch(/line 2: not valid base64/);
+    const oops = write(`${key}x\n`);
+    expect(usageError(['--key-file', oops])).not.toContain(key);
+    expect(usageError(['--cipher', 'aes-256-gcm'])).toMatch(/--cipher needs --key-file/);
+    expect(usageError(['--key-file', write(key), '--cipher', 'des'])).toMatch(/--cipher must be one of/);
+    expect(usageError(['--compress', 'lz4'])).toMatch(/--compress must be snappy or none/);
+    expect(usageError(['--label', ''])).toMatch(/--label must not be empty/);
+    expect(usageError(['--label', 'é'.repeat(128)])).toMatch(/255 bytes/);
   });
 
   it('checks config types, keys and combinations', () => {
