@@ -8,7 +8,7 @@
  * per datagram, before the protocol sees it, with a seeded per-node generator.
  */
 import { MemoryMetrics, seededRandom, type Cluster, type ProfileName, type ProtocolConfig } from '@grapevine/core';
-import { UdpTcpTransport, createCluster } from 'grapevine';
+import { UdpTcpTransport, createCluster, decodeKey } from 'grapevine';
 
 /** Cumulative traffic counters of one node (all only grow). */
 export interface TrafficSnap {
@@ -88,6 +88,10 @@ export async function startNode(spec: NodeSpec): Promise<StartedNode> {
     profile: spec.profile,
     metrics,
     random: seededRandom(spec.protocolSeed),
+    // --encrypt: every node of the run seals with the same key (set by run.ts in the environment).
+    ...(process.env.GRAPEVINE_BENCH_KEY
+      ? { keys: [decodeKey(process.env.GRAPEVINE_BENCH_KEY)], cipher: process.env.GRAPEVINE_BENCH_CIPHER as 'xchacha20-poly1305' | 'aes-256-gcm' }
+      : {}),
   });
   return {
     cluster,

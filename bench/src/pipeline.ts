@@ -3,14 +3,20 @@
  * for a 200-byte and a 1,200-byte packet, per cipher, with and without compression. One core,
  * one process; prints JSON lines.
  *
- *   node bench/dist/pipeline.js [--seconds 1]
+ *   node --expose-gc bench/dist/pipeline.js [--seconds 1] [--cipher none|xchacha20-poly1305|aes-256-gcm]
  */
 import { defaultLimits, WirePipeline, type Cipher, type Clock } from '@grapevine/core';
 import { msgpackCodec } from '@grapevine/codec-msgpack';
 import { snappyCompressor } from '@grapevine/compress-snappy';
 import { aes256gcm, createNonceSource, generateKey, Keyring, xchacha20poly1305 } from '@grapevine/crypto';
 
-const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1] ?? 1) || 1;
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const seconds = Number(arg('--seconds') ?? 1) || 1;
+/** Measure one cipher only ("none", "xchacha20-poly1305", "aes-256-gcm"): a fresh process per cipher. */
+const only = arg('--cipher');
 const clock: Clock = { now: () => Date.now(), setTimer: () => ({ cancel() {} }) };
 
 /** A realistic packet: a compound of alive-like messages with names, addresses and some metadata. */
@@ -42,6 +48,7 @@ function rate(fn: () => void): number {
 
 const key = generateKey();
 for (const cipher of [undefined, xchacha20poly1305, aes256gcm] as (Cipher | undefined)[]) {
+  if (only !== undefined && only !== (cipher?.name ?? 'none')) continue;
   for (const compress of [false, true]) {
     for (const size of [200, 1200]) {
       const mk = (): WirePipeline => {
@@ -52,11 +59,12 @@ for (const cipher of [undefined, xchacha20poly1305, aes256gcm] as (Cipher | unde
           encryption: cipher && { cipher, keyring: new Keyring([key]), nextNonce: () => nonces!.next(), maxClockSkew: 30_000, replayCacheSize: 10_000_000 },
         });
       };
+      (globalThis as { gc?: () => void }).gc?.(); // start each case from a clean heap
       const sender = mk();
       const parts = packet(size);
       const sealRate = rate(() => sender.seal(parts));
       // Opening needs distinct packets (the replay cache refuses repeats): seal a pool first.
-      const pool = Array.from({ length: 200_000 }, () => sender.seal(parts));
+      const pool = Array.from({ length: 20_000 }, () => sender.seal(parts));
       let receiver = mk();
       let i = 0;
       const openRate = rate(() => {

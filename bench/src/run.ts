@@ -10,6 +10,7 @@
  * child process, like the anchor's run.sh, so CPU and peak RSS are per N.
  */
 import { spawn } from 'node:child_process';
+import { encodeKey, generateKey } from 'grapevine';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +60,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
   --base-port P          cluster k, node i binds base-port + 256*k + i         [25000]
   --m M --msg-size B --bc-rounds R   broadcast parameters (scenario not built yet)
   --impl-version STR     version string to record (default: package + git)
+  --encrypt CIPHER       seal every packet: xchacha20-poly1305 or aes-256-gcm (a fresh key per run)
   --out FILE             also write the JSON lines to FILE`;
 
 function parseArgs(argv: string[]): Options {
@@ -118,6 +120,14 @@ function parseArgs(argv: string[]): Options {
         break;
       }
       case '--seed': o.seed = int(flag, next(), 0); break;
+      case '--encrypt': {
+        const cipher = next();
+        if (cipher !== 'xchacha20-poly1305' && cipher !== 'aes-256-gcm') throw new Error(`--encrypt: unknown cipher "${cipher}"`);
+        // Children (one per N) inherit the environment: every node of the run shares this key.
+        process.env.GRAPEVINE_BENCH_CIPHER = cipher;
+        process.env.GRAPEVINE_BENCH_KEY ??= encodeKey(generateKey());
+        break;
+      }
       case '--base-port': o.basePort = int(flag, next(), 1024); break;
       case '--bc-rounds': o.bcRounds = int(flag, next(), 0); break;
       case '--m': o.m = int(flag, next(), 1); break;
@@ -191,7 +201,7 @@ function metaLine(run: RunInfo, o: Options, cfg: ProtocolConfig): void {
     enable_compression: false,
     udp_buffer_size: cfg.packetBudget,
     protocol_version: ENVELOPE_VERSION,
-    encryption: false,
+    encryption: process.env.GRAPEVINE_BENCH_CIPHER ?? false,
     // Grapevine settings memberlist has no exact equivalent for
     eager_gossip_delay_ms: cfg.eagerGossipDelay,
     reconnect_interval_ms: cfg.reconnectInterval,
