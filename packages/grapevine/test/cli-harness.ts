@@ -3,6 +3,10 @@
  * `pnpm test` builds first) as agents that print --events json, and small HTTP helpers.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo } from 'node:net';
 import { get } from 'node:http';
@@ -120,4 +124,39 @@ export function httpGet(url: string): Promise<{ status: number; type: string; bo
       res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
     }).on('error', reject);
   });
+}
+
+/**
+ * The fixture every CLI test file needs: a temp dir holding a fast-timing --config, agents started
+ * on 127.0.0.1:0 with --events json, and everything killed and removed after the file's tests.
+ */
+export function agentFixture(prefix: string) {
+  const agents: Agent[] = [];
+  let dir = '';
+  let config = '';
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (pnpm exec tsc -b)`);
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    config = join(dir, 'fast.json');
+    writeFileSync(config, JSON.stringify(FAST_CONFIG));
+  });
+  afterAll(async () => {
+    for (const a of agents) a.kill('SIGKILL');
+    await Promise.all(agents.map((a) => a.exited));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    /** Every agent started, in order. */
+    agents,
+    dir: (): string => dir,
+    startAgent(name: string, extra: string[] = [], logLevel = 'warn'): Agent {
+      const a = new Agent(name, ['--bind', '127.0.0.1:0', '--events', 'json', '--config', config, '--log-level', logLevel, ...extra]);
+      agents.push(a);
+      return a;
+    },
+    /** Every viewer prints `target` in `state`. */
+    sees(viewers: Agent[], target: string, state = 'alive'): Promise<void[]> {
+      return Promise.all(viewers.map((v) => v.until(() => v.states.get(target) === state, `${target} ${state}`)));
+    },
+  };
 }

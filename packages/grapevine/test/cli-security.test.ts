@@ -4,21 +4,19 @@
  * sees them; a bad key file is one line on stderr and exit 2; SIGHUP re-reads the key file and
  * rotates the key on running agents (install → use → remove) with no one suspected.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, CLI, FAST_CONFIG, httpGet, run } from './cli-harness.js';
+import { describe, expect, it } from 'vitest';
+import { agentFixture, httpGet, run, type Agent } from './cli-harness.js';
 
 /** How long an agent with the wrong key is given to (not) find the others. */
 const NEVER_MS = 2500;
 
 describe('grapevine CLI: keys, labels, compression (built dist/cli.js)', () => {
-  const agents: Agent[] = [];
-  let dir = '';
-  let config = '';
+  const fx = agentFixture('grapevine-cli-sec-');
+  const { startAgent, sees } = fx;
   const file = (name: string, text: string): string => {
-    const path = join(dir, name);
+    const path = join(fx.dir(), name);
     writeFileSync(path, text, { mode: 0o600 });
     return path;
   };
@@ -28,26 +26,6 @@ describe('grapevine CLI: keys, labels, compression (built dist/cli.js)', () => {
     return r.stdout.trim();
   };
 
-  beforeAll(() => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (pnpm exec tsc -b)`);
-    dir = mkdtempSync(join(tmpdir(), 'grapevine-cli-sec-'));
-    config = join(dir, 'fast.json');
-    writeFileSync(config, JSON.stringify(FAST_CONFIG));
-  });
-
-  afterAll(async () => {
-    for (const a of agents) a.kill('SIGKILL');
-    await Promise.all(agents.map((a) => a.exited));
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const startAgent = (name: string, extra: string[], logLevel = 'warn'): Agent => {
-    const a = new Agent(name, ['--bind', '127.0.0.1:0', '--events', 'json', '--config', config, '--log-level', logLevel, ...extra]);
-    agents.push(a);
-    return a;
-  };
-  const sees = (viewers: Agent[], target: string, state = 'alive'): Promise<void[]> =>
-    Promise.all(viewers.map((v) => v.until(() => v.states.get(target) === state, `${target} ${state}`)));
   const suspicions = (a: Agent): string[] => a.events.filter((e) => e.event === 'state' && e.state !== 'alive').map((e) => `${e.name}:${e.state}`);
 
   it('keygen prints one new 44-character base64 key (32 bytes) and exits 0', () => {
@@ -92,8 +70,8 @@ describe('grapevine CLI: keys, labels, compression (built dist/cli.js)', () => {
   it('a bad key file (or security flag) prints one line on stderr and exits 2', () => {
     const key = keygen();
     const cases: [string[], RegExp][] = [
-      [['--key-file', join(dir, 'missing.key')], /--key-file: cannot read key file .*missing\.key: ENOENT/],
-      [['--key-file', dir], /--key-file: cannot read key file .*EISDIR/],
+      [['--key-file', join(fx.dir(), 'missing.key')], /--key-file: cannot read key file .*missing\.key: ENOENT/],
+      [['--key-file', fx.dir()], /--key-file: cannot read key file .*EISDIR/],
       [['--key-file', file('empty.key', '\n# nothing\n')], /contains no key/],
       [['--key-file', file('garbage.key', 'not a key at all\n')], /line 1: not valid base64/],
       [['--key-file', file('short.key', `${key}\n${Buffer.alloc(16).toString('base64')}\n`)], /line 2: a key must be 32 bytes/],

@@ -3,39 +3,15 @@
  * first): five agent processes on loopback find each other, see a SIGKILLed one die and a
  * SIGTERMed one leave; the HTTP API and `grapevine members` answer; bad flags exit 2.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, CLI, FAST_CONFIG, WAIT_MS, freePort, httpGet, run, type AgentEvent } from './cli-harness.js';
+import { describe, expect, it } from 'vitest';
+import { Agent, FAST_CONFIG, WAIT_MS, agentFixture, freePort, httpGet, run, type AgentEvent } from './cli-harness.js';
 
 describe('grapevine CLI (built dist/cli.js)', () => {
-  const agents: Agent[] = [];
-  let dir = '';
-  let config = '';
-
-  beforeAll(() => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (pnpm exec tsc -b)`);
-    dir = mkdtempSync(join(tmpdir(), 'grapevine-cli-'));
-    config = join(dir, 'fast.json');
-    writeFileSync(config, JSON.stringify(FAST_CONFIG));
-  });
-
-  afterAll(async () => {
-    for (const a of agents) a.kill('SIGKILL');
-    await Promise.all(agents.map((a) => a.exited));
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const startAgent = (name: string, extra: string[] = []): Agent => {
-    const a = new Agent(name, ['--bind', '127.0.0.1:0', '--events', 'json', '--config', config, '--log-level', 'warn', ...extra]);
-    agents.push(a);
-    return a;
-  };
-
-  const sees = (viewers: Agent[], target: string, state: string): Promise<void[]> =>
-    Promise.all(viewers.map((v) => v.until(() => v.states.get(target) === state, `${target} ${state}`)));
+  const fx = agentFixture('grapevine-cli-');
+  const { agents, startAgent, sees } = fx;
 
   it('five agents join through the first and all see each other alive', async () => {
     const seed = startAgent('a0', ['--http', '127.0.0.1:0', '--meta', 'role=seed']);
@@ -124,7 +100,7 @@ describe('grapevine CLI (built dist/cli.js)', () => {
   });
 
   const retryConfig = (): string => {
-    const file = join(dir, 'retry.json');
+    const file = join(fx.dir(), 'retry.json');
     writeFileSync(file, JSON.stringify({ ...FAST_CONFIG, joinRetries: 0, reconnectInterval: 300 }));
     return file;
   };
@@ -151,14 +127,14 @@ describe('grapevine CLI (built dist/cli.js)', () => {
       ['{not json', /not valid JSON/],
     ];
     for (const [i, [text, message]] of cases.entries()) {
-      const file = join(dir, `bad-${i}.json`);
+      const file = join(fx.dir(), `bad-${i}.json`);
       writeFileSync(file, text);
       const r = run(['agent', '--config', file]);
       expect(r.status, text).toBe(2);
       expect(r.stderr.trimEnd().split('\n'), text).toHaveLength(1);
       expect(r.stderr, text).toMatch(message);
     }
-    const missing = run(['agent', '--config', join(dir, 'missing.json')]);
+    const missing = run(['agent', '--config', join(fx.dir(), 'missing.json')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/cannot read/);
   });
