@@ -104,6 +104,14 @@ export class Cluster {
     return abortable(this.node.join(list), opts.signal);
   }
 
+  /**
+   * Replace the seeds the node re-contacts when it is alone or has lost members (healing). A
+   * discovery provider calls this when DNS or multicast answers change; it does not join by itself.
+   */
+  setSeeds(seeds: string[]): void {
+    this.node.setSeeds(seeds);
+  }
+
   /** Every known member (self included), optionally only those in the given states. */
   members(filter: { state?: MemberState | MemberState[] } = {}): Member[] {
     const states = filter.state === undefined ? undefined : new Set(Array.isArray(filter.state) ? filter.state : [filter.state]);

@@ -271,6 +271,15 @@ export class SwimNode {
     this.timer(() => this.periodicPushPull(), this.cfg.gossipInterval * (1 + this.env.random.next()));
   }
 
+  /** Replace the seeds healing re-contacts (a discovery provider found new addresses). */
+  setSeeds(seeds: string[]): void {
+    this.seeds = [...new Set(seeds)];
+  }
+
+  get currentSeeds(): readonly string[] {
+    return this.seeds;
+  }
+
   private randomLive(): MemberRecord | undefined {
     const live = [...this.members.records.values()].filter((r) => r.state === 'alive' && r !== this.members.self);
     return live.length ? live[randomInt(this.env.random, live.length)] : undefined;
