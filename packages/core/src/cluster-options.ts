@@ -8,8 +8,9 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Random } from './random.js';
 import type { Transport } from './transport.js';
+import type { StreamChannel } from './messaging/stream-channel.js';
 
-export interface ClusterOptions extends Partial<Omit<ProtocolConfig, 'limits'>> {
+export interface ClusterOptions<S = StreamChannel> extends Partial<Omit<ProtocolConfig, 'limits'>> {
   /** Stable node name, unique in the cluster. */
   name: string;
   /** Started by the cluster; closed by close(). */
@@ -38,6 +39,11 @@ export interface ClusterOptions extends Partial<Omit<ProtocolConfig, 'limits'>> 
   on?: Partial<Record<EventName, MemberListener>>;
   /** Seeds to join at start and to re-contact when the node finds itself alone. */
   seeds?: string[];
+  /**
+   * What openStream and stream handlers hand out: by default the core StreamChannel; the grapevine
+   * package passes a wrapper that makes each one a Node Duplex.
+   */
+  wrapStream?: (ch: StreamChannel) => S;
   clock?: Clock;
   random?: Random;
   logger?: Logger;

@@ -15,10 +15,13 @@ import { snapshot } from './protocol/membership.js';
 import { SwimNode } from './protocol/swim-node.js';
 import { systemRandom } from './random.js';
 import type { Transport } from './transport.js';
+import type { MessageHandler, RequestHandler, RequestOptions, SendOptions } from './messaging/messenger.js';
+import type { StreamChannel, StreamInfo } from './messaging/stream-channel.js';
+import { NodeGroup, type GroupCriteria, type GroupOptions } from './messaging/node-group.js';
 
 
 
-export class Cluster {
+export class Cluster<S = unknown> {
   readonly config: ProtocolConfig;
   readonly transport: Transport;
   readonly metrics: Metrics;
@@ -27,8 +30,10 @@ export class Cluster {
   readonly node: SwimNode;
   private readonly events: MemberEvents;
   private state: 'running' | 'leaving' | 'closed' = 'running';
+  private readonly wrapStream: (ch: StreamChannel) => S;
 
-  private constructor(opts: ClusterOptions, config: ProtocolConfig) {
+  private constructor(opts: ClusterOptions<S>, config: ProtocolConfig) {
+    this.wrapStream = opts.wrapStream ?? ((ch) => ch as unknown as S);
     this.config = config;
     this.transport = opts.transport;
     this.metrics = opts.metrics ?? new MemoryMetrics();
@@ -61,19 +66,19 @@ export class Cluster {
    * Start the transport and the protocol. With `seeds`, also join them (a failed join is logged
    * and retried by the healing loop rather than failing the start).
    */
-  static async create(opts: ClusterOptions): Promise<Cluster> {
+  static async create<S = StreamChannel>(opts: ClusterOptions<S>): Promise<Cluster<S>> {
     if (!opts || typeof opts.name !== 'string' || opts.name.length === 0) {
       throw new GrapevineError('ERR_INVALID_OPTION', 'option name must be a non-empty string');
     }
     if (!opts.transport) throw new GrapevineError('ERR_INVALID_OPTION', 'option transport is required');
-    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, on: _on, label: _lb, compressor: _co, encryption: _en, ...overrides } = opts;
+    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, on: _on, label: _lb, compressor: _co, encryption: _en, wrapStream: _ws, ...overrides } = opts;
     const resolved = resolveConfig(profile, { ...overrides, ...(limits ? { limits: limits as ProtocolConfig['limits'] } : {}) });
     // Never build packets larger than the transport carries best-effort.
     const config = { ...resolved, packetBudget: Math.min(resolved.packetBudget, opts.transport.packetBudget) };
     if (new TextEncoder().encode(opts.name).length > config.limits.maxNameBytes) {
       throw new GrapevineError('ERR_INVALID_OPTION', `node name longer than ${config.limits.maxNameBytes} bytes`);
     }
-    let cluster: Cluster | undefined;
+    let cluster: Cluster<S> | undefined;
     await opts.transport.start({
       onMessage: (data, info) => cluster?.node.receive(data, info),
     });
@@ -170,6 +175,68 @@ export class Cluster {
     return off;
   }
 
+  // ---- application messages (docs/messaging.md) ------------------------------------------------
+
+  /**
+   * Handle messages of `type` (128..65535): direct sends and broadcasts. Broadcasts are delivered
+   * once per node and forwarded onward unless `forward: false`. Returns the unregister function.
+   */
+  handle<T = unknown>(type: number, fn: MessageHandler<T>, opts: { forward?: boolean } = {}): () => void {
+    return this.node.messenger.register(type, { kind: 'message', fn: fn as MessageHandler, forward: opts.forward ?? true });
+  }
+
+  /** Answer requests of `type`: the returned value (or thrown error) travels back to the requester. */
+  handleRequest<T = unknown, R = unknown>(type: number, fn: RequestHandler<T, R>): () => void {
+    return this.node.messenger.register(type, { kind: 'request', fn: fn as RequestHandler });
+  }
+
+  /** Accept streams of `type` opened by other nodes. */
+  handleStream(type: number, fn: (stream: S, info: StreamInfo) => void): () => void {
+    return this.node.messenger.register(type, { kind: 'stream', fn: (ch) => fn(this.wrapStream(ch), ch) });
+  }
+
+  /**
+   * Gossip `payload` to every live member (not to this node): pushed at once down a fan-out tree,
+   * and repeated by piggybacked gossip so it survives loss. Returns the message id.
+   */
+  broadcast(type: number, payload: unknown): number {
+    this.assertRunning();
+    return this.node.messenger.broadcast(type, payload);
+  }
+
+  /** Send to one live member: best-effort (default) or `reliable`. Large payloads go reliable. */
+  sendTo(node: string, type: number, payload: unknown, opts?: SendOptions): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(new GrapevineError('ERR_CLOSED', 'cluster is closed'));
+    return this.node.messenger.sendTo(node, type, payload, opts);
+  }
+
+  /** Send to several members; one slow or dead member never holds up the others. */
+  sendToMany(nodes: readonly string[], type: number, payload: unknown, opts?: SendOptions): Promise<{ sent: string[]; failed: { node: string; error: unknown }[] }> {
+    if (this.state === 'closed') return Promise.reject(new GrapevineError('ERR_CLOSED', 'cluster is closed'));
+    return this.node.messenger.sendToMany(nodes, type, payload, opts);
+  }
+
+  /**
+   * Ask one member and wait for its reply. Rejects with ERR_TIMEOUT, ERR_ABORTED, ERR_REMOTE
+   * (a RemoteError: the handler threw), ERR_NO_HANDLER, ERR_BUSY, ERR_UNREACHABLE or ERR_LIMIT.
+   */
+  request<R = unknown>(node: string, type: number, payload: unknown, opts?: RequestOptions): Promise<R> {
+    if (this.state === 'closed') return Promise.reject(new GrapevineError('ERR_CLOSED', 'cluster is closed'));
+    return this.node.messenger.request(node, type, payload, opts) as Promise<R>;
+  }
+
+  /** Open a flow-controlled byte stream to a member that handles `type` (see handleStream). */
+  async openStream(node: string, type: number, header: unknown = null): Promise<S> {
+    this.assertRunning();
+    const ch = await this.node.messenger.openStream(node, type, header);
+    return this.wrapStream(ch);
+  }
+
+  /** A live view of the members whose metadata matches `criteria`. Close it when done. */
+  group<D = undefined>(criteria: GroupCriteria, opts: GroupOptions<D> = {}): NodeGroup<D> {
+    return new NodeGroup<D>(this as unknown as Cluster<unknown>, criteria, opts);
+  }
+
   /** Async iterator of member events, until `signal` aborts or the cluster closes. */
   watch(opts: { signal?: AbortSignal; types?: MemberEventType[] } = {}): AsyncIterableIterator<MemberEvent> {
     return this.events.iterate(opts);
@@ -228,6 +295,6 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
 }
 
 /** Start a cluster (the generic form; Node users want `createCluster` from the grapevine package). */
-export function createClusterWith(opts: ClusterOptions): Promise<Cluster> {
+export function createClusterWith<S = StreamChannel>(opts: ClusterOptions<S>): Promise<Cluster<S>> {
   return Cluster.create(opts);
 }

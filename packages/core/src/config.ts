@@ -54,6 +54,18 @@ export interface ProtocolConfig {
   maxClockSkew: number;
   /** Largest best-effort packet built (the UDP budget). Larger messages go reliable. */
   packetBudget: number;
+  /** Application broadcasts: children per node in the eager push tree (and random peers without one). */
+  broadcastFanout: number;
+  /** Hop limit of a broadcast; 0 derives it from N: ceil(log2(N+1)) + 4. */
+  broadcastHops: number;
+  /** Broadcast ids are remembered this long (ms) to drop duplicates; older copies count as stale. */
+  broadcastDedupWindow: number;
+  /** Default request() timeout, and how long openStream waits for the peer to accept (ms). */
+  requestTimeout: number;
+  /** Bytes a stream receiver lets the sender have in flight (flow-control window). */
+  streamWindowBytes: number;
+  /** Largest stream data message (bytes); writes are split into chunks of at most this. */
+  streamChunkBytes: number;
   /** Bounds on inbound data. */
   limits: Limits;
 }
@@ -84,6 +96,12 @@ const lan: ProtocolConfig = {
   compressThreshold: 256,
   maxClockSkew: 30_000,
   packetBudget: 1400,
+  broadcastFanout: 3,
+  broadcastHops: 0,
+  broadcastDedupWindow: 120_000,
+  requestTimeout: 5_000,
+  streamWindowBytes: 4 * 1024 * 1024,
+  streamChunkBytes: 256 * 1024,
   limits: defaultLimits,
 };
 
@@ -137,6 +155,7 @@ function validateConfig(cfg: ProtocolConfig): void {
   const positive: (keyof ProtocolConfig)[] = [
     'probeInterval', 'probeTimeout', 'suspicionMult', 'suspicionMaxTimeoutMult', 'awarenessMaxMultiplier',
     'gossipInterval', 'retransmitMult', 'joinTimeout', 'packetBudget', 'maxClockSkew',
+    'broadcastFanout', 'broadcastDedupWindow', 'requestTimeout', 'streamWindowBytes', 'streamChunkBytes',
   ];
   for (const k of positive) {
     const v = cfg[k];
@@ -147,6 +166,7 @@ function validateConfig(cfg: ProtocolConfig): void {
   const nonNegative: (keyof ProtocolConfig)[] = [
     'indirectChecks', 'gossipNodes', 'eagerGossipDelay', 'gossipToTheDead', 'pushPullInterval', 'deadRetention',
     'reconnectInterval', 'joinRetries', 'joinBackoff', 'joinBackoffMax', 'leavePropagateDelay', 'compressThreshold',
+    'broadcastHops',
   ];
   for (const k of nonNegative) {
     const v = cfg[k];
@@ -156,6 +176,9 @@ function validateConfig(cfg: ProtocolConfig): void {
   }
   if (cfg.probeTimeout >= cfg.probeInterval) {
     throw new GrapevineError('ERR_INVALID_OPTION', 'probeTimeout must be shorter than probeInterval');
+  }
+  if (cfg.streamChunkBytes > cfg.limits.maxFrameBytes - 1024) {
+    throw new GrapevineError('ERR_INVALID_OPTION', 'streamChunkBytes must leave room for framing below limits.maxFrameBytes');
   }
   if (cfg.packetBudget < 256) throw new GrapevineError('ERR_INVALID_OPTION', 'packetBudget must be at least 256 bytes');
   for (const [k, v] of Object.entries(cfg.limits)) {

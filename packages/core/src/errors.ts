@@ -10,7 +10,21 @@ export type ErrorCode =
   | 'ERR_TOO_LARGE'
   | 'ERR_UNREACHABLE'
   | 'ERR_DECODE'
-  | 'ERR_LIMIT';
+  | 'ERR_LIMIT'
+  /** A request handler on the other node threw; see RemoteError.remoteCode. */
+  | 'ERR_REMOTE'
+  /** The other node has no handler for the request or stream type. */
+  | 'ERR_NO_HANDLER'
+  /** The other node is running as many request handlers as limits.maxInboundRequests allows. */
+  | 'ERR_BUSY'
+  /** A message type below 128 (reserved for Grapevine) or above 65535. */
+  | 'ERR_RESERVED_TYPE'
+  /** A handler is already registered for this message type. */
+  | 'ERR_DUPLICATE_HANDLER'
+  /** The other node runs an incompatible protocol or application version. */
+  | 'ERR_INCOMPATIBLE'
+  /** The peer reset the stream or broke the stream protocol. */
+  | 'ERR_STREAM_RESET';
 
 export class GrapevineError extends Error {
   readonly code: ErrorCode;
@@ -18,5 +32,19 @@ export class GrapevineError extends Error {
     super(message, options);
     this.name = 'GrapevineError';
     this.code = code;
+  }
+}
+
+/** A request handler on another node threw: its code and message, as the handler gave them. */
+export class RemoteError extends GrapevineError {
+  constructor(
+    /** The node whose handler failed. */
+    readonly node: string,
+    /** The `code` of the error the handler threw ('ERR_HANDLER' when it had none). */
+    readonly remoteCode: string,
+    message: string,
+  ) {
+    super('ERR_REMOTE', `${node}: ${message}`);
+    this.name = 'RemoteError';
   }
 }

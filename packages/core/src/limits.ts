@@ -24,6 +24,16 @@ export interface Limits {
   maxReplayCache: number;
   /** Most broadcasts waiting in the dissemination queue; the oldest, most-sent are dropped first. */
   maxQueuedBroadcasts: number;
+  /** Most application broadcasts waiting in the piggyback queue; the most-sent, oldest go first. */
+  maxQueuedMessages: number;
+  /** Most broadcast ids remembered for deduplication; the oldest are forgotten first (see broadcastDedupWindow). */
+  maxSeenMessages: number;
+  /** Most requests of this node waiting for a reply; request() rejects ERR_LIMIT beyond it. */
+  maxPendingRequests: number;
+  /** Most request handlers running at once on this node; further requests get ERR_BUSY. */
+  maxInboundRequests: number;
+  /** Most open streams (both directions); openStream rejects and inbound opens are refused beyond it. */
+  maxStreams: number;
 }
 
 export const defaultLimits: Limits = {
@@ -37,4 +47,9 @@ export const defaultLimits: Limits = {
   maxMetaBytes: 1024,
   maxQueuedBroadcasts: 4096,
   maxReplayCache: 100_000,
+  maxQueuedMessages: 4096,
+  maxSeenMessages: 100_000,
+  maxPendingRequests: 10_000,
+  maxInboundRequests: 1024,
+  maxStreams: 256,
 };

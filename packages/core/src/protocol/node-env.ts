@@ -5,7 +5,6 @@ import type { Logger } from '../logger.js';
 import type { MemberEvent } from '../member.js';
 import type { Metrics } from '../metrics.js';
 import type { Random } from '../random.js';
-import type { InboundInfo } from '../transport.js';
 import type { EncryptionOptions } from '../wire/pipeline.js';
 
 /**
@@ -29,6 +28,4 @@ export interface NodeEnv {
   compressor?: Compressor | undefined;
   /** Seal every envelope; refuse unsealed ones. */
   encryption?: Omit<EncryptionOptions, 'maxClockSkew' | 'replayCacheSize'> | undefined;
-  /** Application messages (kind 9) are handed up undecoded beyond the codec. */
-  onUserMessage?: ((value: unknown[], info: InboundInfo) => void) | undefined;
 }

@@ -6,12 +6,20 @@ import type { Limits } from '../limits.js';
 import { COMPOUND_OVERHEAD, COMPOUND_PART_OVERHEAD, MAX_PART_BYTES } from '../wire/envelope.js';
 import type { WirePipeline } from '../wire/pipeline.js';
 import type { BroadcastQueue } from './broadcast-queue.js';
+
+/** What Outbox takes piggybacked parts from: the membership queue, then the application queue. */
+export interface PartSource {
+  readonly size: number;
+  take(budget: number, perPartOverhead: number, maxParts: number, limit: number): Uint8Array[];
+}
 import { toWire, type Message } from './messages.js';
 import type { NodeEnv } from './node-env.js';
 
 export class Outbox {
   /** Header and stage bytes around every body (label, nonce, tag ...). */
   private readonly overhead: number;
+  /** Application broadcasts; they ride only in the space membership updates leave. */
+  userQueue: PartSource | undefined;
 
   constructor(
     private readonly env: NodeEnv,
@@ -33,13 +41,58 @@ export class Outbox {
     if (piggyback) {
       let used = this.overhead + COMPOUND_OVERHEAD;
       for (const p of parts) used += COMPOUND_PART_OVERHEAD + p.length;
-      const extra = this.queue.take(
-        this.packetBudget - used, COMPOUND_PART_OVERHEAD,
-        Math.min(255, this.limits.maxCompoundParts) - parts.length, this.retransmitLimit(),
-      );
+      const extra = this.takePiggyback(this.packetBudget - used, Math.min(255, this.limits.maxCompoundParts) - parts.length);
       if (extra.length > 0) parts = parts.concat(extra);
     }
     return this.wire.seal(parts);
+  }
+
+  /** Membership updates first (they keep the cluster correct), then application broadcasts. */
+  private takePiggyback(budget: number, maxParts: number): Uint8Array[] {
+    const limit = this.retransmitLimit();
+    const out = this.queue.take(budget, COMPOUND_PART_OVERHEAD, maxParts, limit);
+    const uq = this.userQueue;
+    if (uq && uq.size > 0) {
+      let used = 0;
+      for (const p of out) used += COMPOUND_PART_OVERHEAD + p.length;
+      const more = uq.take(budget - used, COMPOUND_PART_OVERHEAD, maxParts - out.length, limit);
+      for (const p of more) out.push(p);
+    }
+    return out;
+  }
+
+  /** True when a part alone fits in a best-effort packet. */
+  fitsPacket(part: Uint8Array): boolean {
+    return this.overhead + part.length <= this.packetBudget && part.length <= MAX_PART_BYTES;
+  }
+
+  /** One encoded part best-effort, with piggybacked updates (the caller checked it fits). */
+  sendPart(to: string, part: Uint8Array): void {
+    this.env.sendPacket(to, this.pack([part], true));
+  }
+
+  /** One encoded part over the reliable path, alone in its envelope. */
+  sendPartReliable(to: string, part: Uint8Array): Promise<void> {
+    return this.env.sendReliable(to, this.wire.seal([part]));
+  }
+
+  /** Many small parts to one address in as few packets as they fit in, no piggyback. */
+  pushParts(to: string, parts: readonly Uint8Array[]): void {
+    const room = this.packetBudget - this.overhead - COMPOUND_OVERHEAD;
+    const maxParts = Math.min(255, this.limits.maxCompoundParts);
+    let batch: Uint8Array[] = [];
+    let used = 0;
+    for (const p of parts) {
+      const cost = COMPOUND_PART_OVERHEAD + p.length;
+      if (batch.length > 0 && (used + cost > room || batch.length >= maxParts)) {
+        this.env.sendPacket(to, this.wire.seal(batch));
+        batch = [];
+        used = 0;
+      }
+      batch.push(p);
+      used += cost;
+    }
+    if (batch.length > 0) this.env.sendPacket(to, this.wire.seal(batch));
   }
 
   /**
@@ -70,10 +123,7 @@ export class Outbox {
 
   /** One gossip packet of queued broadcasts only; false when there was nothing to send. */
   gossip(to: string): boolean {
-    const parts = this.queue.take(
-      this.packetBudget - this.overhead - COMPOUND_OVERHEAD, COMPOUND_PART_OVERHEAD,
-      Math.min(255, this.limits.maxCompoundParts), this.retransmitLimit(),
-    );
+    const parts = this.takePiggyback(this.packetBudget - this.overhead - COMPOUND_OVERHEAD, Math.min(255, this.limits.maxCompoundParts));
     if (parts.length === 0) return false;
     this.env.sendPacket(to, this.wire.seal(parts));
     return true;

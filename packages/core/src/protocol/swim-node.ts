@@ -20,6 +20,7 @@ import type { NodeEnv } from './node-env.js';
 import { Outbox } from './outbox.js';
 import { Prober } from './prober.js';
 import { PushPullExchange, pushPullScale } from './push-pull.js';
+import { Messenger, type MessengerHost } from '../messaging/messenger.js';
 
 export interface NodeIdentity {
   name: string;
@@ -27,7 +28,7 @@ export interface NodeIdentity {
   meta: Record<string, string>;
 }
 
-export class SwimNode {
+export class SwimNode implements MessengerHost {
   readonly members: Membership;
   readonly queue: BroadcastQueue;
   readonly awareness: Awareness;
@@ -36,7 +37,10 @@ export class SwimNode {
   readonly pushPull: PushPullExchange;
   readonly hlc: HybridLogicalClock;
   readonly wire: WirePipeline;
+  readonly messenger: Messenger;
   private readonly timers: TimerGroup;
+  /** Live member names, sorted; rebuilt after a membership change (the broadcast tree uses it). */
+  private sortedCache: string[] | undefined;
   private eagerPending = false;
   private started = false;
   private stopped = false;
@@ -44,7 +48,7 @@ export class SwimNode {
   /** Peak number of other live members seen; fewer now means we lost some and should heal. */
   private peakOthers = 0;
 
-  constructor(private readonly env: NodeEnv, readonly cfg: ProtocolConfig, id: NodeIdentity) {
+  constructor(readonly env: NodeEnv, readonly cfg: ProtocolConfig, id: NodeIdentity) {
     this.timers = new TimerGroup(env.clock);
     this.hlc = new HybridLogicalClock(() => env.clock.now());
     const instance = Math.floor(env.clock.now()) * 4096 + randomInt(env.random, 4096);
@@ -70,6 +74,31 @@ export class SwimNode {
     this.outbox = new Outbox(env, this.wire, this.queue, cfg.packetBudget, cfg.limits, () => this.retransmitLimit());
     this.prober = new Prober(env, cfg, this.members, this.awareness, this.outbox);
     this.pushPull = new PushPullExchange(env, this.members, this.outbox, () => cfg.joinTimeout);
+    this.messenger = new Messenger(this);
+    this.outbox.userQueue = this.messenger.queue;
+  }
+
+  sortedLive(): readonly string[] {
+    if (!this.sortedCache) {
+      const names: string[] = [];
+      for (const r of this.members.records.values()) if (r.state === 'alive' || r.state === 'suspect') names.push(r.name);
+      this.sortedCache = names.sort();
+    }
+    return this.sortedCache;
+  }
+
+  randomPeers(k: number, exclude?: string): MemberRecord[] {
+    const self = this.members.self;
+    const live: MemberRecord[] = [];
+    for (const r of this.members.records.values()) {
+      if (r !== self && r.name !== exclude && (r.state === 'alive' || r.state === 'suspect')) live.push(r);
+    }
+    return shuffle(this.env.random, live).slice(0, k);
+  }
+
+  /** Anything waiting in either dissemination queue. */
+  private get queued(): number {
+    return this.queue.size + this.messenger.queue.size;
   }
 
   get name(): string {
@@ -122,6 +151,8 @@ export class SwimNode {
   }
 
   private onEvent(ev: MemberEvent): void {
+    this.sortedCache = undefined;
+    if (ev.type === 'dead' || ev.type === 'left') this.messenger.memberGone(ev.member.name);
     const others = this.members.liveCount() - 1;
     if (others > this.peakOthers) this.peakOthers = others;
     this.env.emit(ev);
@@ -147,7 +178,7 @@ export class SwimNode {
     const round = (): void => {
       this.gossip();
       spacing *= 2;
-      if (this.queue.size > 0 && spacing < this.cfg.gossipInterval) {
+      if (this.queued > 0 && spacing < this.cfg.gossipInterval) {
         this.timer(round, spacing);
       } else {
         this.eagerPending = false;
@@ -168,7 +199,7 @@ export class SwimNode {
   }
 
   gossip(): void {
-    if (this.queue.size === 0) return;
+    if (this.queued === 0) return;
     const targets = shuffle(this.env.random, this.gossipTargets()).slice(0, this.cfg.gossipNodes);
     for (const t of targets) {
       if (!this.outbox.gossip(t.address)) break;
@@ -194,8 +225,8 @@ export class SwimNode {
         m.increment('grapevine.drop.decode');
         continue;
       }
-      if (Array.isArray(value) && value[0] === 9 && this.env.onUserMessage) {
-        this.safely(() => this.env.onUserMessage!(value as unknown[], info));
+      if (Array.isArray(value) && value[0] === 9) {
+        this.safely(() => this.messenger.receive(value as unknown[], info));
         continue;
       }
       const msg = parseMessage(value, this.cfg.limits);
@@ -353,6 +384,7 @@ export class SwimNode {
     this.prober.stop();
     this.pushPull.stop();
     this.members.stopAll();
+    this.messenger.stop();
   }
 
   get isStopped(): boolean {

@@ -1,0 +1,378 @@
+/**
+ * The application message layer of one node, as pure protocol: handler registry, direct sends,
+ * gossip broadcasts (eager tree push + piggyback redundancy, deduplicated, hop-limited),
+ * request/reply and streams. All I/O goes through the node's NodeEnv; docs/messaging.md states the
+ * delivery semantics of each send.
+ */
+import type { ProtocolConfig } from '../config.js';
+import { GrapevineError } from '../errors.js';
+import type { HybridLogicalClock } from '../hlc.js';
+import type { InboundInfo } from '../transport.js';
+import type { Membership, MemberRecord } from '../protocol/membership.js';
+import type { NodeEnv } from '../protocol/node-env.js';
+import type { Outbox } from '../protocol/outbox.js';
+import { hopLimit, treeChildren } from './broadcast-tree.js';
+import { MessageQueue } from './message-queue.js';
+import { PendingRequests } from './requests.js';
+import { SeenMessages } from './seen-messages.js';
+import type { StreamChannel } from './stream-channel.js';
+import { StreamMux } from './stream-mux.js';
+import { FIRST_USER_TYPE, MAX_USER_TYPE, ReplyStatus, parseUserMessage, userToWire, type GossipMsg, type RequestMsg, type UserMessage } from './user-wire.js';
+
+export interface MessageInfo {
+  /** The sending node's name; for a broadcast, the node that broadcast it. */
+  readonly from: string;
+  /** Its address, when known (always for direct messages and requests). */
+  readonly address: string | undefined;
+  readonly type: number;
+  /** True for gossip broadcasts. */
+  readonly broadcast: boolean;
+  /** Broadcasts: the origin's HLC timestamp, unique per origin. */
+  readonly id?: number;
+  /** True when the message arrived over the reliable path. */
+  readonly reliable: boolean;
+}
+
+export type MessageHandler<T = unknown> = (payload: T, info: MessageInfo) => void;
+export type RequestHandler<T = unknown, R = unknown> = (payload: T, info: MessageInfo) => R | Promise<R>;
+export type ChannelHandler = (ch: StreamChannel) => void;
+
+type Registered =
+  | { kind: 'message'; fn: MessageHandler; forward: boolean }
+  | { kind: 'request'; fn: RequestHandler }
+  | { kind: 'stream'; fn: ChannelHandler };
+
+/** What the messenger needs of the node that hosts it. */
+export interface MessengerHost {
+  readonly env: NodeEnv;
+  readonly cfg: ProtocolConfig;
+  readonly members: Membership;
+  readonly outbox: Outbox;
+  readonly hlc: HybridLogicalClock;
+  /** Names of live (alive or suspect) members, self included, sorted. */
+  sortedLive(): readonly string[];
+  /** Up to k random live members other than self and `exclude`. */
+  randomPeers(k: number, exclude?: string): MemberRecord[];
+  scheduleEagerGossip(): void;
+}
+
+export interface SendOptions {
+  /** Use the reliable path (TCP, WebSocket) even for a small payload. Default false. */
+  reliable?: boolean;
+}
+
+export interface RequestOptions {
+  /** Milliseconds to wait for the reply. Default: the requestTimeout option. */
+  timeout?: number;
+  signal?: AbortSignal;
+  /** Default true: requests and their replies use the reliable path. */
+  reliable?: boolean;
+}
+
+export function checkUserType(type: number): void {
+  if (!Number.isInteger(type) || type < FIRST_USER_TYPE || type > MAX_USER_TYPE) {
+    throw new GrapevineError('ERR_RESERVED_TYPE', `message type ${type} is reserved or out of range: use ${FIRST_USER_TYPE}..${MAX_USER_TYPE}`);
+  }
+}
+
+export class Messenger {
+  private readonly handlers = new Map<number, Registered>();
+  readonly queue: MessageQueue;
+  readonly seen: SeenMessages;
+  readonly requests: PendingRequests;
+  readonly streams: StreamMux;
+  /** Broadcast parts waiting for the next eager push, by origin (their tree differs). */
+  private pushPending = new Map<string, Uint8Array[]>();
+  private pushScheduled = false;
+  private inboundRequests = 0;
+  private stopped = false;
+
+  constructor(private readonly host: MessengerHost) {
+    const { cfg, env } = host;
+    this.queue = new MessageQueue(cfg.limits.maxQueuedMessages);
+    this.seen = new SeenMessages(cfg.broadcastDedupWindow, cfg.limits.maxSeenMessages, cfg.limits.maxMembers);
+    this.requests = new PendingRequests(env.clock, cfg.limits.maxPendingRequests);
+    this.streams = new StreamMux({
+      self: () => ({ name: host.members.self.name, address: host.members.self.address }),
+      clock: env.clock,
+      metrics: env.metrics,
+      window: cfg.streamWindowBytes,
+      chunkBytes: cfg.streamChunkBytes,
+      maxStreams: cfg.limits.maxStreams,
+      openTimeout: cfg.requestTimeout,
+      send: (to, msg) => this.sendReliable(to, this.encode(msg)),
+      hasHandler: (type) => this.handlers.get(type)?.kind === 'stream',
+      accept: (ch) => {
+        const h = this.handlers.get(ch.type);
+        if (h?.kind !== 'stream') return false;
+        try {
+          h.fn(ch);
+        } catch (err) {
+          env.logger.error({ err, type: ch.type }, 'stream handler threw');
+          return false;
+        }
+        return true;
+      },
+    });
+  }
+
+  // ---- registry -------------------------------------------------------------------------------
+
+  register(type: number, h: Registered): () => void {
+    checkUserType(type);
+    if (this.handlers.has(type)) throw new GrapevineError('ERR_DUPLICATE_HANDLER', `a handler for message type ${type} is already registered`);
+    this.handlers.set(type, h);
+    return () => {
+      if (this.handlers.get(type) === h) this.handlers.delete(type);
+    };
+  }
+
+  // ---- sending --------------------------------------------------------------------------------
+
+  private encode(msg: UserMessage): Uint8Array {
+    return this.host.env.codec.encode(userToWire(msg));
+  }
+
+  private fits(part: Uint8Array): boolean {
+    return this.host.outbox.fitsPacket(part);
+  }
+
+  private sendReliable(to: string, part: Uint8Array): Promise<void> {
+    return this.host.outbox.sendPartReliable(to, part);
+  }
+
+  /** One part to one address: best-effort in a packet (with piggybacked gossip) when it fits. */
+  private sendPart(to: string, part: Uint8Array, reliable: boolean): Promise<void> {
+    if (reliable || !this.fits(part)) return this.sendReliable(to, part);
+    this.host.outbox.sendPart(to, part);
+    return Promise.resolve();
+  }
+
+  private target(node: string): MemberRecord {
+    const r = this.host.members.get(node);
+    if (!r || (r.state !== 'alive' && r.state !== 'suspect')) {
+      throw new GrapevineError('ERR_UNREACHABLE', `${node} is not a live member`);
+    }
+    return r;
+  }
+
+  sendTo(node: string, type: number, payload: unknown, opts: SendOptions = {}): Promise<void> {
+    try {
+      checkUserType(type);
+      const r = this.target(node);
+      const part = this.encode({ s: 0, type, from: this.host.members.self.name, payload });
+      return this.sendPart(r.address, part, opts.reliable ?? false);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The payload is encoded once; a failure for one node never holds up the others. */
+  async sendToMany(nodes: readonly string[], type: number, payload: unknown, opts: SendOptions = {}): Promise<{ sent: string[]; failed: { node: string; error: unknown }[] }> {
+    checkUserType(type);
+    const part = this.encode({ s: 0, type, from: this.host.members.self.name, payload });
+    const sent: string[] = [];
+    const failed: { node: string; error: unknown }[] = [];
+    await Promise.all(nodes.map(async (node) => {
+      try {
+        await this.sendPart(this.target(node).address, part, opts.reliable ?? false);
+        sent.push(node);
+      } catch (error) {
+        failed.push({ node, error });
+      }
+    }));
+    return { sent, failed };
+  }
+
+  /**
+   * Gossip a message to every live member. Not delivered to the sender itself. Returns the
+   * message id (the origin's HLC timestamp).
+   */
+  broadcast(type: number, payload: unknown): number {
+    checkUserType(type);
+    const self = this.host.members.self.name;
+    const id = this.host.hlc.now();
+    this.seen.check(self, id, this.host.env.clock.now());
+    const hops = this.host.cfg.broadcastHops > 0 ? this.host.cfg.broadcastHops : hopLimit(this.host.members.liveCount());
+    this.spread(self, this.encode({ s: 1, type, origin: self, id, hops, payload }));
+    return id;
+  }
+
+  /** Eager push along the tree on the next turn, plus the piggyback queue for redundancy. */
+  private spread(origin: string, part: Uint8Array): void {
+    let list = this.pushPending.get(origin);
+    if (!list) this.pushPending.set(origin, (list = []));
+    list.push(part);
+    if (this.fits(part)) this.queue.enqueue(part);
+    if (!this.pushScheduled) {
+      this.pushScheduled = true;
+      // A zero-delay timer batches every broadcast of this turn into as few packets as possible.
+      this.host.env.clock.setTimer(() => this.flushPush(), 0);
+    }
+  }
+
+  private flushPush(): void {
+    this.pushScheduled = false;
+    if (this.stopped) return;
+    const pending = this.pushPending;
+    this.pushPending = new Map();
+    const { members, cfg } = this.host;
+    const self = members.self.name;
+    for (const [origin, parts] of pending) {
+      const children = treeChildren(this.host.sortedLive(), self, origin, cfg.broadcastFanout);
+      const targets = children
+        ? children.map((n) => members.get(n)).filter((r): r is MemberRecord => r !== undefined)
+        : this.host.randomPeers(cfg.broadcastFanout, origin);
+      const small = parts.filter((p) => this.fits(p));
+      const large = parts.filter((p) => !this.fits(p));
+      for (const t of targets) {
+        if (small.length > 0) this.host.outbox.pushParts(t.address, small);
+        for (const p of large) this.sendReliable(t.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
+      }
+      // Large messages can't ride the piggyback queue: one extra reliable copy to random peers
+      // stands in for its redundancy.
+      if (large.length > 0) {
+        const skip = new Set(targets.map((t) => t.name));
+        for (const r of this.host.randomPeers(cfg.broadcastFanout, origin)) {
+          if (skip.has(r.name)) continue;
+          for (const p of large) this.sendReliable(r.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
+        }
+      }
+    }
+    this.host.scheduleEagerGossip();
+  }
+
+  request(node: string, type: number, payload: unknown, opts: RequestOptions = {}): Promise<unknown> {
+    let r: MemberRecord;
+    try {
+      checkUserType(type);
+      r = this.target(node);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const self = this.host.members.self;
+    const timeout = opts.timeout ?? this.host.cfg.requestTimeout;
+    return this.requests.start(r.name, timeout, opts.signal, (reqId) => {
+      const part = this.encode({ s: 2, type, from: self.name, fromAddr: self.address, reqId, payload });
+      return this.sendPart(r.address, part, opts.reliable ?? true);
+    });
+  }
+
+  openStream(node: string, type: number, header: unknown): Promise<StreamChannel> {
+    try {
+      checkUserType(type);
+      const r = this.target(node);
+      return this.streams.open(r.name, r.address, type, header);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  // ---- receiving ------------------------------------------------------------------------------
+
+  receive(value: unknown[], info: InboundInfo): void {
+    const m = this.host.env.metrics;
+    const msg = parseUserMessage(value, this.host.cfg.limits);
+    if (!msg) {
+      m.increment('grapevine.drop.invalid');
+      return;
+    }
+    switch (msg.s) {
+      case 0: {
+        const h = this.handlers.get(msg.type);
+        if (h?.kind !== 'message') return m.increment('grapevine.user.unhandled');
+        return this.deliver(h.fn, msg.payload, {
+          from: msg.from, address: this.host.members.get(msg.from)?.address, type: msg.type, broadcast: false, reliable: info.reliable,
+        });
+      }
+      case 1: return this.onGossip(msg, info);
+      case 2: return this.onRequest(msg, info);
+      case 3:
+        if (!this.requests.reply(msg)) m.increment('grapevine.user.late-reply');
+        return;
+      default:
+        return this.streams.receive(msg);
+    }
+  }
+
+  private deliver(fn: MessageHandler, payload: unknown, info: MessageInfo): void {
+    try {
+      fn(payload, info);
+    } catch (err) {
+      this.host.env.metrics.increment('grapevine.user.handler-error');
+      this.host.env.logger.error({ err, type: info.type }, 'message handler threw');
+    }
+  }
+
+  private onGossip(msg: GossipMsg, info: InboundInfo): void {
+    const m = this.host.env.metrics;
+    const verdict = this.seen.check(msg.origin, msg.id, this.host.env.clock.now());
+    if (verdict !== 'new') {
+      m.increment(`grapevine.broadcast.${verdict}`);
+      return;
+    }
+    const h = this.handlers.get(msg.type);
+    if (h?.kind === 'message') {
+      this.deliver(h.fn, msg.payload, {
+        from: msg.origin, address: this.host.members.get(msg.origin)?.address, type: msg.type, broadcast: true, id: msg.id, reliable: info.reliable,
+      });
+      if (!h.forward) return;
+    } else {
+      // Relays forward types they don't handle, so nodes on different versions still spread them.
+      m.increment('grapevine.user.unhandled');
+    }
+    if (msg.hops <= 1) {
+      m.increment('grapevine.broadcast.hop-limit');
+      return;
+    }
+    this.spread(msg.origin, this.encode({ ...msg, hops: msg.hops - 1 }));
+  }
+
+  private onRequest(msg: RequestMsg, info: InboundInfo): void {
+    const self = this.host.members.self.name;
+    const reply = (status: number, payload: unknown): void => {
+      const part = this.encode({ s: 3, reqId: msg.reqId, from: self, status, payload });
+      this.sendPart(msg.fromAddr, part, info.reliable).catch(() => this.host.env.metrics.increment('grapevine.user.reply-failed'));
+    };
+    const h = this.handlers.get(msg.type);
+    if (h?.kind !== 'request') return reply(ReplyStatus.noHandler, null);
+    if (this.inboundRequests >= this.host.cfg.limits.maxInboundRequests) {
+      this.host.env.metrics.increment('grapevine.user.busy');
+      return reply(ReplyStatus.busy, null);
+    }
+    this.inboundRequests++;
+    const fail = (err: unknown): void => {
+      const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ERR_HANDLER';
+      reply(ReplyStatus.error, [code, err instanceof Error ? err.message : String(err)]);
+    };
+    let result: unknown;
+    try {
+      result = h.fn(msg.payload, { from: msg.from, address: msg.fromAddr, type: msg.type, broadcast: false, reliable: info.reliable });
+    } catch (err) {
+      this.inboundRequests--;
+      return fail(err);
+    }
+    if (result instanceof Promise || (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function')) {
+      Promise.resolve(result).then(
+        (v) => { this.inboundRequests--; reply(ReplyStatus.ok, v ?? null); },
+        (err: unknown) => { this.inboundRequests--; fail(err); },
+      );
+      return;
+    }
+    this.inboundRequests--;
+    reply(ReplyStatus.ok, result ?? null);
+  }
+
+  /** A member is dead or gone: fail what waits on it now. */
+  memberGone(name: string): void {
+    this.requests.targetGone(name);
+    this.streams.peerGone(name);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.requests.closeAll();
+    this.streams.closeAll();
+    this.queue.clear();
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Application messaging on the simulated network: broadcasts at scale under loss, direct sends,
+ * request/reply with its failure modes, streams with backpressure, node groups.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { GrapevineError, RemoteError, type StreamChannel } from '@grapevine/core';
+import { Sim } from './harness.js';
+
+let sim: Sim | undefined;
+afterEach(async () => {
+  await sim?.shutdown();
+  sim = undefined;
+});
+
+const T = 200;
+
+describe('broadcast', () => {
+  it('reaches every alive member of a 500-node cluster with 10% packet loss', async () => {
+    sim = new Sim({ seed: 11, options: { profile: 'lan', pushPullInterval: 0 } });
+    await sim.startCluster(500);
+    expect(await sim.runUntil(() => sim!.converged(), 60_000, 200)).toBe(true);
+    const got = new Map<string, Set<number>>();
+    for (const n of sim.nodes) {
+      got.set(n.name, new Set());
+      n.cluster.handle<{ i: number }>(T, (p) => got.get(n.name)!.add(p.i));
+    }
+    sim.net.setInboundLoss('*', 0.1);
+    const origin = sim.nodes[17]!;
+    for (let i = 0; i < 20; i++) origin.cluster.broadcast(T, { i });
+    const complete = (): boolean => sim!.nodes.every((n) => n === origin || got.get(n.name)!.size === 20);
+    expect(await sim.runUntil(complete, 10_000, 20)).toBe(true);
+    expect(got.get(origin.name)!.size).toBe(0); // not delivered to the sender
+    expect(sim.net.stats.lost).toBeGreaterThan(100); // the loss really happened
+    expect(sim.totalCounter('grapevine.broadcast.duplicate')).toBeGreaterThan(0); // redundancy at work
+  }, 120_000);
+
+  it('delivers once per node, forwards, and respects forward:false', async () => {
+    sim = new Sim({ seed: 3 });
+    await sim.startCluster(12);
+    await sim.runUntil(() => sim!.converged(), 10_000);
+    const counts = new Map<string, number>();
+    for (const n of sim.nodes) {
+      n.cluster.handle(T, () => counts.set(n.name, (counts.get(n.name) ?? 0) + 1));
+      n.cluster.handle(T + 1, () => counts.set(`nf:${n.name}`, (counts.get(`nf:${n.name}`) ?? 0) + 1), { forward: false });
+    }
+    sim.nodes[0]!.cluster.broadcast(T, 'x');
+    sim.nodes[0]!.cluster.broadcast(T + 1, 'y');
+    await sim.clock.advance(3000);
+    for (const n of sim.nodes.slice(1)) expect(counts.get(n.name)).toBe(1);
+    // Without forwarding only the origin's own pushes and gossip reach anyone; nobody gets it twice.
+    const nf = sim.nodes.slice(1).map((n) => counts.get(`nf:${n.name}`) ?? 0);
+    expect(Math.max(...nf)).toBe(1);
+    expect(nf.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
+  it('refuses reserved and duplicate types with typed errors', async () => {
+    sim = new Sim({ seed: 4 });
+    await sim.startCluster(1);
+    const c = sim.nodes[0]!.cluster;
+    expect(() => c.handle(5, () => {})).toThrow(expect.objectContaining({ code: 'ERR_RESERVED_TYPE' }));
+    expect(() => c.broadcast(127, null)).toThrow(expect.objectContaining({ code: 'ERR_RESERVED_TYPE' }));
+    expect(() => c.handle(70_000, () => {})).toThrow(expect.objectContaining({ code: 'ERR_RESERVED_TYPE' }));
+    const off = c.handle(T, () => {});
+    expect(() => c.handleRequest(T, () => 1)).toThrow(expect.objectContaining({ code: 'ERR_DUPLICATE_HANDLER' }));
+    off();
+    expect(() => c.handleRequest(T, () => 1)).not.toThrow();
+  });
+});
+
+describe('direct messages and requests', () => {
+  it('sendTo, sendToMany, and large payloads over the reliable path', async () => {
+    sim = new Sim({ seed: 5 });
+    await sim.startCluster(4);
+    await sim.runUntil(() => sim!.converged(), 10_000);
+    const [a, b, c, d] = sim.nodes;
+    const got: { to: string; from: string; len: number; reliable: boolean }[] = [];
+    for (const n of [b!, c!, d!]) n.cluster.handle<string>(T, (p, info) => got.push({ to: n.name, from: info.from, len: p.length, reliable: info.reliable }));
+    await a!.cluster.sendTo(b!.name, T, 'small');
+    await a!.cluster.sendTo(b!.name, T, 'x'.repeat(10_000)); // over the packet budget
+    const many = await a!.cluster.sendToMany([c!.name, d!.name, 'nobody'], T, 'hi', { reliable: true });
+    await sim.clock.advance(100);
+    expect(got).toEqual(expect.arrayContaining([
+      { to: b!.name, from: a!.name, len: 5, reliable: false },
+      { to: b!.name, from: a!.name, len: 10_000, reliable: true },
+      { to: c!.name, from: a!.name, len: 2, reliable: true },
+      { to: d!.name, from: a!.name, len: 2, reliable: true },
+    ]));
+    expect(many.sent.sort()).toEqual([c!.name, d!.name].sort());
+    expect(many.failed).toEqual([{ node: 'nobody', error: expect.objectContaining({ code: 'ERR_UNREACHABLE' }) }]);
+  });
+
+  it('request/reply: value, remote error, no handler, timeout, abort, dead target', async () => {
+    sim = new Sim({ seed: 6, options: { requestTimeout: 500 } });
+    await sim.startCluster(3);
+    await sim.runUntil(() => sim!.converged(), 10_000);
+    const [a, b, c] = sim.nodes;
+    b!.cluster.handleRequest<{ x: number }>(T, (p) => ({ y: p.x * 2 }));
+    b!.cluster.handleRequest(T + 1, async () => {
+      throw new GrapevineError('ERR_LIMIT', 'nope');
+    });
+    b!.cluster.handleRequest(T + 2, () => new Promise(() => {})); // never answers
+    c!.cluster.handleRequest(T + 2, () => new Promise(() => {}));
+    const run = async <V>(p: Promise<V>, ms = 50): Promise<PromiseSettledResult<V>> => {
+      const s = Promise.allSettled([p]);
+      await sim!.clock.advance(ms);
+      return (await s)[0]!;
+    };
+    expect(await run(a!.cluster.request(b!.name, T, { x: 21 }))).toEqual({ status: 'fulfilled', value: { y: 42 } });
+    const remote = await run(a!.cluster.request(b!.name, T + 1, null));
+    expect(remote.status === 'rejected' && remote.reason).toBeInstanceOf(RemoteError);
+    expect(remote.status === 'rejected' && remote.reason).toMatchObject({ code: 'ERR_REMOTE', remoteCode: 'ERR_LIMIT', node: b!.name });
+    expect(await run(a!.cluster.request(b!.name, T + 3, null))).toMatchObject({ status: 'rejected', reason: { code: 'ERR_NO_HANDLER' } });
+    expect(await run(a!.cluster.request(b!.name, T + 2, null), 600)).toMatchObject({ status: 'rejected', reason: { code: 'ERR_TIMEOUT' } });
+    const ac = new AbortController();
+    const aborted = a!.cluster.request(b!.name, T + 2, null, { signal: ac.signal, timeout: 10_000 });
+    ac.abort();
+    expect(await run(aborted)).toMatchObject({ status: 'rejected', reason: { code: 'ERR_ABORTED' } });
+    // The target leaves while the request is out: rejected at once, not at the timeout.
+    const pending = a!.cluster.request(c!.name, T + 2, null, { timeout: 60_000 });
+    await sim.clock.advance(10);
+    void c!.cluster.leave();
+    expect(await run(pending, 1000)).toMatchObject({ status: 'rejected', reason: { code: 'ERR_UNREACHABLE' } });
+    expect(a!.cluster.node.messenger.requests.size).toBe(0);
+  });
+});
+
+describe('streams', () => {
+  it('moves bytes both ways in order, with backpressure from a slow reader', async () => {
+    sim = new Sim({ seed: 7, options: { streamWindowBytes: 64 * 1024, streamChunkBytes: 16 * 1024 } });
+    await sim.startCluster(2);
+    await sim.runUntil(() => sim!.converged(), 10_000);
+    const [a, b] = sim.nodes;
+    let server: StreamChannel | undefined;
+    const received: Uint8Array[] = [];
+    let ended = false;
+    b!.cluster.handleStream(T, (ch) => {
+      server = ch as StreamChannel;
+      expect(ch.header).toEqual({ file: 'x' });
+      // A reader that does not consume: the writer must stall at the window.
+      server.setReceiver({ onData: (c) => received.push(c), onEnd: () => (ended = true), onError: () => {} });
+    });
+    const p = a!.cluster.openStream(b!.name, T, { file: 'x' });
+    await sim.clock.advance(20);
+    const ch = (await p) as StreamChannel;
+    const total = 1024 * 1024;
+    const data = new Uint8Array(total).map((_, i) => (i * 31) & 255);
+    let written = false;
+    const w = ch.write(data).then(() => (written = true));
+    await sim.clock.advance(200);
+    const inFlight = received.reduce((s, c) => s + c.length, 0);
+    expect(written).toBe(false);
+    expect(inFlight).toBe(64 * 1024); // exactly one window, then the writer waits
+    // Now consume as data arrives.
+    const consume = (): void => server!.consumed(received.reduce((s, c) => s + c.length, 0) - consumedSoFar);
+    let consumedSoFar = 0;
+    while (!written) {
+      const before = received.reduce((s, c) => s + c.length, 0);
+      server!.consumed(before - consumedSoFar);
+      consumedSoFar = before;
+      await sim.clock.advance(5);
+    }
+    void consume;
+    await w;
+    await Promise.all([ch.end(), sim.clock.advance(20)]);
+    server!.consumed(received.reduce((s, c) => s + c.length, 0) - consumedSoFar);
+    await sim.clock.advance(20);
+    expect(ended).toBe(true);
+    const joined = new Uint8Array(total);
+    let o = 0;
+    for (const c of received) { joined.set(c, o); o += c.length; }
+    expect(o).toBe(total);
+    expect(joined).toEqual(data);
+    // The other direction still works after the opener half-closed.
+    const back: number[] = [];
+    ch.setReceiver({ onData: (c) => back.push(...c), onEnd: () => back.push(-1), onError: () => {} });
+    await Promise.all([server!.write(new Uint8Array([1, 2, 3])).then(() => server!.end()), sim.clock.advance(20)]);
+    await sim.clock.advance(20);
+    expect(back).toEqual([1, 2, 3, -1]);
+    expect(a!.cluster.node.messenger.streams.size).toBe(0);
+    expect(b!.cluster.node.messenger.streams.size).toBe(0);
+  });
+
+  it('refuses a stream without a handler and fails streams of a node that dies', async () => {
+    sim = new Sim({ seed: 8, options: { profile: 'fast' } });
+    await sim.startCluster(2);
+    await sim.runUntil(() => sim!.converged(), 10_000);
+    const [a, b] = sim.nodes;
+    const refused = a!.cluster.openStream(b!.name, T, null).catch((e: unknown) => e);
+    await sim.clock.advance(20);
+    expect(await refused).toMatchObject({ code: 'ERR_NO_HANDLER' });
+    b!.cluster.handleStream(T, () => {});
+    const p = a!.cluster.openStream(b!.name, T, null);
+    await sim.clock.advance(20);
+    const ch = (await p) as StreamChannel;
+    let err: unknown;
+    ch.setReceiver({ onData: () => {}, onEnd: () => {}, onError: (e) => (err = e) });
+    await b!.cluster.close();
+    await sim.runUntil(() => err !== undefined, 20_000);
+    expect(err).toMatchObject({ code: 'ERR_UNREACHABLE' });
+  });
+});
+
+describe('node groups', () => {
+  it('follow metadata changes, failures and leaves, with per-node data', async () => {
+    sim = new Sim({ seed: 9, options: { profile: 'fast' } });
+    await sim.startCluster(4);
+    await sim.runUntil(() => sim!.converged(), 10_000);
+    const [a, b, c, d] = sim.nodes;
+    const log: string[] = [];
+    const group = a!.cluster.group({ role: { any: ['db', 'cache'] }, zone: { prefix: 'eu-' } }, {
+      init: (m) => ({ since: m.name }),
+      dispose: (m) => log.push(`dispose ${m.name}`),
+    });
+    group.on('added', (m) => log.push(`+${m.name}`));
+    group.on('removed', (m) => log.push(`-${m.name}`));
+    expect(group.size).toBe(0);
+    b!.cluster.updateMeta({ role: 'db', zone: 'eu-west' });
+    c!.cluster.updateMeta({ role: 'cache', zone: 'us-east' });
+    d!.cluster.updateMeta({ role: 'cache', zone: 'eu-north' });
+    await sim.runUntil(() => group.size === 2, 5000);
+    expect(group.names().sort()).toEqual([b!.name, d!.name].sort());
+    expect(group.data(b!.name)).toEqual({ since: b!.name });
+    const got: string[] = [];
+    for (const n of [b!, c!, d!]) n.cluster.handle(T, () => got.push(n.name));
+    await group.send(T, 'to the group');
+    await sim.clock.advance(50);
+    expect(got.sort()).toEqual([b!.name, d!.name].sort());
+    b!.cluster.updateMeta({ role: 'web' });
+    await sim.runUntil(() => !group.has(b!.name), 5000);
+    await d!.cluster.close(); // fails: removed once detected dead (or suspect → still in until dead)
+    await sim.runUntil(() => !group.has(d!.name), 30_000);
+    expect(log).toEqual(expect.arrayContaining([`+${b!.name}`, `+${d!.name}`, `dispose ${b!.name}`, `-${b!.name}`, `-${d!.name}`]));
+    group.close();
+  });
+});
