@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import type { Random } from './random.js';
 import type { Transport } from './transport.js';
 import type { StreamChannel } from './messaging/stream-channel.js';
+import type { CompatibilityCheck } from './protocol/versions.js';
 
 export interface ClusterOptions<S = StreamChannel> extends Partial<Omit<ProtocolConfig, 'limits'>> {
   /** Stable node name, unique in the cluster. */
@@ -30,6 +31,14 @@ export interface ClusterOptions<S = StreamChannel> extends Partial<Omit<Protocol
   /** Timing profile the other options override: lan (default), wan, local, fast. */
   profile?: ProfileName;
   limits?: Partial<ProtocolConfig['limits']>;
+  /** This node's application version, carried to every peer (at most 64 bytes). */
+  appVersion?: string;
+  /**
+   * Which peers to run with: called with this node's and a remote node's versions; return true to
+   * accept, false or a reason to refuse. Refused nodes can't join (their join fails with
+   * ERR_INCOMPATIBLE and the reason, logged on both sides) and gossip about them is ignored.
+   */
+  compatible?: CompatibilityCheck;
   /** Initial metadata of this node. */
   meta?: Record<string, string>;
   /**

@@ -13,6 +13,7 @@ import type { Member, MemberCounts, MemberEvent, MemberEventType, MemberState, M
 import { MemoryMetrics, type Metrics } from './metrics.js';
 import { snapshot } from './protocol/membership.js';
 import { SwimNode } from './protocol/swim-node.js';
+import { MAX_APP_VERSION_BYTES } from './protocol/messages.js';
 import { systemRandom } from './random.js';
 import type { Transport } from './transport.js';
 import type { MessageHandler, RequestHandler, RequestOptions, SendOptions } from './messaging/messenger.js';
@@ -56,9 +57,10 @@ export class Cluster<S = unknown> {
         label: opts.label,
         compressor: opts.compressor,
         encryption: opts.encryption,
+        compatible: opts.compatible,
       },
       config,
-      { name: opts.name, address: transport.address, meta: opts.meta ?? {} },
+      { name: opts.name, address: transport.address, meta: opts.meta ?? {}, ...(opts.appVersion !== undefined ? { appVersion: opts.appVersion } : {}) },
     );
   }
 
@@ -71,12 +73,15 @@ export class Cluster<S = unknown> {
       throw new GrapevineError('ERR_INVALID_OPTION', 'option name must be a non-empty string');
     }
     if (!opts.transport) throw new GrapevineError('ERR_INVALID_OPTION', 'option transport is required');
-    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, on: _on, label: _lb, compressor: _co, encryption: _en, wrapStream: _ws, ...overrides } = opts;
+    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, on: _on, label: _lb, compressor: _co, encryption: _en, wrapStream: _ws, appVersion, compatible: _cp, ...overrides } = opts;
     const resolved = resolveConfig(profile, { ...overrides, ...(limits ? { limits: limits as ProtocolConfig['limits'] } : {}) });
     // Never build packets larger than the transport carries best-effort.
     const config = { ...resolved, packetBudget: Math.min(resolved.packetBudget, opts.transport.packetBudget) };
     if (new TextEncoder().encode(opts.name).length > config.limits.maxNameBytes) {
       throw new GrapevineError('ERR_INVALID_OPTION', `node name longer than ${config.limits.maxNameBytes} bytes`);
+    }
+    if (appVersion !== undefined && (typeof appVersion !== 'string' || new TextEncoder().encode(appVersion).length > MAX_APP_VERSION_BYTES)) {
+      throw new GrapevineError('ERR_INVALID_OPTION', `appVersion must be a string of at most ${MAX_APP_VERSION_BYTES} bytes`);
     }
     let cluster: Cluster<S> | undefined;
     await opts.transport.start({

@@ -35,3 +35,4 @@ export { SeenMessages, type SeenVerdict } from './messaging/seen-messages.js';
 export { MessageQueue } from './messaging/message-queue.js';
 export { treeChildren, hopLimit } from './messaging/broadcast-tree.js';
 export { FIRST_USER_TYPE, MAX_USER_TYPE, UserKind, parseUserMessage, userToWire, type UserMessage } from './messaging/user-wire.js';
+export { VersionGate, type CompatibilityCheck, type VersionInfo } from './protocol/versions.js';

@@ -25,6 +25,10 @@ export interface Member {
   readonly metaVersion: number;
   /** Local clock time of the last state change, as seen by this node. */
   readonly stateChangedAt: number;
+  /** The wire protocol version the member speaks. */
+  readonly protocolVersion: number;
+  /** The member's application version (the appVersion option; '' when unset). */
+  readonly appVersion: string;
 }
 
 export type MemberEventType = 'alive' | 'suspect' | 'dead' | 'left' | 'updated';

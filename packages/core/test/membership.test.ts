@@ -9,7 +9,7 @@ function table() {
   const sent: (Alive | Suspect | Dead)[] = [];
   let accused = 0;
   const m = new Membership(
-    { name: 'self', address: 'a:1', incarnation: 0, instance: 100, meta: {}, metaVersion: 1 },
+    { name: 'self', address: 'a:1', incarnation: 0, instance: 100, meta: {}, metaVersion: 1, protocol: 1, appVersion: '' },
     profiles.lan, clock,
     {
       disseminate: (_n, msg) => sent.push(msg),
@@ -18,6 +18,7 @@ function table() {
       added: () => {},
       log: () => {},
       count: () => {},
+      compatible: () => true,
     },
   );
   return { m, clock, events, sent, accused: () => accused };

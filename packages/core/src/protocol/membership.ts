@@ -22,6 +22,10 @@ export interface MemberRecord {
   meta: Meta;
   metaVersion: number;
   stateChangedAt: number;
+  /** Wire protocol version the member speaks. */
+  protocol: number;
+  /** The member's application version ('' when it set none). */
+  appVersion: string;
   suspicion?: Suspicion | undefined;
 }
 
@@ -37,6 +41,8 @@ export interface MembershipHooks {
   /** A member record was replaced by a restarted process, or was removed. */
   log(level: 'debug' | 'info' | 'warn', obj: object, msg: string): void;
   count(metric: string): void;
+  /** False for a member whose versions this node refuses to run with (it is then ignored). */
+  compatible(name: string, protocol: number, app: string): boolean;
 }
 
 export class Membership {
@@ -73,7 +79,7 @@ export class Membership {
   }
 
   aliveMessage(r: MemberRecord = this.self): Alive {
-    return { k: 5, name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, metaVer: r.metaVersion, meta: { ...r.meta } };
+    return { k: 5, name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, metaVer: r.metaVersion, meta: { ...r.meta }, proto: r.protocol, app: r.appVersion };
   }
 
   /** Raise our incarnation past `atLeast` and announce it. */
@@ -104,6 +110,9 @@ export class Membership {
   onAlive(a: Alive): void {
     if (a.name === this.self.name) return this.aliveAboutSelf(a);
     const r = this.records.get(a.name);
+    const proto = a.proto ?? 1;
+    const app = a.app ?? '';
+    if ((!r || a.inst > r.instance) && !this.hooks.compatible(a.name, proto, app)) return;
     if (!r) {
       if (this.records.size >= this.cfg.limits.maxMembers) {
         this.hooks.count('drop.max-members');
@@ -112,6 +121,7 @@ export class Membership {
       const rec: MemberRecord = {
         name: a.name, address: a.addr, state: 'alive', incarnation: a.inc, instance: a.inst,
         meta: Object.freeze({ ...a.meta }), metaVersion: a.metaVer, stateChangedAt: this.clock.now(),
+        protocol: proto, appVersion: app,
       };
       this.records.set(a.name, rec);
       this.hooks.added(a.name);
@@ -128,6 +138,8 @@ export class Membership {
       r.instance = a.inst;
       r.meta = Object.freeze({ ...a.meta });
       r.metaVersion = a.metaVer;
+      r.protocol = proto;
+      r.appVersion = app;
       this.hooks.log('info', { member: a.name, instance: a.inst }, 'member restarted; old instance retired');
       this.hooks.disseminate(a.name, a);
       this.event('alive', r, prev);
@@ -270,5 +282,6 @@ export function snapshot(r: MemberRecord): Member {
   return {
     name: r.name, address: r.address, state: r.state, incarnation: r.incarnation, instance: r.instance,
     meta: r.meta, metaVersion: r.metaVersion, stateChangedAt: r.stateChangedAt,
+    protocolVersion: r.protocol, appVersion: r.appVersion,
   };
 }

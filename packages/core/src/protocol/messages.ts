@@ -24,11 +24,19 @@ export interface Ping { k: 1; seq: number; target: string; from: string; fromAdd
 export interface PingReq { k: 2; seq: number; target: string; targetAddr: string; from: string; fromAddr: string; nack: boolean }
 export interface Ack { k: 3; seq: number }
 export interface Nack { k: 4; seq: number }
-export interface Alive { k: 5; name: string; addr: string; inc: number; inst: number; metaVer: number; meta: Record<string, string> }
+/** The wire protocol this build speaks, and the oldest it still talks to. */
+export const PROTOCOL_VERSION = 1;
+export const MIN_PROTOCOL_VERSION = 1;
+/** Longest application version string. */
+export const MAX_APP_VERSION_BYTES = 64;
+
+/** `proto` and `app` (the node's protocol and application versions) default to 1 and '' when absent. */
+export interface Alive { k: 5; name: string; addr: string; inc: number; inst: number; metaVer: number; meta: Record<string, string>; proto?: number; app?: string }
 export interface Suspect { k: 6; name: string; inc: number; from: string; inst: number }
 export interface Dead { k: 7; name: string; inc: number; from: string; inst: number }
-export interface NodeState { name: string; addr: string; inc: number; inst: number; state: MemberState; metaVer: number; meta: Record<string, string> }
-export interface PushPull { k: 8; seq: number; join: boolean; reply: boolean; from: string; fromAddr: string; states: NodeState[] }
+export interface NodeState { name: string; addr: string; inc: number; inst: number; state: MemberState; metaVer: number; meta: Record<string, string>; proto?: number; app?: string }
+/** `refusal`: set in a reply that refuses the exchange (incompatible versions); states are then empty. */
+export interface PushPull { k: 8; seq: number; join: boolean; reply: boolean; from: string; fromAddr: string; states: NodeState[]; proto?: number; app?: string; refusal?: string }
 
 export type Message = Ping | PingReq | Ack | Nack | Alive | Suspect | Dead | PushPull;
 
@@ -42,12 +50,13 @@ export function toWire(m: Message): unknown[] {
     case 2: return [2, m.seq, m.target, m.targetAddr, m.from, m.fromAddr, m.nack ? 1 : 0];
     case 3: return [3, m.seq];
     case 4: return [4, m.seq];
-    case 5: return [5, m.name, m.addr, m.inc, m.inst, m.metaVer, m.meta];
+    case 5: return [5, m.name, m.addr, m.inc, m.inst, m.metaVer, m.meta, m.proto ?? PROTOCOL_VERSION, m.app ?? ''];
     case 6: return [6, m.name, m.inc, m.from, m.inst];
     case 7: return [7, m.name, m.inc, m.from, m.inst];
     case 8:
       return [8, m.seq, (m.join ? PP_JOIN : 0) | (m.reply ? PP_REPLY : 0), m.from, m.fromAddr,
-        m.states.map((s) => [s.name, s.addr, s.inc, s.inst, STATE_CODE_OF[s.state], s.metaVer, s.meta])];
+        m.states.map((s) => [s.name, s.addr, s.inc, s.inst, STATE_CODE_OF[s.state], s.metaVer, s.meta, s.proto ?? PROTOCOL_VERSION, s.app ?? '']),
+        m.proto ?? PROTOCOL_VERSION, m.app ?? '', ...(m.refusal !== undefined ? [m.refusal] : [])];
   }
 }
 
@@ -104,6 +113,14 @@ export function metaBytes(meta: Record<string, string>): number {
   return n;
 }
 
+/** Optional trailing version fields: absent means protocol 1 and no application version. */
+function parseVersions(proto: unknown, app: unknown): { proto: number; app: string } | null {
+  const p = proto === undefined || proto === null ? 1 : proto;
+  const a = app === undefined || app === null ? '' : app;
+  if (!isCount(p) || p > 255 || typeof a !== 'string' || utf8Length(a) > MAX_APP_VERSION_BYTES) return null;
+  return { proto: p, app: a };
+}
+
 function parseState(v: unknown, limits: Limits): NodeState | null {
   if (!Array.isArray(v) || v.length < 7) return null;
   const [name, addr, inc, inst, code, metaVer, rawMeta] = v as unknown[];
@@ -113,7 +130,9 @@ function parseState(v: unknown, limits: Limits): NodeState | null {
   if (!state) return null;
   const meta = parseMeta(rawMeta, limits);
   if (!meta) return null;
-  return { name, addr, inc, inst, state, metaVer, meta };
+  const ver = parseVersions(v[7], v[8]);
+  if (!ver) return null;
+  return { name, addr, inc, inst, state, metaVer, meta, ...ver };
 }
 
 /** Validate one decoded wire value. Returns null when anything is off. */
@@ -138,7 +157,9 @@ export function parseMessage(v: unknown, limits: Limits): Message | null {
       if (a.length < 7 || !isName(a[1], limits) || !isAddr(a[2], limits) || !isCount(a[3]) || !isCount(a[4]) || !isCount(a[5])) return null;
       const meta = parseMeta(a[6], limits);
       if (!meta) return null;
-      return { k: 5, name: a[1], addr: a[2], inc: a[3], inst: a[4], metaVer: a[5], meta };
+      const ver = parseVersions(a[7], a[8]);
+      if (!ver) return null;
+      return { k: 5, name: a[1], addr: a[2], inc: a[3], inst: a[4], metaVer: a[5], meta, ...ver };
     }
     case 6:
     case 7: {
@@ -155,7 +176,14 @@ export function parseMessage(v: unknown, limits: Limits): Message | null {
         if (!s) return null;
         states.push(s);
       }
-      return { k: 8, seq: a[1], join: (a[2] & PP_JOIN) !== 0, reply: (a[2] & PP_REPLY) !== 0, from: a[3], fromAddr: a[4], states };
+      const ver = parseVersions(a[6], a[7]);
+      if (!ver) return null;
+      const refusal = a[8];
+      if (refusal !== undefined && refusal !== null && (typeof refusal !== 'string' || refusal.length > 512)) return null;
+      return {
+        k: 8, seq: a[1], join: (a[2] & PP_JOIN) !== 0, reply: (a[2] & PP_REPLY) !== 0, from: a[3], fromAddr: a[4], states, ...ver,
+        ...(typeof refusal === 'string' ? { refusal } : {}),
+      };
     }
     default:
       return null;

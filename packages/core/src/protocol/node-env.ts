@@ -6,6 +6,7 @@ import type { MemberEvent } from '../member.js';
 import type { Metrics } from '../metrics.js';
 import type { Random } from '../random.js';
 import type { EncryptionOptions } from '../wire/pipeline.js';
+import type { CompatibilityCheck } from './versions.js';
 
 /**
  * Everything the protocol needs from the outside world, injected. The protocol calls these and
@@ -28,4 +29,6 @@ export interface NodeEnv {
   compressor?: Compressor | undefined;
   /** Seal every envelope; refuse unsealed ones. */
   encryption?: Omit<EncryptionOptions, 'maxClockSkew' | 'replayCacheSize'> | undefined;
+  /** The user's application compatibility hook. */
+  compatible?: CompatibilityCheck | undefined;
 }

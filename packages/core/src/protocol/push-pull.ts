@@ -9,6 +9,7 @@ import type { Membership } from './membership.js';
 import type { NodeState, PushPull } from './messages.js';
 import type { NodeEnv } from './node-env.js';
 import type { Outbox } from './outbox.js';
+import type { VersionGate } from './versions.js';
 
 interface PendingExchange {
   resolve(states: number): void;
@@ -32,12 +33,13 @@ export class PushPullExchange {
     private readonly members: Membership,
     private readonly outbox: Outbox,
     private readonly timeout: () => number,
+    private readonly versions: VersionGate,
   ) {}
 
   localStates(): NodeState[] {
     const out: NodeState[] = [];
     for (const r of this.members.records.values()) {
-      out.push({ name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, state: r.state, metaVer: r.metaVersion, meta: { ...r.meta } });
+      out.push({ name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, state: r.state, metaVer: r.metaVersion, meta: { ...r.meta }, proto: r.protocol, app: r.appVersion });
     }
     return out;
   }
@@ -47,7 +49,7 @@ export class PushPullExchange {
     const self = this.members.self;
     this.seq = (this.seq + 1) % 0x7fffffff;
     const seq = this.seq;
-    const msg: PushPull = { k: 8, seq, join, reply: false, from: self.name, fromAddr: self.address, states: this.localStates() };
+    const msg: PushPull = { k: 8, seq, join, reply: false, from: self.name, fromAddr: self.address, states: this.localStates(), proto: self.protocol, app: self.appVersion };
     return new Promise<number>((resolve, reject) => {
       const timer = this.env.clock.setTimer(() => {
         this.pending.delete(seq);
@@ -65,17 +67,26 @@ export class PushPullExchange {
   }
 
   onPushPull(pp: PushPull): void {
-    this.merge(pp);
+    const self = this.members.self;
+    const refusal = pp.refusal ?? this.versions.check(pp.from, pp.proto ?? 1, pp.app ?? '');
     if (pp.reply) {
       const p = this.pending.get(pp.seq);
+      if (refusal === null) this.merge(pp);
       if (!p) return;
       this.pending.delete(pp.seq);
       p.timer.cancel();
-      p.resolve(pp.states.length);
+      if (refusal !== null) p.reject(new GrapevineError('ERR_INCOMPATIBLE', `${pp.from}: ${refusal}`));
+      else p.resolve(pp.states.length);
       return;
     }
-    const self = this.members.self;
-    const reply: PushPull = { k: 8, seq: pp.seq, join: pp.join, reply: true, from: self.name, fromAddr: self.address, states: this.localStates() };
+    if (refusal !== null) {
+      // Tell the node why, so its join fails with the reason instead of timing out.
+      const no: PushPull = { k: 8, seq: pp.seq, join: pp.join, reply: true, from: self.name, fromAddr: self.address, states: [], proto: self.protocol, app: self.appVersion, refusal };
+      this.outbox.sendReliable(pp.fromAddr, no).catch(() => undefined);
+      return;
+    }
+    this.merge(pp);
+    const reply: PushPull = { k: 8, seq: pp.seq, join: pp.join, reply: true, from: self.name, fromAddr: self.address, states: this.localStates(), proto: self.protocol, app: self.appVersion };
     this.outbox.sendReliable(pp.fromAddr, reply).catch(() => this.env.metrics.increment('grapevine.pushpull.reply-failed'));
   }
 
@@ -84,7 +95,7 @@ export class PushPullExchange {
     for (const s of pp.states) {
       switch (s.state) {
         case 'alive':
-          m.onAlive({ k: 5, name: s.name, addr: s.addr, inc: s.inc, inst: s.inst, metaVer: s.metaVer, meta: s.meta });
+          m.onAlive({ k: 5, name: s.name, addr: s.addr, inc: s.inc, inst: s.inst, metaVer: s.metaVer, meta: s.meta, proto: s.proto ?? 1, app: s.app ?? '' });
           break;
         case 'left':
           m.onDead({ k: 7, name: s.name, inc: s.inc, from: s.name, inst: s.inst });

@@ -21,11 +21,15 @@ import { Outbox } from './outbox.js';
 import { Prober } from './prober.js';
 import { PushPullExchange, pushPullScale } from './push-pull.js';
 import { Messenger, type MessengerHost } from '../messaging/messenger.js';
+import { VersionGate } from './versions.js';
+import { PROTOCOL_VERSION } from './messages.js';
 
 export interface NodeIdentity {
   name: string;
   address: string;
   meta: Record<string, string>;
+  /** The application version peers check (see CompatibilityCheck). */
+  appVersion?: string;
 }
 
 export class SwimNode implements MessengerHost {
@@ -38,6 +42,7 @@ export class SwimNode implements MessengerHost {
   readonly hlc: HybridLogicalClock;
   readonly wire: WirePipeline;
   readonly messenger: Messenger;
+  readonly versions: VersionGate;
   private readonly timers: TimerGroup;
   /** Live member names, sorted; rebuilt after a membership change (the broadcast tree uses it). */
   private sortedCache: string[] | undefined;
@@ -54,8 +59,16 @@ export class SwimNode implements MessengerHost {
     const instance = Math.floor(env.clock.now()) * 4096 + randomInt(env.random, 4096);
     this.queue = new BroadcastQueue(cfg.limits.maxQueuedBroadcasts);
     this.awareness = new Awareness(cfg.awarenessMaxMultiplier);
+    const appVersion = id.appVersion ?? '';
+    this.versions = new VersionGate({ protocol: PROTOCOL_VERSION, app: appVersion }, env.compatible, (name, reason) => {
+      env.metrics.increment('grapevine.refused.incompatible');
+      env.logger.warn({ member: name, reason }, 'refusing an incompatible node');
+    }, cfg.limits.maxMembers);
     this.members = new Membership(
-      { name: id.name, address: id.address, incarnation: 0, instance, meta: Object.freeze({ ...id.meta }), metaVersion: this.hlc.now() },
+      {
+        name: id.name, address: id.address, incarnation: 0, instance, meta: Object.freeze({ ...id.meta }), metaVersion: this.hlc.now(),
+        protocol: PROTOCOL_VERSION, appVersion,
+      },
       cfg, env.clock,
       {
         disseminate: (name, msg) => this.disseminate(name, msg),
@@ -64,6 +77,7 @@ export class SwimNode implements MessengerHost {
         added: (name) => this.prober.added(name),
         log: (level, obj, msg) => env.logger[level](obj, msg),
         count: (metric) => env.metrics.increment(`grapevine.${metric}`),
+        compatible: (name, protocol, app) => this.versions.check(name, protocol, app) === null,
       },
     );
     this.wire = new WirePipeline({
@@ -73,7 +87,7 @@ export class SwimNode implements MessengerHost {
     });
     this.outbox = new Outbox(env, this.wire, this.queue, cfg.packetBudget, cfg.limits, () => this.retransmitLimit());
     this.prober = new Prober(env, cfg, this.members, this.awareness, this.outbox);
-    this.pushPull = new PushPullExchange(env, this.members, this.outbox, () => cfg.joinTimeout);
+    this.pushPull = new PushPullExchange(env, this.members, this.outbox, () => cfg.joinTimeout, this.versions);
     this.messenger = new Messenger(this);
     this.outbox.userQueue = this.messenger.queue;
   }
@@ -284,6 +298,10 @@ export class SwimNode implements MessengerHost {
         return ok;
       }
       lastErrors = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
+      // Refused for its versions by every seed: retrying cannot help.
+      if (lastErrors.every((e) => e instanceof GrapevineError && e.code === 'ERR_INCOMPATIBLE')) {
+        throw new GrapevineError('ERR_INCOMPATIBLE', `refused by every seed: ${lastErrors.map((e) => (e as Error).message).join('; ')}`);
+      }
       if (attempt >= this.cfg.joinRetries) break;
       await new Promise<void>((resolve) => this.timer(resolve, backoff));
       backoff = Math.min(backoff * 2, this.cfg.joinBackoffMax);
