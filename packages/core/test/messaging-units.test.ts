@@ -1,0 +1,155 @@
+/**
+ * Unit and property tests of the messaging building blocks: dedup window, piggyback queue, the
+ * broadcast tree, hop limits, and the user-message parser on arbitrary input.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MessageQueue, SeenMessages, defaultLimits, hopLimit, parseUserMessage, treeChildren, userToWire, type UserMessage } from '@grapevine/core';
+
+describe('SeenMessages (dedup)', () => {
+  it('accepts an id once, then calls copies duplicates', () => {
+    const s = new SeenMessages(1000, 100, 10);
+    expect(s.check('a', 5, 0)).toBe('new');
+    expect(s.check('a', 5, 10)).toBe('duplicate');
+    expect(s.check('b', 5, 10)).toBe('new'); // ids are per origin
+  });
+
+  it('after the window a replayed id is stale, never new again', () => {
+    const s = new SeenMessages(1000, 100, 10);
+    s.check('a', 5, 0);
+    s.check('a', 6, 500);
+    expect(s.check('a', 5, 1500)).toBe('stale');
+    expect(s.check('a', 7, 1500)).toBe('new');
+  });
+
+  it('property: whatever the order and repetition, each (origin, id) is new at most once', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ o: fc.constantFrom('a', 'b', 'c'), id: fc.integer({ min: 1, max: 40 }), dt: fc.integer({ min: 0, max: 50 }) }), { maxLength: 300 }),
+      fc.integer({ min: 1, max: 64 }),
+      (events, max) => {
+        const s = new SeenMessages(200, max, 3); // room for every origin's floor
+        const accepted = new Set<string>();
+        let now = 0;
+        for (const e of events) {
+          now += e.dt;
+          if (s.check(e.o, e.id, now) === 'new') {
+            // Forgotten ids raise their origin's floor, so nothing is accepted twice.
+            const key = `${e.o}/${e.id}`;
+            if (accepted.has(key)) return false;
+            accepted.add(key);
+          }
+          if (s.size > max) return false; // bounded
+        }
+        return true;
+      },
+    ));
+  });
+});
+
+describe('MessageQueue', () => {
+  const part = (n: number, len = 10): Uint8Array => new Uint8Array(len).fill(n);
+
+  it('sends each entry at most `limit` times, least-sent first, oldest first', () => {
+    const q = new MessageQueue(100);
+    q.enqueue(part(1));
+    q.enqueue(part(2));
+    expect(q.take(1000, 2, 1, 3).map((p) => p[0])).toEqual([1]);
+    expect(q.take(1000, 2, 10, 3).map((p) => p[0])).toEqual([2, 1]);
+    expect(q.take(1000, 2, 10, 3).map((p) => p[0])).toEqual([2, 1]);
+    expect(q.take(1000, 2, 10, 3).map((p) => p[0])).toEqual([2]);
+    expect(q.size).toBe(0);
+  });
+
+  it('respects the byte budget and drops the most-sent entry at the bound', () => {
+    const q = new MessageQueue(2);
+    q.enqueue(part(1, 100));
+    q.take(1000, 2, 10, 5); // 1 sent once
+    q.enqueue(part(2, 100));
+    q.enqueue(part(3, 100)); // over the bound: 1 (most sent) goes
+    expect(q.dropped).toBe(1);
+    expect(q.take(150, 2, 10, 5).map((p) => p[0])).toEqual([2]); // only one fits in 150 bytes
+  });
+
+  it('property: never more than limit transmissions per entry, never over budget', () => {
+    fc.assert(fc.property(
+      fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 50 }),
+      fc.integer({ min: 1, max: 6 }),
+      fc.integer({ min: 50, max: 1400 }),
+      (lens, limit, budget) => {
+        const q = new MessageQueue(1000);
+        const parts = lens.map((l) => new Uint8Array(l));
+        for (const p of parts) q.enqueue(p);
+        const sent = new Map<Uint8Array, number>();
+        for (let round = 0; round < 200 && q.size > 0; round++) {
+          const out = q.take(budget, 2, 255, limit);
+          if (out.reduce((s, p) => s + p.length + 2, 0) > budget) return false;
+          for (const p of out) sent.set(p, (sent.get(p) ?? 0) + 1);
+          if (out.length === 0) break;
+        }
+        return [...sent.values()].every((n) => n <= limit);
+      },
+    ));
+  });
+});
+
+describe('broadcast tree', () => {
+  it('property: with one shared view, every member is reached exactly once from any origin', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 6 }), fc.nat(), (n, fanout, o) => {
+      const names = Array.from({ length: n }, (_, i) => `node-${String(i).padStart(4, '0')}`).sort();
+      const origin = names[o % n]!;
+      const reached = new Map<string, number>([[origin, 0]]);
+      const depth = new Map<string, number>([[origin, 0]]);
+      const queue = [origin];
+      while (queue.length) {
+        const at = queue.shift()!;
+        for (const c of treeChildren(names, at, origin, fanout)!) {
+          if (reached.has(c)) return false; // reached twice
+          reached.set(c, 1);
+          depth.set(c, depth.get(at)! + 1);
+          queue.push(c);
+        }
+      }
+      if (reached.size !== n) return false;
+      // Depth is logarithmic: within the hop limit.
+      return Math.max(...depth.values()) <= (fanout === 1 ? n : hopLimit(n));
+    }));
+  });
+
+  it('returns null when the origin or this node is not in the view', () => {
+    expect(treeChildren(['a', 'b'], 'a', 'zz', 3)).toBeNull();
+    expect(treeChildren(['a', 'b'], 'zz', 'a', 3)).toBeNull();
+  });
+
+  it('hop limit grows with log2 N', () => {
+    expect(hopLimit(1)).toBe(5);
+    expect(hopLimit(50)).toBe(10);
+    expect(hopLimit(500)).toBe(13);
+  });
+});
+
+describe('user message parser', () => {
+  it('round-trips every kind', () => {
+    const msgs: UserMessage[] = [
+      { s: 0, type: 128, from: 'a', payload: { x: 1 } },
+      { s: 1, type: 300, origin: 'a', id: 2 ** 50, hops: 7, payload: 'p' },
+      { s: 2, type: 65535, from: 'a', fromAddr: '127.0.0.1:1', reqId: 9, payload: null },
+      { s: 3, reqId: 9, from: 'b', status: 0, payload: [1, 2] },
+      { s: 4, opener: 'a', sid: 1, type: 200, fromAddr: '127.0.0.1:1', header: { f: 1 }, window: 1024 },
+      { s: 5, opener: 'a', sid: 1, seq: 0, data: new Uint8Array([1, 2]) },
+      { s: 6, opener: 'a', sid: 1, bytes: 100 },
+      { s: 7, opener: 'a', sid: 1, seq: 3 },
+      { s: 8, opener: 'a', sid: 1, code: 'ERR_X', message: 'why' },
+    ];
+    for (const m of msgs) expect(parseUserMessage(userToWire(m), defaultLimits)).toEqual(m);
+  });
+
+  it('property: arbitrary arrays after kind 9 never throw, and reserved types are refused', () => {
+    fc.assert(fc.property(fc.array(fc.anything(), { maxLength: 9 }), (rest) => {
+      const v = [9, ...rest];
+      const m = parseUserMessage(v, defaultLimits);
+      if (m && 'type' in m && (m.type < 128 || m.type > 65535)) return false;
+      return true;
+    }));
+    expect(parseUserMessage([9, 0, 127, 'a', null], defaultLimits)).toBeNull();
+  });
+});
