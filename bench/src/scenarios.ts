@@ -5,6 +5,7 @@
 import { pushPullScale, type ProtocolConfig } from '@grapevine/core';
 import { base, BenchCluster, type BenchNode, type RunInfo } from './harness.js';
 import { subTraffic } from './node-factory.js';
+import { scnBroadcast } from './broadcast.js';
 import { ascending, CpuMark, emit, intn, ms, now, pct, progress, r1, r3, rssMB, sleep, snmpUdp, stats, waitUntil, type Rng } from './util.js';
 
 /** Everything a scenario needs besides its cluster. */
@@ -110,15 +111,9 @@ export async function joinCluster(c: BenchCluster, ctx: ScenarioContext, trial: 
 // ---------------------------------------------------------------------------------------------
 // broadcast
 
-/**
- * Broadcast of M user messages with epidemic re-gossip (README scenario 4). Grapevine has no
- * application messaging yet, so there is nothing to measure: the sequence skips it and emits no
- * line. When `broadcast`/`handle` land, implement it here with the anchor's rules (M = 100 messages
- * of 32 B, re-queue on first receipt, 10 s stall, 60 s cap, two rounds per trial, settle after each)
- * and export it as `broadcastScenario`.
- */
+/** Broadcast of M user messages with epidemic re-gossip (README scenario 4): see broadcast.ts. */
 export type BroadcastScenario = (c: BenchCluster, ctx: ScenarioContext, trial: number, round: number, m: number, size: number) => Promise<void>;
-export const broadcastScenario: BroadcastScenario | undefined = undefined;
+export const broadcastScenario: BroadcastScenario | undefined = scnBroadcast;
 
 // ---------------------------------------------------------------------------------------------
 // load

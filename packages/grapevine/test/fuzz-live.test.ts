@@ -29,6 +29,7 @@ import {
   GrapevineError,
   WirePipeline,
   parseMessage,
+  parseUserMessage,
   resolveConfig,
   systemClock,
   type InboundInfo,
@@ -347,6 +348,8 @@ describe.each(MODES)('a live node under $udp garbage datagrams and ' + TCP_FRAME
         } catch {
           return 'decode';
         }
+        // Kind 9 (application messages) has its own parser; a malformed one counts as invalid.
+        if (Array.isArray(v) && v[0] === 9) return parseUserMessage(v, config.limits) ? 'accepted' : 'invalid';
         if (parseMessage(v, config.limits)) return 'accepted';
         return Array.isArray(v) && typeof v[0] === 'number' && v[0] >= 1 && v[0] <= 8 ? 'invalid' : 'unknown-type';
       });

@@ -203,7 +203,11 @@ export class Messenger {
     let list = this.pushPending.get(origin);
     if (!list) this.pushPending.set(origin, (list = []));
     list.push(part);
-    if (this.fits(part)) this.queue.enqueue(part);
+    if (this.fits(part)) {
+      const before = this.queue.dropped;
+      this.queue.enqueue(part);
+      if (this.queue.dropped !== before) this.host.env.metrics.increment('grapevine.broadcast.queue-dropped');
+    }
     if (!this.pushScheduled) {
       this.pushScheduled = true;
       // A zero-delay timer batches every broadcast of this turn into as few packets as possible.

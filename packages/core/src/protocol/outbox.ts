@@ -76,10 +76,24 @@ export class Outbox {
     return this.env.sendReliable(to, this.wire.seal([part]));
   }
 
-  /** Many small parts to one address in as few packets as they fit in, no piggyback. */
-  pushParts(to: string, parts: readonly Uint8Array[]): void {
+  /**
+   * Many small parts to one address, no piggyback: in as few packets as they fit in, or, when they
+   * would fill more than `burstPackets` packets, over the reliable path in compound frames of up to
+   * 255 parts. A burst then costs one write instead of dozens of datagrams, and can't be lost to a
+   * full socket receive buffer, which is where bursts of datagrams die first.
+   */
+  pushParts(to: string, parts: readonly Uint8Array[], burstPackets = 8): void {
     const room = this.packetBudget - this.overhead - COMPOUND_OVERHEAD;
     const maxParts = Math.min(255, this.limits.maxCompoundParts);
+    let total = 0;
+    for (const p of parts) total += COMPOUND_PART_OVERHEAD + p.length;
+    if (total > room * burstPackets) {
+      for (let i = 0; i < parts.length; i += maxParts) {
+        this.env.sendReliable(to, this.wire.seal(parts.slice(i, i + maxParts)))
+          .catch(() => this.env.metrics.increment('grapevine.broadcast.push-failed'));
+      }
+      return;
+    }
     let batch: Uint8Array[] = [];
     let used = 0;
     for (const p of parts) {
