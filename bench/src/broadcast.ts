@@ -61,6 +61,9 @@ export async function scnBroadcast(c: BenchCluster, ctx: ScenarioContext, trial:
   delivered = 0;
   const origin = live[1 + intn(ctx.rng, live.length - 1)]!;
   const before = c.traffic(live);
+  // Copies the dedup record dropped: the counterpart of the anchor's duplicate receipts, which
+  // memberlist hands to the application and the anchor's delegate discards.
+  const dupsBefore = c.counter('grapevine.broadcast.duplicate', live) + c.counter('grapevine.broadcast.stale', live);
   const cm = new CpuMark();
   const msgs = Array.from({ length: m }, (_, i) => {
     const b = new Uint8Array(size);
@@ -147,7 +150,8 @@ export async function scnBroadcast(c: BenchCluster, ctx: ScenarioContext, trial:
     o.total_ms = null;
   }
   Object.assign(o, {
-    wait_ms: ms(done - t0), stalled: !ok, duplicate_receipts: dups,
+    wait_ms: ms(done - t0), stalled: !ok,
+    duplicate_receipts: dups + c.counter('grapevine.broadcast.duplicate', live) + c.counter('grapevine.broadcast.stale', live) - dupsBefore,
     cluster_udp_pkts_sent: delta.udpOutPkts, cluster_udp_bytes_sent: delta.udpOutBytes,
     cluster_tcp_bytes_sent: delta.tcpOutBytes,
     cpu_pct: cpu,

@@ -3,7 +3,7 @@
  * events. Mirrors the anchor's `cluster` type: node i is `node-%03d` on 127.0.0.1:(basePort + i).
  */
 import type { ProfileName, ProtocolConfig } from '@grapevine/core';
-import { addTraffic, startNode, zeroTraffic, type StartedNode, type TrafficSnap } from './node-factory.js';
+import { addTraffic, startNode, zeroTraffic, type BenchTransport, type StartedNode, type TrafficSnap } from './node-factory.js';
 import { Tracker } from './tracker.js';
 import { emit, ms, now, progress, sleep, type Row } from './util.js';
 
@@ -26,6 +26,7 @@ export interface ClusterSpec {
   seed: number;
   profile: ProfileName;
   overrides: Partial<Omit<ProtocolConfig, 'limits'>>;
+  transport: BenchTransport;
 }
 
 /** Line prefix every result carries: impl, scenario, n (configured N), trial, seed. */
@@ -87,6 +88,7 @@ export class BenchCluster {
           port,
           profile: spec.profile,
           overrides: spec.overrides,
+          transport: spec.transport,
           lossSeed: mixSeed(spec.seed, spec.id, i, 1),
           protocolSeed: mixSeed(spec.seed, spec.id, i, 2),
         });

@@ -1,14 +1,20 @@
 /**
  * How the harness starts one Grapevine node: `createCluster` from the grapevine package on a
  * `UdpTcpTransport` the harness builds itself, so it can read the transport's counters and drop
- * inbound datagrams (the anchor wraps memberlist's NetTransport for the same two reasons).
+ * inbound datagrams (the anchor wraps memberlist's NetTransport for the same two reasons). With
+ * `--transport tcp` or `ws` the node runs on a `TcpTransport` or a `WsTransport` instead (its
+ * "UDP" counters then count the best-effort packets those carry; no loss can be injected).
  *
  * Traffic is counted at the same boundary as the anchor: UDP payload bytes and datagrams handed to
  * the socket, TCP bytes written for reliable messages. Loss is injected at the same point: inbound,
  * per datagram, before the protocol sees it, with a seeded per-node generator.
  */
 import { MemoryMetrics, seededRandom, type Cluster, type ProfileName, type ProtocolConfig } from '@grapevine/core';
-import { UdpTcpTransport, createCluster, decodeKey } from 'grapevine';
+import { TcpTransport, UdpTcpTransport, WsTransport, createCluster, decodeKey, type Transport, type TransportStats } from 'grapevine';
+
+/** The transports a benchmark can run on. */
+export type BenchTransport = 'udp+tcp' | 'tcp' | 'ws';
+export const BENCH_TRANSPORTS: readonly BenchTransport[] = ['udp+tcp', 'tcp', 'ws'];
 
 /** Cumulative traffic counters of one node (all only grow). */
 export interface TrafficSnap {
@@ -54,6 +60,7 @@ export interface NodeSpec {
   lossSeed: number;
   /** Seed of the node's protocol randomness (probe order, gossip targets, stagger). */
   protocolSeed: number;
+  transport: BenchTransport;
 }
 
 export interface StartedNode {
@@ -69,17 +76,25 @@ export async function startNode(spec: NodeSpec): Promise<StartedNode> {
   let loss = 0;
   let dropped = 0;
   let delivered = 0;
-  const transport = new UdpTcpTransport({
-    bind: { host: spec.host, port: spec.port },
-    inboundFilter: () => {
-      if (loss > 0 && lossRng.next() < loss) {
-        dropped++;
-        return false;
-      }
-      delivered++;
-      return true;
-    },
-  });
+  const bind = { host: spec.host, port: spec.port };
+  let transport: Transport & { stats: TransportStats & { connectionsAccepted: number } };
+  if (spec.transport === 'udp+tcp') {
+    transport = new UdpTcpTransport({
+      bind,
+      inboundFilter: () => {
+        if (loss > 0 && lossRng.next() < loss) {
+          dropped++;
+          return false;
+        }
+        delivered++;
+        return true;
+      },
+    });
+  } else if (spec.transport === 'tcp') {
+    transport = new TcpTransport({ bind });
+  } else {
+    transport = new WsTransport({ listen: bind });
+  }
   const metrics = new MemoryMetrics();
   const cluster = await createCluster({
     ...spec.overrides,
@@ -101,7 +116,7 @@ export async function startNode(spec: NodeSpec): Promise<StartedNode> {
       return {
         udpOutPkts: s.packetsSent,
         udpOutBytes: s.packetBytesSent,
-        udpInPkts: delivered,
+        udpInPkts: spec.transport === 'udp+tcp' ? delivered : s.packetsReceived,
         udpDropped: dropped,
         tcpDials: s.connectionsOpened,
         tcpAccepts: s.connectionsAccepted,
@@ -110,6 +125,7 @@ export async function startNode(spec: NodeSpec): Promise<StartedNode> {
       };
     },
     setLoss(p: number) {
+      if (p > 0 && spec.transport !== 'udp+tcp') throw new Error(`loss injection needs --transport udp+tcp (this run: ${spec.transport})`);
       loss = p;
     },
   };

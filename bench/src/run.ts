@@ -18,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ENVELOPE_VERSION, resolveConfig, seededRandom, type ProfileName, type ProtocolConfig } from '@grapevine/core';
 import { base, BenchCluster, type RunInfo } from './harness.js';
+import { BENCH_TRANSPORTS, type BenchTransport } from './node-factory.js';
 import { broadcastScenario, joinCluster, scnDetect, scnFalsePos, scnLeave, scnLoad, type ScenarioContext } from './scenarios.js';
 import { CpuMark, emit, maxRssMB, now, progress, r1, setOutFile, sleep, writeLine } from './util.js';
 
@@ -29,6 +30,7 @@ interface Options {
   trials: number;
   joinTrials: number;
   profile: ProfileName;
+  transport: BenchTransport;
   disableTcpPings: boolean;
   loss: number;
   lossSecs: number;
@@ -50,6 +52,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
   --trials K             main trials (fresh cluster each)                      [3]
   --join-trials K        extra join-only trials                                [10]
   --profile lan|fast|local|wan  protocol profile                              [lan]
+  --transport udp+tcp|tcp|ws    transport of every node (falsepos: udp+tcp)   [udp+tcp]
   --disable-tcp-pings    variant: no TCP fallback ping (not the default)
   --loss P               falsepos: inbound UDP drop probability                [0.10]
   --loss-secs S          falsepos: loss window                                 [30]
@@ -65,7 +68,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    ns: [10], scenarios: new Set(ALL_SCENARIOS), trials: 3, joinTrials: 10, profile: 'lan', disableTcpPings: false,
+    ns: [10], scenarios: new Set(ALL_SCENARIOS), trials: 3, joinTrials: 10, profile: 'lan', transport: 'udp+tcp', disableTcpPings: false,
     loss: 0.1, lossSecs: 30, tailSecs: 10, loadSecs: 10, settleMs: 5000, seed: 1, basePort: 25000,
     bcRounds: 2, m: 100, msgSize: 32, out: undefined, implVersion: undefined,
   };
@@ -107,6 +110,12 @@ function parseArgs(argv: string[]): Options {
         o.profile = p;
         break;
       }
+      case '--transport': {
+        const t = next();
+        if (!(BENCH_TRANSPORTS as readonly (string | undefined)[]).includes(t)) fail(`--transport must be ${BENCH_TRANSPORTS.join(', ')}, got ${String(t)}`);
+        o.transport = t as BenchTransport;
+        break;
+      }
       case '--disable-tcp-pings': o.disableTcpPings = true; break;
       case '--loss': o.loss = num(flag, next(), 0); break;
       case '--loss-secs': o.lossSecs = num(flag, next(), 0); break;
@@ -143,6 +152,8 @@ function parseArgs(argv: string[]): Options {
     }
   }
   if (o.loss > 1) fail('--loss must be in 0..1');
+  // Loss is injected into inbound UDP datagrams; the other transports have none to drop.
+  if (o.transport !== 'udp+tcp' && o.scenarios.has('falsepos')) fail(`the falsepos scenario needs --transport udp+tcp (it drops inbound UDP datagrams); leave it out of --scenarios with --transport ${o.transport}`);
   const maxN = Math.max(...o.ns);
   if (maxN > 256) fail('--n is at most 256 (one port block per cluster)');
   if (o.basePort + 256 * 20 > 65_536) fail('--base-port too high for 20 port blocks of 256');
@@ -208,7 +219,7 @@ function metaLine(run: RunInfo, o: Options, cfg: ProtocolConfig): void {
     dead_retention_ms: cfg.deadRetention,
     leave_propagate_delay_ms: cfg.leavePropagateDelay,
     codec: 'msgpack',
-    transport: 'udp+tcp',
+    transport: o.transport,
   };
   emit(meta);
 }
@@ -221,7 +232,7 @@ async function runOne(o: Options, n: number): Promise<void> {
   const ctx: ScenarioContext = { run, config, rng: seededRandom(o.seed) };
   const want = (s: string): boolean => o.scenarios.has(s);
   const newCluster = (k: number): Promise<BenchCluster> =>
-    BenchCluster.create({ id: k, n, basePort: o.basePort + 256 * k, seed: o.seed, profile: o.profile, overrides });
+    BenchCluster.create({ id: k, n, basePort: o.basePort + 256 * k, seed: o.seed, profile: o.profile, overrides, transport: o.transport });
   metaLine(run, o, config);
   const runStart = new CpuMark();
   if (want('broadcast') && !broadcastScenario) progress('broadcast: Grapevine has no application messaging yet; scenario skipped (no lines emitted)');

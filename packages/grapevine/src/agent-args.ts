@@ -1,23 +1,34 @@
 /**
  * `grapevine agent` flags → settings. Every mistake is a UsageError (one line, exit 2), an
- * unreadable or malformed --key-file included; flags the contract reserves for later (--kv, --mesh,
- * --transport ws) are recognised and refused clearly rather than silently ignored.
+ * unreadable or malformed --key-file, --ws-token-file or certificate file included; flags the
+ * contract reserves for later (--kv, --mesh) are recognised and refused clearly rather than
+ * silently ignored.
  */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatHostPort, parseHostPort, profiles, type ProfileName } from '@grapevine/core';
 import { loadKeyFileSync } from '@grapevine/crypto';
 import { checkResolves, loadAgentConfig, type ProtocolOverrides } from './agent-config.js';
-import { CIPHERS, COMPRESSORS, DEFAULT_BIND, DEFAULT_PORT, type CipherName, type CompressName } from './create-cluster.js';
+import { parseWsFlags, type AgentWsSettings } from './agent-ws-args.js';
+import { CIPHERS, COMPRESSORS, DEFAULT_BIND, DEFAULT_PORT, type CipherName, type CompressName, type TransportName } from './create-cluster.js';
 import { isLogLevel, LOG_LEVELS, type LogLevelName } from './json-logger.js';
+import { checkMulticastOption, type MulticastOption } from './multicast-option.js';
+import { checkSeeds, seedLabel } from './seeds.js';
 import { UsageError, oneLine, parseArgsError } from './usage-error.js';
 
 export interface AgentSettings {
   name: string;
   bind: string;
   advertise?: string;
+  /** Seeds in any discovery form, normalized (host:port, dns://host:port, dns+srv://name, ws(s):// URL). */
   seeds: string[];
-  transport: 'udp+tcp' | 'tcp';
+  transport: TransportName;
+  /** --transport ws: path, bearer token, TLS. */
+  ws?: AgentWsSettings;
+  /** --multicast and its --multicast-* settings. */
+  multicast?: MulticastOption;
+  /** From --config: how often DNS seeds are looked up again (ms). */
+  seedRefreshInterval?: number;
   meta: Record<string, string>;
   profile?: ProfileName;
   overrides: ProtocolOverrides;
@@ -49,6 +60,15 @@ const OPTIONS = {
   cipher: { type: 'string' },
   label: { type: 'string' },
   compress: { type: 'string' },
+  'ws-path': { type: 'string' },
+  'ws-token-file': { type: 'string' },
+  'ws-cert-file': { type: 'string' },
+  'ws-key-file': { type: 'string' },
+  'ws-ca-file': { type: 'string' },
+  multicast: { type: 'boolean' },
+  'multicast-group': { type: 'string' },
+  'multicast-port': { type: 'string' },
+  'multicast-interface': { type: 'string' },
   // Reserved by the CLI contract for features that land later.
   kv: { type: 'boolean' },
   mesh: { type: 'boolean' },
@@ -75,9 +95,10 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     if ((values as Record<string, unknown>)[flag] !== undefined) fail(`--${flag} is not supported yet (${what} is not implemented in this version)`);
   }
 
-  const transport = values.transport ?? 'udp+tcp';
-  if (transport === 'ws') fail('--transport ws is not available yet (use udp+tcp or tcp)');
-  if (transport !== 'udp+tcp' && transport !== 'tcp') fail(`--transport must be udp+tcp or tcp, got "${transport}"`);
+  const transportFlag = values.transport ?? 'udp+tcp';
+  if (transportFlag !== 'udp+tcp' && transportFlag !== 'tcp' && transportFlag !== 'ws') fail(`--transport must be udp+tcp, tcp or ws, got "${transportFlag}"`);
+  const transport = transportFlag as TransportName;
+  const ws = parseWsFlags(values, transport);
 
   const file = values.config !== undefined ? loadAgentConfig(values.config) : { overrides: {} as ProtocolOverrides };
 
@@ -87,10 +108,13 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
   }
 
   const bind = address('--bind', values.bind ?? DEFAULT_BIND, DEFAULT_PORT);
-  const advertise = values.advertise === undefined ? undefined : address('--advertise', values.advertise);
+  // The WebSocket transport also takes a URL: a proxy or load balancer in front of it.
+  const advertise =
+    values.advertise === undefined ? undefined : transport === 'ws' && /^wss?:\/\//i.test(values.advertise) ? wsUrl('--advertise', values.advertise) : address('--advertise', values.advertise);
   const http = values.http === undefined ? undefined : address('--http', values.http);
 
-  const seeds = [...(('seeds' in file ? file.seeds : undefined) ?? []), ...(values.join ?? [])].map((s) => seed(s));
+  const seeds = [...(('seeds' in file ? file.seeds : undefined) ?? []), ...(values.join ?? [])].map((s) => seed(s, transport));
+  const multicast = multicastFlags(values);
 
   const meta: Record<string, string> = { ...(('meta' in file ? file.meta : undefined) ?? {}) };
   for (const kv of values.meta ?? []) {
@@ -138,7 +162,10 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     bind,
     ...(advertise !== undefined ? { advertise } : {}),
     seeds: [...new Set(seeds)],
-    transport: transport as 'udp+tcp' | 'tcp',
+    transport,
+    ...(ws !== undefined ? { ws } : {}),
+    ...(multicast !== undefined ? { multicast } : {}),
+    ...('seedRefreshInterval' in file && file.seedRefreshInterval !== undefined ? { seedRefreshInterval: file.seedRefreshInterval } : {}),
     meta,
     ...(profile !== undefined ? { profile } : {}),
     overrides: file.overrides,
@@ -173,13 +200,44 @@ function address(flag: string, value: string, defaultPort?: number): string {
   }
 }
 
-function seed(value: string): string {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
-  if (scheme !== undefined) {
-    if (['dns', 'dns+srv', 'ws', 'wss'].includes(scheme)) {
-      throw new UsageError(`grapevine agent: --join ${value}: ${scheme}:// seeds are not supported yet (use host:port)`);
-    }
-    throw new UsageError(`grapevine agent: --join ${value}: unknown scheme "${scheme}://" (use host:port)`);
+/** A --join value (or a --config seed) in any discovery form, normalized; a bad one is a usage error. */
+function seed(value: string, transport: TransportName): string {
+  try {
+    return seedLabel(checkSeeds([value], transport)[0]!);
+  } catch (err) {
+    throw new UsageError(`grapevine agent: --join: ${oneLine((err as Error).message)}`);
   }
-  return address('--join', value, DEFAULT_PORT);
+}
+
+function wsUrl(flag: string, value: string): string {
+  try {
+    const d = checkSeeds([value], 'ws')[0]!;
+    return seedLabel(d);
+  } catch (err) {
+    throw new UsageError(`grapevine agent: ${flag}: ${oneLine((err as Error).message)}`);
+  }
+}
+
+type Values = ReturnType<typeof parse>['values'];
+
+/** --multicast [--multicast-group G] [--multicast-port P] [--multicast-interface I]. */
+function multicastFlags(values: Values): MulticastOption | undefined {
+  const sub = (['multicast-group', 'multicast-port', 'multicast-interface'] as const).filter((f) => values[f] !== undefined);
+  if (!values.multicast) {
+    if (sub.length > 0) throw new UsageError(`grapevine agent: --${sub[0]} needs --multicast`);
+    return undefined;
+  }
+  const option: MulticastOption = {};
+  if (values['multicast-group'] !== undefined) option.group = values['multicast-group'];
+  if (values['multicast-interface'] !== undefined) option.interface = values['multicast-interface'];
+  const port = values['multicast-port'];
+  if (port !== undefined) {
+    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65_535) throw new UsageError(`grapevine agent: --multicast-port must be a port number 1..65535, got "${port}"`);
+    option.port = Number(port);
+  }
+  try {
+    return checkMulticastOption(option);
+  } catch (err) {
+    throw new UsageError(`grapevine agent: --multicast: ${oneLine((err as Error).message)}`);
+  }
 }

@@ -15,6 +15,8 @@ export interface AgentFileConfig {
   name?: string;
   meta?: Record<string, string>;
   seeds?: string[];
+  /** createCluster's seedRefreshInterval (ms). */
+  seedRefreshInterval?: number;
 }
 
 const PROFILE_NAMES = Object.keys(profiles) as ProfileName[];
@@ -25,7 +27,7 @@ const PROTOCOL_KEYS = new Map<string, 'number' | 'boolean'>(
     .map(([k, v]) => [k, typeof v === 'boolean' ? 'boolean' : 'number']),
 );
 const LIMIT_KEYS = new Set(Object.keys(defaultLimits));
-const OTHER_KEYS = ['profile', 'limits', 'name', 'meta', 'seeds'];
+const OTHER_KEYS = ['profile', 'limits', 'name', 'meta', 'seeds', 'seedRefreshInterval'];
 
 export function loadAgentConfig(path: string): AgentFileConfig {
   let text: string;
@@ -86,8 +88,12 @@ export function parseAgentConfig(value: unknown, where: string): AgentFileConfig
         break;
       }
       case 'seeds':
-        if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) fail(`option "seeds" must be an array of "host:port" strings`);
+        if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) fail(`option "seeds" must be an array of address strings`);
         out.seeds = [...(v as string[])];
+        break;
+      case 'seedRefreshInterval':
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 100) fail(`option "seedRefreshInterval" must be a number of milliseconds, at least 100, got ${describe(v)}`);
+        out.seedRefreshInterval = v as number;
         break;
       default:
         fail(`unknown option "${key}" (options are the core option names: ${[...PROTOCOL_KEYS.keys(), ...OTHER_KEYS].join(', ')})`);

@@ -7,6 +7,7 @@
 import type { Cluster, Logger, MemberEvent, Transport } from '@grapevine/core';
 import { Keyring, loadKeyFile } from '@grapevine/crypto';
 import type { AgentSettings } from './agent-args.js';
+import { wsClusterOptions } from './agent-ws-args.js';
 import { createCluster, createTransport } from './create-cluster.js';
 import { applyKeys, formatKeyId, keyringChanged } from './key-reload.js';
 import { memberEventToJson, memberStateJson, type EventJson } from './event-json.js';
@@ -32,7 +33,8 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   const inner = createTransport(s.transport, {
     bind: s.bind,
     ...(s.advertise !== undefined ? { advertise: s.advertise } : {}),
-    ...(s.overrides.packetBudget !== undefined ? { packetBudget: s.overrides.packetBudget } : {}),
+    ...(s.overrides.packetBudget !== undefined && s.transport !== 'ws' ? { packetBudget: s.overrides.packetBudget } : {}),
+    ...(s.ws !== undefined ? { ws: wsClusterOptions(s.ws) } : {}),
     logger,
   });
   // Learn the bound address as soon as the sockets listen, before the initial join finishes.
@@ -91,6 +93,8 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     ...s.overrides,
     meta: s.meta,
     seeds: s.seeds,
+    ...(s.multicast !== undefined ? { multicast: s.multicast } : {}),
+    ...(s.seedRefreshInterval !== undefined ? { seedRefreshInterval: s.seedRefreshInterval } : {}),
     logger,
     ...(keyring ? { keys: keyring } : {}),
     ...(s.cipher !== undefined ? { cipher: s.cipher } : {}),
@@ -109,6 +113,8 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     addr,
     ...(http ? { http: http.address } : {}),
     transport: s.transport,
+    ...(s.ws !== undefined ? { wsPath: s.ws.path, wsToken: s.ws.token !== undefined, wss: s.ws.cert !== undefined } : {}),
+    ...(s.multicast !== undefined ? { multicast: s.multicast } : {}),
     encryption: keyring ? (s.cipher ?? 'xchacha20-poly1305') : 'none',
     ...(keyring ? { keys: keyring.size, primaryKeyId: formatKeyId(keyring.primary.id) } : {}),
     compress: s.compress ?? 'none',

@@ -13,8 +13,11 @@ import { UsageError, oneLine } from './usage-error.js';
 const USAGE = `grapevine: cluster membership by gossip (SWIM + Lifeguard)
 
 Usage:
-  grapevine agent [--bind HOST:PORT] [--advertise HOST:PORT] [--join HOST:PORT]... [--name NAME]
-                  [--transport udp+tcp|tcp] [--key-file PATH] [--cipher xchacha20-poly1305|aes-256-gcm]
+  grapevine agent [--bind HOST:PORT] [--advertise HOST:PORT|URL] [--join ADDR]... [--name NAME]
+                  [--transport udp+tcp|tcp|ws] [--ws-path PATH] [--ws-token-file PATH]
+                  [--ws-cert-file PATH --ws-key-file PATH] [--ws-ca-file PATH]
+                  [--multicast [--multicast-group IP] [--multicast-port N] [--multicast-interface IF]]
+                  [--key-file PATH] [--cipher xchacha20-poly1305|aes-256-gcm]
                   [--label NAME] [--compress snappy|none] [--meta KEY=VALUE]... [--config FILE]
                   [--profile lan|wan|local|fast] [--events json] [--http HOST:PORT]
                   [--log-level debug|info|warn|error|silent]
@@ -25,10 +28,20 @@ Usage:
 
 agent
   --bind HOST:PORT       listen here, UDP and TCP on one port (default 0.0.0.0:7946; port 0 = any free port)
-  --advertise HOST:PORT  the address peers should use (default: the bound one)
-  --join HOST:PORT       a seed to join; repeat for more. If none answers, the agent keeps trying.
+  --advertise HOST:PORT  the address peers should use (default: the bound one); with ws also a ws(s):// URL
+  --join ADDR            a seed to join; repeat for more. If none answers, the agent keeps trying. ADDR is
+                         HOST:PORT, HOST, [V6]:PORT, dns://NAME:PORT (every A record), dns+srv://_svc._proto.NAME
+                         (SRV records), or ws(s)://HOST:PORT/PATH (--transport ws). DNS is looked up again
+                         every 30 s (seedRefreshInterval in --config) and when a member dies or leaves.
   --name NAME            unique node name (default: the host name)
-  --transport T          udp+tcp (default) or tcp
+  --transport T          udp+tcp (default), tcp (TCP only) or ws (WebSocket only; address ws://HOST:PORT/PATH)
+  --ws-path PATH         ws: the path served and dialed (default /grapevine)
+  --ws-token-file PATH   ws: a file holding one bearer token; every node needs the same (others get 401)
+  --ws-cert-file PATH    ws: serve wss:// with this PEM certificate (and --ws-key-file PATH, its key)
+  --ws-ca-file PATH      ws: PEM certificates to trust when dialing wss:// peers (default: the system's)
+  --multicast            find peers on the LAN by UDP multicast (group 239.0.0.1, port 7947, TTL 1);
+                         sealed with --key-file when given. --multicast-group, --multicast-port,
+                         --multicast-interface (an IPv4 address or a name such as eth0) change that
   --key-file PATH        encrypt and authenticate all traffic: one base64 key per line (grapevine keygen),
                          the first seals, all open; SIGHUP re-reads it (install, promote, remove keys)
   --cipher C             xchacha20-poly1305 (default) or aes-256-gcm; the same on every node
@@ -40,7 +53,7 @@ agent
   --events json          print one JSON object per line on stdout: a "ready" line, then member events
   --http HOST:PORT       serve GET /v1/members, /v1/events (SSE), /metrics (Prometheus) and / (dashboard)
   --log-level L          stderr log level (default info); logs are JSON lines
-  Reserved, not supported yet: --kv, --mesh, --transport ws.
+  Reserved, not supported yet: --kv, --mesh.
   SIGTERM or SIGINT leaves the cluster gracefully and exits 0. A bad flag or key file exits 2.
 
 members   print the members an agent knows, as a table (or --json), from its --http address

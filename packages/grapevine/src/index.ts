@@ -8,12 +8,19 @@ export {
   DEFAULT_BIND,
   DEFAULT_PORT,
   type CreateClusterOptions,
+  type NodeCluster,
   type TransportChoice,
+  type TransportName,
   type BuiltinTransportOptions,
   type CipherName,
   type CompressName,
 } from './create-cluster.js';
+export { ClusterStream, toClusterStream } from './cluster-stream.js';
 export { UdpTcpTransport, type UdpTcpTransportOptions, type UdpTcpTransportStats } from './udp-tcp-transport.js';
+export { type WsClusterOptions } from './ws-option.js';
+export { DEFAULT_CLUSTER_MULTICAST_PORT, type MulticastChoice, type MulticastOption } from './multicast-option.js';
+export { DEFAULT_SEED_REFRESH_INTERVAL } from './seed-discovery.js';
+export { type SeedDnsOptions } from './seeds.js';
 export { startHttpApi, type HttpApi, type HttpApiOptions } from './http-api.js';
 export { memberToJson, memberEventToJson, type MemberJson, type EventJson } from './event-json.js';
 export { renderPrometheus, metricName, DROP_REASONS } from './prometheus.js';
@@ -21,6 +28,19 @@ export { createJsonLogger, type JsonLoggerOptions, type LogLevelName } from './j
 export {
   Cluster,
   GrapevineError,
+  RemoteError,
+  NodeGroup,
+  StreamChannel,
+  FIRST_USER_TYPE,
+  type GroupCriteria,
+  type GroupOptions,
+  type MetaMatcher,
+  type MessageHandler,
+  type MessageInfo,
+  type RequestHandler,
+  type RequestOptions,
+  type SendOptions,
+  type StreamInfo,
   MemoryMetrics,
   profiles,
   resolveConfig,
@@ -62,3 +82,5 @@ export {
 } from '@grapevine/crypto';
 export { UdpTransport } from '@grapevine/transport-udp';
 export { TcpTransport } from '@grapevine/transport-tcp';
+export { WsTransport, type WsTransportOptions, type WsTransportStats, type WsTlsOptions } from '@grapevine/transport-ws';
+export { parseSeed, MulticastDiscovery, type SeedDescriptor } from '@grapevine/discovery';

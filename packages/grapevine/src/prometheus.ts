@@ -1,11 +1,13 @@
 /**
  * Prometheus text exposition (format 0.0.4) of a cluster: its MemoryMetrics counters, gauges and
  * samples (dotted names and dashes become underscores: grapevine.drop.auth-failed →
- * grapevine_drop_auth_failed), member counts by state, and transport counters. The inbound drop
+ * grapevine_drop_auth_failed), member counts by state, transport counters and, with multicast
+ * discovery on, its counters (grapevine_multicast_*). The inbound drop
  * counters and grapevine.internal-error are always present (0 until the first one), so alerts can
  * refer to them before anything was dropped.
  */
 import { MemoryMetrics, type Cluster } from '@grapevine/core';
+import { multicastStats } from './seed-discovery.js';
 
 type Kind = 'counter' | 'gauge' | 'summary';
 
@@ -96,6 +98,12 @@ export function renderPrometheus(cluster: Cluster): string {
   if (stats && typeof stats === 'object') {
     for (const [k, v] of Object.entries(stats as Record<string, unknown>).sort(byName)) {
       if (typeof v === 'number') out.family(`grapevine.transport.${snake(k)}`, 'counter', `Transport counter ${k}.`, [['', v]]);
+    }
+  }
+  const multicast = multicastStats(cluster);
+  if (multicast !== undefined) {
+    for (const [k, v] of Object.entries(multicast).sort(byName)) {
+      if (typeof v === 'number') out.family(`grapevine.multicast.${snake(k)}`, 'counter', `Multicast discovery counter ${k}.`, [['', v]]);
     }
   }
   return out.text();

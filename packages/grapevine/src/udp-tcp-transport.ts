@@ -20,7 +20,7 @@ import { UdpTransport, type UdpTransportStats } from '@grapevine/transport-udp';
 export interface UdpTcpTransportOptions {
   /** Where to listen, as {host, port} or "host:port". Port 0 picks a free port for both (see `bindPort`). */
   bind: HostPort | string;
-  /** "host:port" to give peers instead of the bound address (NAT, containers). */
+  /** "ip:port" to give peers instead of the bound address (NAT, containers); not a host name (peers never look one up). */
   advertise?: string;
   /** Largest UDP payload the protocol should put in one packet. Default 1400. */
   packetBudget?: number;
@@ -38,6 +38,10 @@ export interface UdpTcpTransportOptions {
   readTimeout?: number;
   /** Most TCP connections, inbound and outbound. Default 1024. */
   maxConnections?: number;
+  /** Most inbound TCP connections from one remote IP; 0 off. Default 8 (see TcpTransportOptions). */
+  maxInboundPerPeer?: number;
+  /** Leave loopback sources out of `maxInboundPerPeer`. Default true. */
+  exemptLoopback?: boolean;
   /**
    * With an ephemeral port, TCP picks the port and UDP may find it taken; then both close and
    * try again, at most this many times. Default 10.
@@ -51,8 +55,12 @@ export type UdpTcpTransportStats = TransportStats & {
   filtered: number;
   /** Inbound TCP connections accepted (`connectionsOpened` counts outbound ones). */
   connectionsAccepted: number;
-  /** Inbound TCP connections refused at the limit or during close. */
+  /** Inbound TCP connections refused at a limit or during close. */
   connectionsRejected: number;
+  /** Of `connectionsRejected`, those refused at `maxInboundPerPeer`. */
+  perPeerRejected: number;
+  /** Sends (UDP or TCP) refused because the destination is not "ip:port"; also in `sendErrors`. */
+  badAddress: number;
 };
 
 const STAT_KEYS = Object.keys(emptyTransportStats()) as (keyof TransportStats)[];
@@ -86,8 +94,10 @@ export class UdpTcpTransport implements Transport {
       throw new GrapevineError('ERR_INVALID_OPTION', `bindAttempts must be a positive integer, got ${String(attempts)}`);
     }
     this.bindAttempts = attempts;
-    // Construct one UDP transport now so option errors (packetBudget ...) surface at construction.
+    // Construct one UDP transport now so option errors (packetBudget ...) surface at construction;
+    // a TCP one too, thrown away (it opens nothing until started), for its options.
     this.udp = this.newUdp(this.bind.port);
+    this.newTcp();
     this.packetBudget = this.udp.packetBudget;
   }
 
@@ -107,7 +117,14 @@ export class UdpTcpTransport implements Transport {
   get stats(): UdpTcpTransportStats {
     const udp: Partial<UdpTransportStats> = this.udp?.stats ?? {};
     const tcp: Partial<TcpTransportStats> = this.tcp?.stats ?? {};
-    const out = { ...emptyTransportStats(), filtered: udp.filtered ?? 0, connectionsAccepted: tcp.connectionsAccepted ?? 0, connectionsRejected: tcp.connectionsRejected ?? 0 };
+    const out = {
+      ...emptyTransportStats(),
+      filtered: udp.filtered ?? 0,
+      connectionsAccepted: tcp.connectionsAccepted ?? 0,
+      connectionsRejected: tcp.connectionsRejected ?? 0,
+      perPeerRejected: tcp.perPeerRejected ?? 0,
+      badAddress: (udp.badAddress ?? 0) + (tcp.badAddress ?? 0),
+    };
     for (const k of STAT_KEYS) out[k] = (udp[k] ?? 0) + (tcp[k] ?? 0);
     out.sendErrors += this.notStartedErrors;
     return out;
@@ -194,6 +211,8 @@ export class UdpTcpTransport implements Transport {
       ...(o.idleTimeout !== undefined ? { idleTimeout: o.idleTimeout } : {}),
       ...(o.readTimeout !== undefined ? { readTimeout: o.readTimeout } : {}),
       ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+      ...(o.maxInboundPerPeer !== undefined ? { maxInboundPerPeer: o.maxInboundPerPeer } : {}),
+      ...(o.exemptLoopback !== undefined ? { exemptLoopback: o.exemptLoopback } : {}),
       logger: this.logger,
     });
   }

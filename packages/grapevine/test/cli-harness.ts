@@ -37,8 +37,11 @@ export class Agent {
   private readonly waiters = new Set<() => void>();
   private readonly proc: ChildProcess;
 
-  constructor(readonly name: string, args: string[]) {
-    this.proc = spawn(process.execPath, [CLI, 'agent', '--name', name, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `wrap`: a command the agent runs under, e.g. ['ip', 'netns', 'exec', 'ns1'] (it must exec the agent, keeping the pid). */
+  constructor(readonly name: string, args: string[], wrap: string[] = []) {
+    const argv = [process.execPath, CLI, 'agent', '--name', name, ...args];
+    const [command, ...rest] = [...wrap, ...argv] as [string, ...string[]];
+    this.proc = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       let ev: AgentEvent;
       try {

@@ -113,9 +113,13 @@ describe('grapevine CLI (built dist/cli.js)', () => {
     const reserved = run(['agent', '--kv']);
     expect(reserved.status).toBe(2);
     expect(reserved.stderr).toMatch(/not supported yet/);
-    const ws = run(['agent', '--transport', 'ws']);
+    const ws = run(['agent', '--transport', 'ws', '--ws-path', 'no-slash']);
     expect(ws.status).toBe(2);
-    expect(ws.stderr).toMatch(/not available yet/);
+    expect(ws.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(ws.stderr).toMatch(/--ws-path must start with/);
+    const seed = run(['agent', '--join', 'dns+srv://_g._tcp.example.com:53']);
+    expect(seed.status).toBe(2);
+    expect(seed.stderr).toMatch(/--join: invalid seed address/);
   });
 
   it('a bad --config file prints one line on stderr and exits 2', () => {

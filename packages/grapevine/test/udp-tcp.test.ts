@@ -1,8 +1,10 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Inbox, transportConformance, withDeadline } from '@grapevine/testkit';
 import { UdpTcpTransport } from 'grapevine';
+import { UNSENDABLE, spyOnDnsLookup } from './dns-spy.js';
 
 transportConformance(
   'UdpTcpTransport',
@@ -103,6 +105,53 @@ describe('UdpTcpTransport', () => {
     a.sendPacket(b.address, Uint8Array.of(2));
     await inbox.waitForCount(1, 5000);
     expect([...inbox.messages[0]!.data]).toEqual([2]);
+  });
+
+  it('sends only to ip:port on both paths: names, port 0 and garbage are refused, counted, never looked up', async () => {
+    const dns = spyOnDnsLookup();
+    try {
+      const a = track(new UdpTcpTransport({ bind: '127.0.0.1:0' }));
+      const b = track(new UdpTcpTransport({ bind: '127.0.0.1:0' }));
+      const inbox = new Inbox();
+      await a.start(new Inbox());
+      await b.start(inbox);
+      for (const to of UNSENDABLE) a.sendPacket(to, Uint8Array.of(1));
+      expect(a.stats).toMatchObject({ badAddress: UNSENDABLE.length, sendErrors: UNSENDABLE.length });
+      for (const to of UNSENDABLE) {
+        await expect(a.sendReliable(to, Uint8Array.of(2))).rejects.toMatchObject({ code: 'ERR_INVALID_ADDRESS' });
+      }
+      expect(a.stats).toMatchObject({ badAddress: 2 * UNSENDABLE.length, sendErrors: 2 * UNSENDABLE.length, connectionsOpened: 0, packetsSent: 0 });
+      // Both paths still work to an IP literal.
+      a.sendPacket(b.address, Uint8Array.of(3));
+      await a.sendReliable(b.address, Uint8Array.of(4));
+      await inbox.waitForCount(2, 5000);
+      expect(dns.names()).toEqual([]);
+    } finally {
+      dns.restore();
+    }
+  });
+
+  it('refuses a host name as advertise address at construction', () => {
+    expect(() => new UdpTcpTransport({ bind: '127.0.0.1:0', advertise: 'node1.example:7946' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ADDRESS' }));
+  });
+
+  it('passes maxInboundPerPeer and exemptLoopback to TCP, and reports per-peer refusals', async () => {
+    expect(() => new UdpTcpTransport({ bind: '127.0.0.1:0', maxInboundPerPeer: -1 })).toThrow(/maxInboundPerPeer/);
+    const t = track(new UdpTcpTransport({ bind: '127.0.0.1:0', maxInboundPerPeer: 1, exemptLoopback: false }));
+    await t.start(new Inbox());
+    const first = connect({ host: '127.0.0.1', port: t.bindPort });
+    first.on('error', () => undefined);
+    let second = first;
+    try {
+      await withDeadline(waitFor(() => t.stats.connectionsAccepted === 1), 5000, 'the first connection');
+      second = connect({ host: '127.0.0.1', port: t.bindPort });
+      second.on('error', () => undefined);
+      await withDeadline(once(second, 'close'), 5000, 'the refused connection to close');
+      expect(t.stats).toMatchObject({ connectionsAccepted: 1, connectionsRejected: 1, perPeerRejected: 1 });
+    } finally {
+      first.destroy();
+      second.destroy();
+    }
   });
 
   it('rejects bad options at construction and sends before start fail softly', async () => {

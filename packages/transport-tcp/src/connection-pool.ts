@@ -1,5 +1,6 @@
-import { connect, type Socket } from 'node:net';
-import { GrapevineError, formatHostPort, parseHostPort, type HostPort } from '@grapevine/core';
+import { connect, type LookupFunction, type Socket } from 'node:net';
+import { GrapevineError, formatHostPort, type HostPort } from '@grapevine/core';
+import { parseDialAddress } from './dial-address.js';
 import type { FramedConnection } from './framed-connection.js';
 
 export interface PoolSettings {
@@ -35,7 +36,10 @@ export class ConnectionPool {
     return n;
   }
 
-  /** The pooled connection to `address`, opening one if needed. Rejects ERR_UNREACHABLE or ERR_INVALID_ADDRESS. */
+  /**
+   * The pooled connection to `address`, opening one if needed. Rejects ERR_UNREACHABLE, or
+   * ERR_INVALID_ADDRESS (synchronously settled, no socket made) when `address` is not "ip:port".
+   */
   acquire(address: string): Promise<FramedConnection> {
     const existing = this.entries.get(address);
     if (existing !== undefined) {
@@ -48,7 +52,8 @@ export class ConnectionPool {
     }
     let dest: HostPort;
     try {
-      dest = parseHostPort(address);
+      // Refused here, before a socket exists: an address that is not "ip:port" never reaches connect().
+      dest = parseDialAddress(address);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -70,7 +75,7 @@ export class ConnectionPool {
   }
 
   private open(address: string, dest: HostPort): Promise<FramedConnection> {
-    const socket = connect({ host: dest.host, port: dest.port });
+    const socket = connect({ host: dest.host, port: dest.port, lookup: refuseLookup });
     // Before 'connect' the socket is silent, so its inactivity timeout is the connect timeout.
     socket.setTimeout(this.settings.connectTimeout);
     const entry: Entry = {
@@ -122,6 +127,16 @@ export class ConnectionPool {
     }
   }
 }
+
+/**
+ * net.connect consults `lookup` only for a host that is not an IP literal, which parseDialAddress
+ * already refused; should a name slip through anyway, the connect fails instead of querying DNS.
+ */
+const refuseLookup: LookupFunction = (hostname, _options, callback) => {
+  const err: NodeJS.ErrnoException = new Error(`tcp: not resolving ${JSON.stringify(hostname.slice(0, 80))}: host names are never looked up when sending`);
+  err.code = 'ENOTFOUND';
+  process.nextTick(() => callback(err, '', 0));
+};
 
 function destroySocket(socket: Socket): Promise<void> {
   return new Promise((resolve) => {

@@ -3,7 +3,6 @@ import {
   GrapevineError,
   emptyTransportStats,
   formatHostPort,
-  parseHostPort,
   silentLogger,
   type HostPort,
   type Logger,
@@ -12,6 +11,8 @@ import {
   type TransportStats,
 } from '@grapevine/core';
 import { ConnectionPool } from './connection-pool.js';
+import { parseDialAddress } from './dial-address.js';
+import { InboundPerPeer } from './inbound-per-peer.js';
 import { FramedConnection, type ConnectionEvents, type ConnectionSettings } from './framed-connection.js';
 import { networkInterfaces } from 'node:os';
 import { advertisedAddress } from '@grapevine/core';
@@ -22,7 +23,10 @@ const MAX_ENCODABLE_FRAME = 0xffff_ffff;
 export interface TcpTransportOptions {
   /** Where to listen; port 0 picks a free port (see `bindPort`). */
   bind: HostPort;
-  /** "host:port" to give peers instead of the bound address (NAT, containers). */
+  /**
+   * "ip:port" to give peers instead of the bound address (NAT, containers). An IP literal: peers
+   * never look names up when sending, so a host name here would make this node unreachable.
+   */
   advertise?: string;
   /** Largest frame sent or accepted (bytes). Default 8 MiB. */
   maxFrameBytes?: number;
@@ -38,14 +42,33 @@ export interface TcpTransportOptions {
    * Default 1024.
    */
   maxConnections?: number;
+  /**
+   * Most inbound connections open at once from one remote IP address; one more is closed at once
+   * (counted in `connectionsRejected` and `perPeerRejected`). A member needs one (its pooled
+   * connection to us), two while it replaces one; the rest of the default leaves room for a few
+   * nodes sharing an address (NAT). 0 turns the cap off. Default 8.
+   */
+  maxInboundPerPeer?: number;
+  /**
+   * Leave loopback sources (127.0.0.0/8, ::1) out of `maxInboundPerPeer`: every node on this host
+   * shares that address. Default true.
+   */
+  exemptLoopback?: boolean;
   logger?: Logger;
 }
 
 export type TcpTransportStats = TransportStats & {
   /** Inbound connections accepted. (`connectionsOpened` counts the outbound ones.) */
   connectionsAccepted: number;
-  /** Inbound connections refused at the connection limit or during close. */
+  /** Inbound connections refused at the connection limit, the per-peer limit or during close. */
   connectionsRejected: number;
+  /** Of `connectionsRejected`, those refused because their IP was at `maxInboundPerPeer`. */
+  perPeerRejected: number;
+  /**
+   * Sends refused because the destination is not "ip:port" with a port in 1..65535 (a host name,
+   * port 0, garbage); also counted in `sendErrors`. Nothing is looked up or connected for them.
+   */
+  badAddress: number;
 };
 
 type State = 'new' | 'starting' | 'listening' | 'closed';
@@ -57,10 +80,18 @@ type State = 'new' | 'starting' | 'listening' | 'closed';
  */
 export class TcpTransport implements Transport {
   readonly packetBudget: number;
-  readonly stats: TcpTransportStats = { ...emptyTransportStats(), connectionsAccepted: 0, connectionsRejected: 0 };
+  readonly stats: TcpTransportStats = {
+    ...emptyTransportStats(),
+    connectionsAccepted: 0,
+    connectionsRejected: 0,
+    perPeerRejected: 0,
+    badAddress: 0,
+  };
 
   private readonly bind: HostPort;
   private readonly maxConnections: number;
+  private readonly perPeer: InboundPerPeer;
+  private warnedPerPeer = false;
   private readonly logger: Logger;
   private readonly settings: ConnectionSettings;
   private readonly events: ConnectionEvents = {
@@ -86,9 +117,10 @@ export class TcpTransport implements Transport {
       throw new GrapevineError('ERR_INVALID_OPTION', `bind port must be an integer in 0..65535, got ${String(options.bind.port)}`);
     }
     this.bind = { host: options.bind.host, port: options.bind.port };
-    if (options.advertise !== undefined) this.advertise = formatHostPort(parseHostPort(options.advertise));
+    if (options.advertise !== undefined) this.advertise = formatHostPort(parseDialAddress(options.advertise, 'tcp: cannot advertise'));
     this.logger = options.logger ?? silentLogger;
     this.maxConnections = checkInt('maxConnections', options.maxConnections, 1024, 1);
+    this.perPeer = new InboundPerPeer(checkInt('maxInboundPerPeer', options.maxInboundPerPeer, 8, 0), options.exemptLoopback ?? true);
     this.settings = {
       maxFrameBytes: checkInt('maxFrameBytes', options.maxFrameBytes, 8 * 1024 * 1024, 1, MAX_ENCODABLE_FRAME),
       idleTimeout: checkInt('idleTimeout', options.idleTimeout, 60_000, 0),
@@ -153,7 +185,7 @@ export class TcpTransport implements Transport {
         this.stats.reliableBytesSent += data.byteLength;
       },
       (err: unknown) => {
-        this.stats.sendErrors++;
+        this.countSendError(err);
         throw err;
       },
     );
@@ -166,8 +198,8 @@ export class TcpTransport implements Transport {
         this.stats.packetBytesSent += data.byteLength;
       },
       (err: unknown) => {
-        this.stats.sendErrors++;
-        this.logger.debug({ err, to }, 'tcp packet send failed');
+        this.countSendError(err);
+        this.logger.debug({ err, to: to.slice(0, 80) }, 'tcp packet send failed');
       },
     );
   }
@@ -175,6 +207,11 @@ export class TcpTransport implements Transport {
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
+  }
+
+  private countSendError(err: unknown): void {
+    this.stats.sendErrors++;
+    if (err instanceof GrapevineError && err.code === 'ERR_INVALID_ADDRESS') this.stats.badAddress++;
   }
 
   private async send(to: string, data: Uint8Array): Promise<void> {
@@ -197,11 +234,24 @@ export class TcpTransport implements Transport {
   }
 
   private accept(socket: Socket): void {
-    if (this.closing !== undefined || this.connectionCount >= this.maxConnections || socket.remoteAddress === undefined) {
+    const ip = socket.remoteAddress;
+    if (this.closing !== undefined || this.connectionCount >= this.maxConnections || ip === undefined) {
       this.stats.connectionsRejected++;
       socket.destroy();
       return;
     }
+    if (!this.perPeer.tryAcquire(ip)) {
+      this.stats.connectionsRejected++;
+      this.stats.perPeerRejected++;
+      if (!this.warnedPerPeer) {
+        // Once: a flood would otherwise flood the log too. The counter keeps the tally.
+        this.warnedPerPeer = true;
+        this.logger.warn({ remote: ip, maxInboundPerPeer: this.perPeer.max }, 'tcp: inbound connection refused at maxInboundPerPeer (further refusals are only counted); raise it if several nodes share an address');
+      }
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => this.perPeer.release(ip));
     this.stats.connectionsAccepted++;
     this.track(socket);
   }

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Inbox, bytesEqual, patternBytes, transportConformance, withDeadline } from '@grapevine/testkit';
 import { TcpTransport, encodeFrameHeader, type TcpTransportOptions } from '@grapevine/transport-tcp';
 import { unresponsiveListener } from './unresponsive-listener.js';
+import { UNSENDABLE, spyOnDnsLookup } from './dns-spy.js';
 
 const loopback = { host: '127.0.0.1', port: 0 };
 const WAIT = 5000;
@@ -62,8 +63,57 @@ describe('TcpTransport', () => {
     const { t } = await started();
     expect(t.address).toBe(`127.0.0.1:${t.bindPort}`);
     expect(t.packetBudget).toBe(8 * 1024 * 1024);
-    const { t: advertised } = await started({ advertise: 'node1.example:7946' });
-    expect(advertised.address).toBe('node1.example:7946');
+    const { t: advertised } = await started({ advertise: '203.0.113.7:7946' });
+    expect(advertised.address).toBe('203.0.113.7:7946');
+  });
+
+  it('refuses to advertise a host name or port 0: peers would never dial it', () => {
+    for (const advertise of ['node1.example:7946', 'localhost:7946', '203.0.113.7:0']) {
+      expect(() => new TcpTransport({ bind: loopback, advertise })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ADDRESS' }));
+    }
+  });
+
+  it('sendReliable refuses names, port 0 and garbage with ERR_INVALID_ADDRESS, before any socket or lookup', async () => {
+    const dns = spyOnDnsLookup();
+    try {
+      const a = await started();
+      for (const to of UNSENDABLE) {
+        const sent = a.t.sendReliable(to, patternBytes(8, 1));
+        // No connection is being opened for it, not even one waiting on a resolver.
+        expect(a.t.connectionCount).toBe(0);
+        // Settled before any I/O could have happened (a connect or a lookup needs a turn of the event loop).
+        const first = await Promise.race([
+          sent.then(() => 'sent', (e: unknown) => e),
+          new Promise((resolve) => setImmediate(() => resolve('io'))),
+        ]);
+        expect(first).toMatchObject({ name: 'GrapevineError', code: 'ERR_INVALID_ADDRESS' });
+      }
+      expect(a.t.stats).toMatchObject({ badAddress: UNSENDABLE.length, sendErrors: UNSENDABLE.length, connectionsOpened: 0 });
+      expect(dns.names()).toEqual([]);
+      // Control: the spy does see what node:net asks the resolver.
+      const raw = connect({ host: 'control.invalid', port: 9 });
+      const [err] = (await once(raw, 'error')) as [NodeJS.ErrnoException];
+      expect(err.code).toBe('ENOTFOUND');
+      expect(dns.names()).toEqual(['control.invalid']);
+    } finally {
+      dns.restore();
+    }
+  });
+
+  it('sendPacket to a name or port 0 is dropped and counted, and the transport keeps sending', async () => {
+    const dns = spyOnDnsLookup();
+    try {
+      const a = await started();
+      const b = await started();
+      for (const to of UNSENDABLE) a.t.sendPacket(to, patternBytes(8, 1));
+      a.t.sendPacket(b.t.address, patternBytes(8, 2));
+      await b.inbox.waitForCount(1, WAIT);
+      await vi.waitFor(() => expect(a.t.stats.badAddress).toBe(UNSENDABLE.length), { timeout: WAIT });
+      expect(a.t.stats).toMatchObject({ sendErrors: UNSENDABLE.length, packetsSent: 1, connectionsOpened: 1 });
+      expect(dns.names()).toEqual([]);
+    } finally {
+      dns.restore();
+    }
   });
 
   it('rejects start with a GrapevineError when the port is taken, keeping the errno error as cause', async () => {
@@ -196,6 +246,45 @@ describe('TcpTransport', () => {
     expect(t.stats.connectionsRejected).toBe(1);
     await write(first, frame(patternBytes(5, 1)));
     await inbox.waitForCount(1, WAIT);
+  });
+
+  it('refuses inbound connections from one IP beyond maxInboundPerPeer, and frees the slot on close', async () => {
+    // Loopback is exempt by default; these tests can only connect from loopback.
+    const { t, inbox } = await started({ maxInboundPerPeer: 2, exemptLoopback: false });
+    const first = await rawConnect(t.bindPort);
+    const second = await rawConnect(t.bindPort);
+    const third = await rawConnect(t.bindPort); // the kernel accepts; the transport closes it at once
+    await closeOf(third);
+    expect(t.stats).toMatchObject({ connectionsAccepted: 2, connectionsRejected: 1, perPeerRejected: 1 });
+    // The two within the cap are untouched.
+    await write(first, frame(patternBytes(5, 1)));
+    await write(second, frame(patternBytes(5, 2)));
+    await inbox.waitForCount(2, WAIT);
+    // A closed connection gives its slot back.
+    await closeOf(first.destroy());
+    await vi.waitFor(() => expect(t.connectionCount).toBe(1), { timeout: WAIT });
+    const fourth = await rawConnect(t.bindPort);
+    await write(fourth, frame(patternBytes(5, 3)));
+    await inbox.waitForCount(3, WAIT);
+    expect(t.stats).toMatchObject({ connectionsAccepted: 3, perPeerRejected: 1 });
+    // A transport's own pooled connection counts like any other peer's.
+    const { t: peer } = await started();
+    await peer.sendReliable(t.address, patternBytes(5, 4)).catch(() => undefined); // may or may not see the close in time
+    await vi.waitFor(() => expect(t.stats.perPeerRejected).toBe(2), { timeout: WAIT });
+    expect(inbox.messages).toHaveLength(3);
+  });
+
+  it('does not cap loopback peers by default, and maxInboundPerPeer 0 turns the cap off', async () => {
+    const exempt = await started({ maxInboundPerPeer: 1 });
+    const off = await started({ maxInboundPerPeer: 0, exemptLoopback: false });
+    for (const { t, inbox } of [exempt, off]) {
+      const raws = [await rawConnect(t.bindPort), await rawConnect(t.bindPort), await rawConnect(t.bindPort)];
+      for (const [i, raw] of raws.entries()) await write(raw, frame(patternBytes(5, i)));
+      await inbox.waitForCount(3, WAIT);
+      expect(t.stats).toMatchObject({ connectionsAccepted: 3, connectionsRejected: 0, perPeerRejected: 0 });
+    }
+    expect(() => new TcpTransport({ bind: loopback, maxInboundPerPeer: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => new TcpTransport({ bind: loopback, maxInboundPerPeer: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
   });
 
   it('rejects with ERR_UNREACHABLE when a connection cannot be made in connectTimeout', async () => {

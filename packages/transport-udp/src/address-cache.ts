@@ -1,4 +1,5 @@
-import { parseHostPort, type HostPort } from '@grapevine/core';
+import type { HostPort } from '@grapevine/core';
+import { parseDialAddress } from './dial-address.js';
 
 /**
  * Parsed destination addresses, so the send path does not re-parse the same few strings for every
@@ -9,12 +10,12 @@ export class AddressCache {
 
   constructor(private readonly capacity = 4096) {}
 
-  /** The parsed address, or undefined when `address` is not a valid "host:port". */
+  /** The parsed address, or undefined when `address` is not an "ip:port" a send may go to (see parseDialAddress). */
   resolve(address: string): HostPort | undefined {
     if (this.entries.has(address)) return this.entries.get(address);
     let parsed: HostPort | undefined;
     try {
-      parsed = parseHostPort(address);
+      parsed = parseDialAddress(address);
     } catch {
       parsed = undefined;
     }

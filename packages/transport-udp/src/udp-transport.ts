@@ -3,7 +3,6 @@ import {
   GrapevineError,
   emptyTransportStats,
   formatHostPort,
-  parseHostPort,
   silentLogger,
   type HostPort,
   type Logger,
@@ -12,6 +11,7 @@ import {
   type TransportStats,
 } from '@grapevine/core';
 import { AddressCache } from './address-cache.js';
+import { parseDialAddress } from './dial-address.js';
 import { networkInterfaces } from 'node:os';
 import { advertisedAddress, formatRemoteAddress } from '@grapevine/core';
 
@@ -21,7 +21,10 @@ const MAX_UDP_PAYLOAD = 65_507;
 export interface UdpTransportOptions {
   /** Where to listen; port 0 picks a free port (see `bindPort`). A host with ':' opens an IPv6 socket. */
   bind: HostPort;
-  /** "host:port" to give peers instead of the bound address (NAT, containers). */
+  /**
+   * "ip:port" to give peers instead of the bound address (NAT, containers). An IP literal: peers
+   * never look names up when sending, so a host name here would make this node unreachable.
+   */
   advertise?: string;
   /** Largest payload the protocol should put in one packet. Default 1400 (fits a 1500-byte MTU). */
   packetBudget?: number;
@@ -35,6 +38,11 @@ export interface UdpTransportOptions {
 export type UdpTransportStats = TransportStats & {
   /** Inbound datagrams dropped by `inboundFilter`. */
   filtered: number;
+  /**
+   * Sends refused because the destination is not "ip:port" with a port in 1..65535 (a host name,
+   * port 0, garbage); also counted in `sendErrors`. Nothing is looked up or sent for them.
+   */
+  badAddress: number;
 };
 
 type State = 'new' | 'starting' | 'listening' | 'closed';
@@ -42,7 +50,7 @@ type State = 'new' | 'starting' | 'listening' | 'closed';
 /** Best-effort packets over node:dgram. */
 export class UdpTransport implements PacketTransport {
   readonly packetBudget: number;
-  readonly stats: UdpTransportStats = { ...emptyTransportStats(), filtered: 0 };
+  readonly stats: UdpTransportStats = { ...emptyTransportStats(), filtered: 0, badAddress: 0 };
 
   private readonly bind: HostPort;
   private readonly maxPacketBytes: number;
@@ -63,7 +71,7 @@ export class UdpTransport implements PacketTransport {
     this.maxPacketBytes = checkSize('maxPacketBytes', options.maxPacketBytes, MAX_UDP_PAYLOAD);
     this.inboundFilter = options.inboundFilter;
     this.logger = options.logger ?? silentLogger;
-    if (options.advertise !== undefined) this.advertise = formatHostPort(parseHostPort(options.advertise));
+    if (options.advertise !== undefined) this.advertise = formatHostPort(parseDialAddress(options.advertise, 'udp: cannot advertise'));
   }
 
   /** The advertised address, else the bound one; valid once start() resolved. */
@@ -104,9 +112,16 @@ export class UdpTransport implements PacketTransport {
 
   sendPacket(to: string, data: Uint8Array): void {
     const socket = this.socket;
-    const dest = this.addresses.resolve(to);
-    if (this.state !== 'listening' || socket === undefined || dest === undefined || data.byteLength === 0) {
+    if (this.state !== 'listening' || socket === undefined || data.byteLength === 0) {
       this.stats.sendErrors++;
+      return;
+    }
+    // Checked before node:dgram sees it: given a host name, dgram would run a DNS lookup.
+    const dest = this.addresses.resolve(to);
+    if (dest === undefined) {
+      this.stats.sendErrors++;
+      this.stats.badAddress++;
+      this.logger.debug({ to: to.slice(0, 80) }, 'udp send refused: not an ip:port');
       return;
     }
     const size = data.byteLength;
@@ -121,7 +136,7 @@ export class UdpTransport implements PacketTransport {
         }
       });
     } catch (err) {
-      // dgram throws synchronously for some bad arguments (port 0, say).
+      // dgram throws synchronously for some bad arguments; none should get this far.
       this.stats.sendErrors++;
       this.logger.debug({ err, to }, 'udp send failed');
     }

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseHostPort } from '@grapevine/core';
 import { Inbox, bytesEqual, packetTransportConformance, patternBytes } from '@grapevine/testkit';
 import { UdpTransport, type UdpTransportOptions } from '@grapevine/transport-udp';
+import { UNSENDABLE, spyOnDnsLookup } from './dns-spy.js';
 
 const loopback = { host: '127.0.0.1', port: 0 };
 
@@ -64,9 +65,49 @@ describe('UdpTransport', () => {
     t.sendPacket(t.address, new Uint8Array(0));
     t.sendPacket('127.0.0.1:0', patternBytes(8, 1));
     expect(t.stats.sendErrors).toBe(3);
+    expect(t.stats.badAddress).toBe(2); // not the empty packet
     const unstarted = new UdpTransport({ bind: loopback });
     unstarted.sendPacket('127.0.0.1:9', patternBytes(8, 1));
     expect(unstarted.stats.sendErrors).toBe(1);
+  });
+
+  it('sends only to ip:port: names, port 0 and garbage are refused at once, counted, never looked up', async () => {
+    const dns = spyOnDnsLookup();
+    try {
+      const a = await started();
+      const b = await started();
+      for (const to of UNSENDABLE) a.t.sendPacket(to, patternBytes(8, 1));
+      // node:dgram would have asked dns.lookup synchronously inside send().
+      expect(dns.names()).toEqual([]);
+      // Counted before sendPacket returned: nothing was handed to the socket or the resolver.
+      expect(a.t.stats).toMatchObject({ badAddress: UNSENDABLE.length, sendErrors: UNSENDABLE.length, packetsSent: 0 });
+      // A second round hits the parse cache and is counted the same way.
+      for (const to of UNSENDABLE) a.t.sendPacket(to, patternBytes(8, 1));
+      expect(a.t.stats.badAddress).toBe(2 * UNSENDABLE.length);
+      // The transport still sends to an IP literal, and the spy does see node:dgram's lookups:
+      // that one went through it (answered locally, as Node answers IP literals).
+      a.t.sendPacket(b.t.address, patternBytes(8, 2));
+      await b.inbox.waitForCount(1, 5000);
+      expect(dns.names()).toEqual([]);
+      // Control: the same spy catches a name handed to node:dgram directly.
+      const raw = createSocket('udp4');
+      try {
+        const err = await new Promise<Error | null>((resolve) => raw.send(Uint8Array.of(1), 9, 'control.invalid', resolve));
+        expect(err).toMatchObject({ code: 'ENOTFOUND' });
+        expect(dns.names()).toEqual(['control.invalid']);
+      } finally {
+        raw.close();
+      }
+    } finally {
+      dns.restore();
+    }
+  });
+
+  it('refuses to advertise a host name or port 0', () => {
+    for (const advertise of ['node1.example:7946', 'localhost:7946', '203.0.113.7:0']) {
+      expect(() => new UdpTransport({ bind: loopback, advertise })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ADDRESS' }));
+    }
+    expect(() => new UdpTransport({ bind: loopback, advertise: '[2001:db8::1]:7946' })).not.toThrow();
   });
 
   it('counts packets and bytes both ways', async () => {

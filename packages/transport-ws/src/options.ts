@@ -45,6 +45,15 @@ export interface WsTransportOptions {
   maxBufferedBytes?: number;
   /** Most connections, inbound and outbound together, dials included. Default 1024. */
   maxConnections?: number;
+  /**
+   * Most inbound connections open at once from one remote IP address; one more upgrade is refused
+   * with 503 (counted in `connectionsRejected` and `perPeerRejected`). 0 turns the cap off. Behind
+   * a reverse proxy every peer has the proxy's address: set 0 there, or at least the cluster size.
+   * Default 8.
+   */
+  maxInboundPerPeer?: number;
+  /** Leave loopback sources (127.0.0.0/8, ::1) out of `maxInboundPerPeer`. Default true. */
+  exemptLoopback?: boolean;
   /** Dial (TCP, TLS, HTTP upgrade) and hello exchange must finish within this (ms). Default 5000. */
   handshakeTimeout?: number;
   /** Ping every connection this often (ms; 0 never). Default 15000. */
@@ -74,8 +83,10 @@ export interface WsTransportOptions {
 export type WsTransportStats = TransportStats & {
   /** Inbound connections accepted. (`connectionsOpened` counts the outbound ones.) */
   connectionsAccepted: number;
-  /** Upgrades refused at the connection limit or while not listening. */
+  /** Upgrades refused at the connection limit, the per-peer limit or while not listening. */
   connectionsRejected: number;
+  /** Of `connectionsRejected`, those refused because their IP was at `maxInboundPerPeer`. */
+  perPeerRejected: number;
   /** Upgrades refused for a missing or wrong bearer token (401). */
   authFailures: number;
   /** Outbound connections opened to a peer that had been connected before. */
@@ -93,7 +104,7 @@ export function emptyWsStats(): WsTransportStats {
     packetsSent: 0, packetBytesSent: 0, packetsReceived: 0,
     reliableSent: 0, reliableBytesSent: 0, reliableReceived: 0,
     connectionsOpened: 0, sendErrors: 0, dropped: 0,
-    connectionsAccepted: 0, connectionsRejected: 0, authFailures: 0, reconnects: 0,
+    connectionsAccepted: 0, connectionsRejected: 0, perPeerRejected: 0, authFailures: 0, reconnects: 0,
     duplicatesClosed: 0, pingTimeouts: 0, bufferOverflows: 0,
   };
 }
@@ -111,6 +122,8 @@ export interface Settings {
   maxMessageBytes: number;
   maxBufferedBytes: number;
   maxConnections: number;
+  maxInboundPerPeer: number;
+  exemptLoopback: boolean;
   handshakeTimeout: number;
   pingInterval: number;
   pingTimeout: number;
@@ -154,6 +167,8 @@ export function resolveOptions(o: WsTransportOptions): Settings {
     maxMessageBytes,
     maxBufferedBytes: checkInt('maxBufferedBytes', o.maxBufferedBytes, 16 * MiB, maxMessageBytes + 1),
     maxConnections: checkInt('maxConnections', o.maxConnections, 1024, 1),
+    maxInboundPerPeer: checkInt('maxInboundPerPeer', o.maxInboundPerPeer, 8, 0),
+    exemptLoopback: o.exemptLoopback ?? true,
     handshakeTimeout: checkInt('handshakeTimeout', o.handshakeTimeout, 5000, 1),
     pingInterval: checkInt('pingInterval', o.pingInterval, 15_000, 0),
     pingTimeout: checkInt('pingTimeout', o.pingTimeout, 10_000, 1),

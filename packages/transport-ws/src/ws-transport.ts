@@ -19,6 +19,7 @@ import { DialHistory, type Peer, type PeerLink } from './peer.js';
 import { listen, refuseUpgrade, requestPath, serveAsPlainRequest } from './upgrade.js';
 import { canonicalPeerUrl, hostPortOf } from './ws-address.js';
 import { PeerLinks } from './peer-links.js';
+import { InboundPerPeer } from './inbound-per-peer.js';
 
 type State = 'new' | 'starting' | 'listening' | 'closed';
 
@@ -46,6 +47,8 @@ export class WsTransport implements Transport {
   /** Outbound sockets still connecting (before 'open'). */
   private readonly dials = new Set<WebSocket>();
   private readonly history: DialHistory;
+  private readonly perPeer: InboundPerPeer;
+  private warnedPerPeer = false;
   private readonly upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.onUpgrade(req, socket, head);
   private linkSettings: LinkSettings | undefined;
   private advertise: string | undefined;
@@ -62,6 +65,7 @@ export class WsTransport implements Transport {
     this.packetBudget = this.s.packetBudget;
     this.advertise = this.s.advertise;
     this.history = new DialHistory(this.s.reconnectBaseDelay, this.s.reconnectMaxDelay);
+    this.perPeer = new InboundPerPeer(this.s.maxInboundPerPeer, this.s.exemptLoopback);
     // The hello must fit whatever maxMessageBytes says.
     const maxPayload = Math.max(this.s.maxMessageBytes + 1, 2 + INSTANCE_BYTES + MAX_HELLO_URL_BYTES);
     this.wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload });
@@ -249,6 +253,20 @@ export class WsTransport implements Transport {
       refuseUpgrade(socket, 503);
       return;
     }
+    const ip = req.socket.remoteAddress ?? '';
+    if (!this.perPeer.tryAcquire(ip)) {
+      this.stats.connectionsRejected++;
+      this.stats.perPeerRejected++;
+      if (!this.warnedPerPeer) {
+        // Once: a flood would otherwise flood the log too. The counter keeps the tally.
+        this.warnedPerPeer = true;
+        this.s.logger.warn({ remote: ip, maxInboundPerPeer: this.perPeer.max }, 'ws upgrade refused at maxInboundPerPeer (further refusals are only counted); behind a proxy, raise it or set 0');
+      }
+      refuseUpgrade(socket, 503);
+      return;
+    }
+    // The socket closes whatever becomes of the upgrade (handshake refused, link closed), so the slot is always given back.
+    socket.once('close', () => this.perPeer.release(ip));
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.state !== 'listening' || this.linkSettings === undefined) {
         ws.terminate();

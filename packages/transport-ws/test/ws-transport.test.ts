@@ -392,6 +392,37 @@ describe('WsTransport', () => {
     expect(server.stats.connectionsRejected).toBe(1);
   });
 
+  it('refuses upgrades from one IP beyond maxInboundPerPeer with 503, counts them, and frees the slot on close', async () => {
+    // Loopback is exempt by default; these tests can only connect from loopback.
+    const { t: server, inbox } = await started({ maxInboundPerPeer: 1, exemptLoopback: false });
+    const { t: first } = await started();
+    const { t: second } = await started({ reconnectBaseDelay: 0, reconnectMaxDelay: 0 });
+    await first.sendReliable(server.address, Uint8Array.of(1));
+    const refused = await outcome(second.sendReliable(server.address, Uint8Array.of(2)));
+    expect(refused).toMatchObject({ ok: false, code: 'ERR_UNREACHABLE' });
+    expect(refused.ok ? '' : refused.message).toMatch(/503/);
+    expect(server.stats).toMatchObject({ connectionsRejected: 1, perPeerRejected: 1, connectionsAccepted: 1 });
+    expect(await upgradeStatus(server.address)).toBe(503);
+    expect(server.stats.perPeerRejected).toBe(2);
+    // The first peer leaves; its slot is free again.
+    await first.close();
+    await eventually(() => server.connectionCount === 0, WAIT, 'the first connection to close');
+    await second.sendReliable(server.address, Uint8Array.of(3));
+    await inbox.waitForCount(2, WAIT);
+    expect(server.stats).toMatchObject({ connectionsAccepted: 2, perPeerRejected: 2 });
+  });
+
+  it('does not cap loopback peers by default, and maxInboundPerPeer 0 turns the cap off', async () => {
+    for (const options of [{ maxInboundPerPeer: 1 }, { maxInboundPerPeer: 0, exemptLoopback: false }]) {
+      const { t: server, inbox } = await started(options);
+      const peers = await Promise.all([started(), started(), started()]);
+      await Promise.all(peers.map(({ t }, i) => t.sendReliable(server.address, Uint8Array.of(i))));
+      await inbox.waitForCount(3, WAIT);
+      expect(server.stats).toMatchObject({ connectionsAccepted: 3, connectionsRejected: 0, perPeerRejected: 0 });
+    }
+    expect(() => new WsTransport({ listen: loopback, maxInboundPerPeer: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+  });
+
   it('gives up on a WebSocket server that never says hello, within handshakeTimeout', async () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await once(wss, 'listening');
