@@ -3,21 +3,10 @@
  * root) and checks it exits 0 with the lines the README promises. The child imports the built
  * `grapevine` package (dist/), which `pnpm test` builds first.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runExample } from '../../../test-support/run-example.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-function runExample(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    // The kill timeout is the backstop that guarantees no child outlives the test.
-    execFile(process.execPath, [script], { cwd: root, timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('examples/basic', () => {
   it('joins three nodes, lists them, and shows a graceful leave', async () => {

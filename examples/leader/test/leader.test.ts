@@ -12,8 +12,7 @@
  * The last block runs the demo, `node examples/leader/index.mjs`, as the README says (it imports
  * the built `grapevine` package, which `pnpm test` builds first).
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runExample } from '../../../test-support/run-example.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom, type Clock, type TimerHandle } from '@grapevine/core';
 import type { VirtualClock } from '@grapevine/transport-memory';
@@ -534,13 +533,7 @@ describe('examples/leader: the rules a voter follows', () => {
 
 describe('examples/leader: the demo', () => {
   it('elects, survives the leader crashing with a higher term, and fences the old leader out', async () => {
-    const root = fileURLToPath(new URL('../../../', import.meta.url));
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      // The kill timeout is the backstop that guarantees no child outlives the test.
-      execFile(process.execPath, ['examples/leader/index.mjs'], { cwd: root, timeout: 20_000 }, (err, out, errOut) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: out, stderr: errOut });
-      });
-    });
+    const { code, stdout, stderr } = await runExample('examples/leader/index.mjs');
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const first = /leader: (node-\d), term (\d+); all 5 nodes agree/.exec(stdout);

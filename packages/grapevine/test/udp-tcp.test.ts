@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Inbox, transportConformance, withDeadline } from '@grapevine/testkit';
 import { UdpTcpTransport } from 'grapevine';
-import { UNSENDABLE, spyOnDnsLookup } from './dns-spy.js';
+import { UNSENDABLE, spyOnDnsLookup } from '../../../test-support/dns-spy.js';
 
 transportConformance(
   'UdpTcpTransport',

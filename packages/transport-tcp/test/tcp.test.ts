@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Inbox, bytesEqual, patternBytes, transportConformance, withDeadline } from '@grapevine/testkit';
 import { TcpTransport, encodeFrameHeader, type TcpTransportOptions } from '@grapevine/transport-tcp';
 import { unresponsiveListener } from './unresponsive-listener.js';
-import { UNSENDABLE, spyOnDnsLookup } from './dns-spy.js';
+import { UNSENDABLE, spyOnDnsLookup } from '../../../test-support/dns-spy.js';
 
 const loopback = { host: '127.0.0.1', port: 0 };
 const WAIT = 5000;

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseHostPort } from '@grapevine/core';
 import { Inbox, bytesEqual, packetTransportConformance, patternBytes } from '@grapevine/testkit';
 import { UdpTransport, type UdpTransportOptions } from '@grapevine/transport-udp';
-import { UNSENDABLE, spyOnDnsLookup } from './dns-spy.js';
+import { UNSENDABLE, spyOnDnsLookup } from '../../../test-support/dns-spy.js';
 
 const loopback = { host: '127.0.0.1', port: 0 };
 
