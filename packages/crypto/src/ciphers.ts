@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { xchacha20poly1305 as nobleXChaCha } from '@noble/ciphers/chacha.js';
 import { GrapevineError, type Cipher } from '@grapevine/core';
+import { nativeChaChaAvailable, nativeXChaChaOpen, nativeXChaChaSeal } from './xchacha-native.js';
 
 /** Every cipher here takes a 256-bit key. */
 export const KEY_LENGTH = 32;
@@ -28,8 +29,10 @@ function openable(cipher: Cipher, key: Uint8Array, nonce: Uint8Array, sealed: Ui
 }
 
 /**
- * XChaCha20-Poly1305 (@noble/ciphers), cipher id 1, the default: pure JavaScript, runs everywhere.
- * Its 24-byte nonce is large enough to be drawn at random for every message (see nonce.ts).
+ * XChaCha20-Poly1305, cipher id 1, the default. Its 24-byte nonce is large enough to be drawn at
+ * random for every message (see nonce.ts). On Node the stream cipher and MAC run in OpenSSL
+ * (xchacha-native.ts); where that is missing, @noble/ciphers' pure JavaScript does it all. Both
+ * produce the same bytes.
  */
 export const xchacha20poly1305: Cipher = {
   id: 1,
@@ -39,11 +42,13 @@ export const xchacha20poly1305: Cipher = {
   tagLength: TAG_LENGTH,
   seal(key, nonce, plaintext, aad) {
     checkSealArgs(xchacha20poly1305, key, nonce);
+    if (nativeChaChaAvailable) return nativeXChaChaSeal(key, nonce, plaintext, aad);
     return nobleXChaCha(key, nonce, aad).encrypt(plaintext);
   },
   open(key, nonce, sealed, aad) {
     if (!openable(xchacha20poly1305, key, nonce, sealed, aad)) return null;
     try {
+      if (nativeChaChaAvailable) return nativeXChaChaOpen(key, nonce, sealed, aad);
       return nobleXChaCha(key, nonce, aad).decrypt(sealed);
     } catch {
       return null;
