@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InboundPerPeer } from '../src/inbound-per-peer.js';
+import { InboundPerPeer } from '@grapevine/core';
 
 describe('InboundPerPeer', () => {
   it('caps each address separately and gives slots back', () => {

@@ -42,6 +42,8 @@ export class Link {
   peerUrl: string | undefined;
   /** What the transport reports as `from` (set by the transport when the hello arrives). */
   from: string;
+  /** The peer entry whose sends wait for this inbound link's hello (the transport's business). */
+  expectedBy: Peer | undefined;
   /** The peer entry that sends through this link (the transport's business). */
   owner: Peer | undefined;
   /** True once we sent a message on it: closing it then means waiting for the close to drain. */

@@ -49,14 +49,43 @@ export class PeerLinks {
       return Promise.reject(overLimit(message.byteLength, peer.queuedBytes, this.hooks.maxBufferedBytes));
     }
     const promise = new Promise<void>((resolve, reject) => peer.enqueue({ message, resolve, reject }));
-    if (peer.link === undefined && !peer.dialing && peer.draining === undefined) this.hooks.dial(peer);
+    if (mayDial(peer)) this.hooks.dial(peer);
     return promise;
+  }
+
+  /**
+   * An inbound connection's upgrade request says it comes from `url` (canonical); its hello has not
+   * arrived yet. Until it does (or the connection closes), sends to that peer wait for it rather
+   * than dial a connection of their own — which would only end as a duplicate.
+   */
+  expectInbound(url: string, link: PeerLink): void {
+    const key = this.aliases.get(url) ?? url;
+    const peer = this.peerFor(key);
+    link.expectedBy = peer;
+    peer.expected.add(link);
   }
 
   /** An inbound link finished its hello. */
   attach(link: PeerLink): void {
-    if (link.peerUrl === undefined) return;
-    this.place(this.peerFor(link.peerUrl), link);
+    const expectedBy = this.unexpect(link);
+    if (link.peerUrl !== undefined) this.place(this.peerFor(link.peerUrl), link);
+    // The hello named another peer than the upgrade request: the waiting sends dial after all.
+    if (expectedBy !== undefined && expectedBy.link === undefined) this.service(expectedBy);
+  }
+
+  /** An inbound link said hello but will not carry sends: sends that waited for it dial now. */
+  unexpected(link: PeerLink): void {
+    const peer = this.unexpect(link);
+    if (peer !== undefined) this.service(peer);
+  }
+
+  /** Forgets that sends wait for `link`; returns the peer entry that waited, if any. */
+  private unexpect(link: PeerLink): Peer | undefined {
+    const peer = link.expectedBy;
+    if (peer === undefined) return undefined;
+    link.expectedBy = undefined;
+    peer.expected.delete(link);
+    return peer;
   }
 
   dialSucceeded(peer: Peer, link: PeerLink): void {
@@ -82,6 +111,11 @@ export class PeerLinks {
 
   /** A link closed: sends move to a spare, or wait for a dial on the next send. */
   detach(link: PeerLink, live: boolean): void {
+    const waited = this.unexpect(link);
+    if (waited !== undefined) {
+      if (live) this.service(waited);
+      else this.forgetIfIdle(waited);
+    }
     const peer = link.owner;
     if (peer === undefined) return;
     peer.links.delete(link);
@@ -150,7 +184,7 @@ export class PeerLinks {
   private service(peer: Peer): void {
     if (peer.draining === undefined) {
       if (peer.link?.usable === true) this.flush(peer);
-      else if (peer.link === undefined && !peer.dialing && peer.queue.length > 0) this.hooks.dial(peer);
+      else if (peer.link === undefined && mayDial(peer) && peer.queue.length > 0) this.hooks.dial(peer);
     }
     this.forgetIfIdle(peer);
   }
@@ -197,6 +231,11 @@ export class PeerLinks {
       if (oldest !== undefined) this.aliases.delete(oldest);
     }
   }
+}
+
+/** No link, no dial running, no retired link draining and no inbound connection about to say hello. */
+function mayDial(peer: Peer): boolean {
+  return peer.link === undefined && !peer.dialing && peer.draining === undefined && peer.expected.size === 0;
 }
 
 function overLimit(size: number, buffered: number, limit: number): GrapevineError {

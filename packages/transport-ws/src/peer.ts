@@ -21,6 +21,11 @@ export class Peer {
   /** A retired link that carried our sends: later sends wait until it has closed, so order holds. */
   draining: PeerLink | undefined;
   dialing = false;
+  /**
+   * Inbound links whose upgrade request named this peer (x-grapevine-from) and whose hello has not
+   * arrived yet: while there is one, sends wait for it instead of dialing a second connection.
+   */
+  readonly expected = new Set<PeerLink>();
   readonly queue: Pending[] = [];
   queuedBytes = 0;
 
@@ -28,7 +33,7 @@ export class Peer {
 
   /** True when nothing refers to this entry any more. */
   get idle(): boolean {
-    return this.link === undefined && this.links.size === 0 && !this.dialing && this.queue.length === 0 && this.draining === undefined;
+    return this.link === undefined && this.links.size === 0 && !this.dialing && this.queue.length === 0 && this.draining === undefined && this.expected.size === 0;
   }
 
   enqueue(p: Pending): void {

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import {
   GrapevineError,
+  InboundPerPeer,
   advertisedAddress,
   formatRemoteAddress,
   type Transport,
@@ -19,7 +20,7 @@ import { DialHistory, type Peer, type PeerLink } from './peer.js';
 import { listen, refuseUpgrade, requestPath, serveAsPlainRequest } from './upgrade.js';
 import { canonicalPeerUrl, hostPortOf } from './ws-address.js';
 import { PeerLinks } from './peer-links.js';
-import { InboundPerPeer } from './inbound-per-peer.js';
+
 
 type State = 'new' | 'starting' | 'listening' | 'closed';
 
@@ -39,7 +40,9 @@ export class WsTransport implements Transport {
   private readonly instance = randomBytes(INSTANCE_BYTES);
   private readonly instanceId = this.instance.toString('hex');
   private readonly wss: WebSocketServer;
-  private readonly clientOptions: ClientOptions;
+  private clientOptions: ClientOptions;
+  /** Canonical peer URL per address as given to send, so a hot path does not parse URLs. */
+  private readonly canonical = new Map<string, string>();
   private readonly linkEvents: LinkEvents;
   private readonly table: PeerLinks;
   /** Every link, inbound or outbound, handshaking, open or closing, so close() reaches them all. */
@@ -196,6 +199,9 @@ export class WsTransport implements Transport {
       this.s.path,
       this.s.scheme,
     );
+    // Tells the peer who is dialing before the hello can: it then waits for this connection instead
+    // of dialing one of its own to us at the same moment.
+    this.clientOptions = { ...this.clientOptions, headers: { ...this.clientOptions.headers, [FROM_HEADER]: this.advertise } };
     this.linkSettings = {
       hello: encodeHello(this.advertise, this.instance),
       handshakeTimeout: this.s.handshakeTimeout,
@@ -213,11 +219,37 @@ export class WsTransport implements Transport {
       if (data.byteLength > this.s.maxMessageBytes) {
         throw new GrapevineError('ERR_TOO_LARGE', `message of ${data.byteLength} bytes is over maxMessageBytes (${this.s.maxMessageBytes})`);
       }
-      const key = canonicalPeerUrl(to, this.s.path, this.s.scheme);
+      const key = this.canonicalUrl(to);
       const message = encodeMessage(kind, data);
       return this.table.submit(key, message);
     } catch (err) {
       return Promise.reject(err);
+    }
+  }
+
+  /** canonicalPeerUrl with a bounded cache (invalid addresses are not cached and throw each time). */
+  private canonicalUrl(address: string): string {
+    let url = this.canonical.get(address);
+    if (url === undefined) {
+      url = canonicalPeerUrl(address, this.s.path, this.s.scheme);
+      if (this.canonical.size >= MAX_CANONICAL) {
+        const oldest = this.canonical.keys().next().value;
+        if (oldest !== undefined) this.canonical.delete(oldest);
+      }
+      this.canonical.set(address, url);
+    }
+    return url;
+  }
+
+  /** The canonical URL an upgrade request says it comes from; undefined when absent, bad or our own. */
+  private claimedFrom(req: IncomingMessage): string | undefined {
+    const raw = req.headers[FROM_HEADER];
+    if (typeof raw !== 'string' || raw.length > MAX_HELLO_URL_BYTES) return undefined;
+    try {
+      const url = this.canonicalUrl(raw);
+      return url === this.advertise ? undefined : url;
+    } catch {
+      return undefined;
     }
   }
 
@@ -274,14 +306,17 @@ export class WsTransport implements Transport {
       }
       this.stats.connectionsAccepted++;
       const remote = formatRemoteAddress(req.socket.remoteAddress ?? '0.0.0.0', req.socket.remotePort ?? 0);
-      this.links.add(new Link(ws, false, remote, this.linkSettings, this.linkEvents));
+      const link = new Link(ws, false, remote, this.linkSettings, this.linkEvents);
+      this.links.add(link);
+      const from = this.s.reuseInbound ? this.claimedFrom(req) : undefined;
+      if (from !== undefined && link.state === 'handshaking') this.table.expectInbound(from, link);
     });
   }
 
   /** Validates the peer's hello; false (link terminated) when its URL is unusable. */
   private identify(link: PeerLink): boolean {
     try {
-      const url = canonicalPeerUrl(link.peer?.url ?? '', this.s.path, this.s.scheme);
+      const url = this.canonicalUrl(link.peer?.url ?? '');
       link.peerUrl = url;
       link.from = this.s.fromFormat === 'url' ? url : hostPortOf(url);
       return true;
@@ -294,11 +329,10 @@ export class WsTransport implements Transport {
   }
 
   private onInboundReady(link: PeerLink): void {
-    if (!this.identify(link) || !this.s.reuseInbound) return;
     // Our own dial to ourselves: the outbound end does the sending.
-    if (link.peer?.instance === this.instanceId) return;
-    if (link.state !== 'open' || this.state !== 'listening') return;
-    this.table.attach(link);
+    const usable = this.identify(link) && this.s.reuseInbound && link.peer?.instance !== this.instanceId && link.state === 'open' && this.state === 'listening';
+    if (usable) this.table.attach(link);
+    else this.table.unexpected(link);
   }
 
   private deliver(link: PeerLink, kind: number, payload: Uint8Array): void {
@@ -413,6 +447,10 @@ export class WsTransport implements Transport {
     this.wss.close();
   }
 }
+
+/** The request header a dialing transport names its advertised URL in (lower case, as Node reports it). */
+const FROM_HEADER = 'x-grapevine-from';
+const MAX_CANONICAL = 4096;
 
 function unreachable(url: string, reason: string, cause?: unknown): GrapevineError {
   return new GrapevineError('ERR_UNREACHABLE', `ws: cannot connect to ${url}: ${reason}`, { cause });

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Inbox, bytesEqual, patternBytes, patternSeed } from '@grapevine/testkit';
 import { WsTransport, type WsTransportOptions } from '@grapevine/transport-ws';
+import { INSTANCE_BYTES, KIND_RELIABLE, encodeHello } from '../src/frames.js';
 import { appServer, closeServer, eventually, portOf } from './helpers.js';
 
 const loopback = { host: '127.0.0.1', port: 0 };
@@ -152,6 +153,26 @@ describe('WsTransport', () => {
     expect(b.stats.connectionsOpened).toBe(1);
     expect(a.connectionCount).toBe(2);
     expect(b.connectionCount).toBe(2);
+  });
+
+  it('holds sends to a peer whose connection to us is still saying hello, instead of dialing it', async () => {
+    const { t: b } = await started();
+    // Nothing listens at the claimed URL: a dial to it would fail the send.
+    const claimed = 'ws://127.0.0.1:9/grapevine';
+    const ws = new WebSocket(b.address, { headers: { 'x-grapevine-from': claimed } });
+    const got: Buffer[] = [];
+    ws.on('message', (d: Buffer) => got.push(d));
+    await once(ws, 'open');
+    await eventually(() => got.length === 1, WAIT, "b's hello");
+    const sent = outcome(b.sendReliable(claimed, Uint8Array.of(5)));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.stats.connectionsOpened).toBe(0);
+    ws.send(encodeHello(claimed, Buffer.alloc(INSTANCE_BYTES, 1)));
+    expect(await sent).toEqual({ ok: true });
+    await eventually(() => got.length === 2, WAIT, 'the held message');
+    expect(got[1]).toEqual(Buffer.from([KIND_RELIABLE, 5]));
+    expect(b.stats.connectionsOpened).toBe(0);
+    ws.terminate();
   });
 
   it('reports the advertised URL as `from` with fromFormat "url"', async () => {

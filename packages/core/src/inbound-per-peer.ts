@@ -1,7 +1,5 @@
-import { isIP } from 'node:net';
-
 /**
- * Counts open inbound connections per remote IP, so one host cannot take every slot of
+ * Counts open inbound connections per remote IP (shared by the TCP and WebSocket transports), so one host cannot take every slot of
  * `maxConnections` and lock the real members out. Keyed by the exact address: an IPv6 host with a
  * whole prefix can still spread over many keys, which only the total limit bounds; keying by prefix
  * instead would lump together every node of an ordinary /64 data-centre subnet.
@@ -46,13 +44,16 @@ export class InboundPerPeer {
   }
 }
 
+/** Dotted-quad IPv4, as sockets report remote addresses (no shorthand forms reach here). */
+const IPV4 = /^(?:\d{1,3}\.){3}\d{1,3}$/;
+
 /** One key per host: a dual-stack server sees IPv4 peers as "::ffff:a.b.c.d". */
 function peerKey(ip: string): string {
   const lower = ip.toLowerCase();
-  if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) return lower.slice(7);
+  if (lower.startsWith('::ffff:') && IPV4.test(lower.slice(7))) return lower.slice(7);
   return lower;
 }
 
 function isLoopback(key: string): boolean {
-  return key === '::1' || (isIP(key) === 4 && key.startsWith('127.'));
+  return key === '::1' || (IPV4.test(key) && key.startsWith('127.'));
 }
