@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createCluster, encodeKey, generateKey, type CipherName, type NodeCluster } from 'grapevine';
+import { createCluster, decodeKey, encodeKey, generateKey, type CipherName, type NodeCluster } from 'grapevine';
 import { ascending, CpuMark, emit, now, pct, progress, r1, r3, sleep } from './util.js';
 
 const PEER = fileURLToPath(new URL('./messaging-peer.js', import.meta.url));
@@ -195,7 +195,7 @@ async function streamThroughput(): Promise<void> {
   const peer = await startPeer('peer', wire);
   const c = await createCluster({
     name: 'main', bind: '127.0.0.1:0', join: peer.addr,
-    ...(key ? { keys: [generateKeyFrom(key)], cipher: cipher as CipherName } : {}),
+    ...(key ? { keys: [decodeKey(key)], cipher: cipher as CipherName } : {}),
   });
   try {
     const chunk = Buffer.alloc(1024 * 1024, 7);
@@ -215,10 +215,6 @@ async function streamThroughput(): Promise<void> {
     await c.close();
     await stopPeer(peer);
   }
-}
-
-function generateKeyFrom(b64: string): Uint8Array {
-  return new Uint8Array(Buffer.from(b64, 'base64'));
 }
 
 const which = process.argv[2];

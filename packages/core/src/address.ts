@@ -46,6 +46,45 @@ export function parseHostPort(input: string, defaultPort?: number): HostPort {
   return { host, port };
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * True for an IPv4 dotted quad or an IPv6 literal, the forms a socket connects to without a DNS
+ * lookup. Shorthands that getaddrinfo would accept ("127.1", "0x7f000001") are not IP literals
+ * here. IPv6 is checked by the WHATWG URL parser (a global, so the core stays free of node:).
+ */
+export function isIpLiteral(host: string): boolean {
+  if (IPV4.test(host)) return true;
+  if (!host.includes(':') || !/^[0-9a-fA-F:.]+$/.test(host)) return false;
+  try {
+    new URL(`http://[${host}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The destination of a send, or ERR_INVALID_ADDRESS. Only an IP literal with a port in 1..65535 is
+ * accepted: node:dgram and net.connect resolve any other host with a DNS lookup, and in a cluster
+ * without encryption anyone can gossip a member whose address is a host name of their choosing
+ * (a lookup storm, a probe of internal DNS, a slow resolver stalling the libuv threadpool). Names
+ * an operator gives (seeds) are resolved before they reach a transport, by discovery at join.
+ */
+export function parseDialAddress(address: string, what: string): HostPort {
+  const dest = parseHostPort(address);
+  if (!isIpLiteral(dest.host)) {
+    throw new GrapevineError('ERR_INVALID_ADDRESS', `${what} ${quoteUntrusted(address)}: the host is not an IP address (names are never looked up when sending)`);
+  }
+  if (dest.port === 0) throw new GrapevineError('ERR_INVALID_ADDRESS', `${what} ${quoteUntrusted(address)}: port 0`);
+  return dest;
+}
+
+/** Attacker-chosen text in a message: bounded, escaped. */
+function quoteUntrusted(s: string): string {
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
+}
+
 export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }

@@ -1,6 +1,7 @@
 // The core targets every JavaScript runtime, so it is compiled without Node's or the DOM's typings.
 // These are the few globals the runtime layer (never the protocol) may touch: timers for the
-// system clock, Web Crypto for seeding randomness, and text encoding.
+// system clock, Web Crypto for seeding randomness, text encoding, and the URL parser (to check
+// IPv6 literals).
 declare function setTimeout(fn: () => void, ms: number): unknown;
 declare function clearTimeout(handle: unknown): void;
 declare function queueMicrotask(fn: () => void): void;
@@ -11,6 +12,10 @@ declare class TextEncoder {
 declare class TextDecoder {
   constructor(label?: string, options?: { fatal?: boolean });
   decode(input: Uint8Array): string;
+}
+declare class URL {
+  constructor(input: string);
+  readonly hostname: string;
 }
 declare const crypto: { getRandomValues<T extends Uint8Array | Uint32Array>(array: T): T };
 declare const performance: { now(): number };

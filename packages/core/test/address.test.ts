@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatHostPort, parseHostPort } from '../src/address.js';
+import { formatHostPort, isIpLiteral, parseDialAddress, parseHostPort } from '../src/address.js';
+import { isIP } from 'node:net';
 import { GrapevineError } from '../src/errors.js';
 
 function expectInvalid(input: string, defaultPort?: number): void {
@@ -91,5 +92,26 @@ describe('parseHostPort', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('isIpLiteral and parseDialAddress', () => {
+  // Node's isIP is the reference for what a socket takes without a lookup; the core can't import it.
+  const cases = [
+    '127.0.0.1', '10.0.0.255', '255.255.255.255', '0.0.0.0', '::1', '::', 'fd00::5', '2001:db8::1:2',
+    '::ffff:127.0.0.1', '1:2:3:4:5:6:7:8',
+    '256.1.1.1', '127.1', '0x7f000001', '01.2.3.4', '1.2.3', 'localhost', 'example.invalid', '', ':::',
+    '1:2:3:4:5:6:7:8:9', '12345::', 'g::1', '::1::2', '1.2.3.4.5',
+  ];
+  it.each(cases)('%s agrees with node:net isIP', (h) => {
+    expect(isIpLiteral(h)).toBe(isIP(h) !== 0);
+  });
+
+  it('accepts ip:port and refuses names, port 0 and garbage with ERR_INVALID_ADDRESS', () => {
+    expect(parseDialAddress('127.0.0.1:7946', 'x')).toEqual({ host: '127.0.0.1', port: 7946 });
+    expect(parseDialAddress('[::1]:1', 'x')).toEqual({ host: '::1', port: 1 });
+    for (const bad of ['localhost:7946', '127.1:7946', '1.2.3.4:0', 'nope', '[zz]:1']) {
+      expect(() => parseDialAddress(bad, 'x')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ADDRESS' }));
+    }
   });
 });

@@ -3,6 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { createCluster, createKeyring, generateKey, keyId, snappyCompressor, wireOptions, Keyring, xchacha20poly1305, aes256gcm } from 'grapevine';
 import { applyKeys, keyringChanged } from '../src/key-reload.js';
 
+/** Random keys with different key ids: ids are one byte, so two random keys collide 1 time in 256. */
+function distinctKeys(n: number): Uint8Array[] {
+  const keys: Uint8Array[] = [];
+  while (keys.length < n) {
+    const k = generateKey();
+    if (!keys.some((o) => keyId(o) === keyId(k))) keys.push(k);
+  }
+  return keys;
+}
+
 describe('createCluster wire options', () => {
   it('builds encryption from keys (xchacha20-poly1305 by default) and a compressor from compress', () => {
     const k = generateKey();
@@ -20,7 +30,7 @@ describe('createCluster wire options', () => {
   });
 
   it('uses a Keyring it is given, so the caller can rotate keys on the running node', () => {
-    const ring = createKeyring([generateKey(), generateKey()]);
+    const ring = createKeyring(distinctKeys(2));
     expect(ring).toBeInstanceOf(Keyring);
     expect(wireOptions({ keys: ring }).encryption!.keyring).toBe(ring);
   });
@@ -46,7 +56,7 @@ describe('createCluster wire options', () => {
 });
 
 describe('applyKeys (SIGHUP reload)', () => {
-  const [k1, k2, k3] = [generateKey(), generateKey(), generateKey()];
+  const [k1, k2, k3] = distinctKeys(3);
 
   it('installs new keys, makes the first primary, removes the rest, and reports it by key id', () => {
     const ring = new Keyring([k1]);

@@ -1,6 +1,6 @@
 import { connect, type LookupFunction, type Socket } from 'node:net';
-import { GrapevineError, formatHostPort, type HostPort } from '@grapevine/core';
-import { parseDialAddress } from './dial-address.js';
+import { GrapevineError, formatHostPort, parseDialAddress, type HostPort } from '@grapevine/core';
+
 import type { FramedConnection } from './framed-connection.js';
 
 export interface PoolSettings {
@@ -53,7 +53,7 @@ export class ConnectionPool {
     let dest: HostPort;
     try {
       // Refused here, before a socket exists: an address that is not "ip:port" never reaches connect().
-      dest = parseDialAddress(address);
+      dest = parseDialAddress(address, 'tcp: cannot connect to');
     } catch (err) {
       return Promise.reject(err);
     }

@@ -11,11 +11,11 @@ import {
   type TransportStats,
 } from '@grapevine/core';
 import { ConnectionPool } from './connection-pool.js';
-import { parseDialAddress } from './dial-address.js';
+
 
 import { FramedConnection, type ConnectionEvents, type ConnectionSettings } from './framed-connection.js';
 import { networkInterfaces } from 'node:os';
-import { advertisedAddress, InboundPerPeer } from '@grapevine/core';
+import { advertisedAddress, InboundPerPeer, parseDialAddress } from '@grapevine/core';
 
 /** The length prefix is a 32-bit unsigned integer. */
 const MAX_ENCODABLE_FRAME = 0xffff_ffff;

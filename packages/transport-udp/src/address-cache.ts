@@ -1,5 +1,5 @@
-import type { HostPort } from '@grapevine/core';
-import { parseDialAddress } from './dial-address.js';
+import { parseDialAddress, type HostPort } from '@grapevine/core';
+
 
 /**
  * Parsed destination addresses, so the send path does not re-parse the same few strings for every
@@ -15,7 +15,7 @@ export class AddressCache {
     if (this.entries.has(address)) return this.entries.get(address);
     let parsed: HostPort | undefined;
     try {
-      parsed = parseDialAddress(address);
+      parsed = parseDialAddress(address, 'udp: cannot send to');
     } catch {
       parsed = undefined;
     }

@@ -11,9 +11,9 @@ import {
   type TransportStats,
 } from '@grapevine/core';
 import { AddressCache } from './address-cache.js';
-import { parseDialAddress } from './dial-address.js';
+
 import { networkInterfaces } from 'node:os';
-import { advertisedAddress, formatRemoteAddress } from '@grapevine/core';
+import { advertisedAddress, formatRemoteAddress, parseDialAddress } from '@grapevine/core';
 
 /** The largest payload an IPv4 UDP datagram can carry. */
 const MAX_UDP_PAYLOAD = 65_507;

@@ -356,7 +356,8 @@ export class Messenger {
       this.inboundRequests--;
       return fail(err);
     }
-    if (result instanceof Promise || (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function')) {
+    // Any thenable, not only native promises: handlers may return another library's promise.
+    if (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function') {
       Promise.resolve(result).then(
         (v) => { this.inboundRequests--; reply(ReplyStatus.ok, v ?? null); },
         (err: unknown) => { this.inboundRequests--; fail(err); },
