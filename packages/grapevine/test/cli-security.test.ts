@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { decodeKey, keyId } from 'grapevine';
 import { agentFixture, httpGet, run, type Agent } from './cli-harness.js';
 
 /** How long an agent with the wrong key is given to (not) find the others. */
@@ -25,6 +26,13 @@ describe('grapevine CLI: keys, labels, compression (built dist/cli.js)', () => {
     expect(r.status).toBe(0);
     return r.stdout.trim();
   };
+  /** A new key whose one-byte key id differs from `than`'s (random keys collide 1 time in 256). */
+  const keygenOtherThan = (than: string): string => {
+    for (;;) {
+      const k = keygen();
+      if (keyId(decodeKey(k)) !== keyId(decodeKey(than))) return k;
+    }
+  };
 
   const suspicions = (a: Agent): string[] => a.events.filter((e) => e.event === 'state' && e.state !== 'alive').map((e) => `${e.name}:${e.state}`);
 
@@ -39,7 +47,8 @@ describe('grapevine CLI: keys, labels, compression (built dist/cli.js)', () => {
   });
 
   it('agents sharing a --key-file and --label join; one with another key never sees them', async () => {
-    const keys = file('cluster.key', `# the cluster key\n${keygen()}\n`);
+    const clusterKey = keygen();
+    const keys = file('cluster.key', `# the cluster key\n${clusterKey}\n`);
     const flags = ['--key-file', keys, '--label', 'prod', '--compress', 'snappy'];
     const a = startAgent('k0', [...flags, '--http', '127.0.0.1:0']);
     const seed = (await a.waitReady()).addr;
@@ -47,7 +56,8 @@ describe('grapevine CLI: keys, labels, compression (built dist/cli.js)', () => {
     await sees([a], 'k1');
     await sees([b], 'k0');
 
-    const other = file('other.key', `${keygen()}\n`);
+    // Another key id, so the intruder's packets are refused as an unknown key, not a failed tag.
+    const other = file('other.key', `${keygenOtherThan(clusterKey)}\n`);
     const x = startAgent('intruder', ['--key-file', other, '--label', 'prod', '--compress', 'snappy', '--join', seed]);
     await x.waitReady();
     await new Promise((r) => setTimeout(r, NEVER_MS));
@@ -93,7 +103,7 @@ describe('grapevine CLI: keys, labels, compression (built dist/cli.js)', () => {
 
   it('SIGHUP re-reads the key file: a key rotates across running agents with no one suspected', async () => {
     const k1 = keygen();
-    const k2 = keygen();
+    const k2 = keygenOtherThan(k1);
     const keys = file('rotating.key', `${k1}\n`);
     const flags = ['--key-file', keys, '--cipher', 'aes-256-gcm', '--label', 'rot'];
     const r0 = startAgent('r0', flags, 'info');

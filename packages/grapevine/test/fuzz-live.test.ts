@@ -572,7 +572,11 @@ describe.each(MODES)('a live node under $udp garbage datagrams and ' + TCP_FRAME
     const started = Date.now();
     await waitFor(() => allSeeAll(['a', 'b', 'c']), 'a, b and c to see each other alive again');
     const e = await start('e');
-    await waitFor(() => allSeeAll(['a', 'b', 'c', 'e']), 'a new node joining through a to be seen by all');
+    // In the clear the flood leaves dozens of forged "alive" members at a (the documented weakness
+    // of an unencrypted cluster). They dilute gossip targets until they are probed, suspected and
+    // aged out, so news of e can take longer than 15 s to reach every real node; correctness, not
+    // speed, is what this waits for.
+    await waitFor(() => allSeeAll(['a', 'b', 'c', 'e']), 'a new node joining through a to be seen by all', 45_000);
     report.recoveryMs = Date.now() - started;
     report.membersAtA = a.counts();
     report.sendsOffLoopbackBlocked = taps.reduce((n, t) => n + t.blocked, 0);
@@ -589,5 +593,5 @@ describe.each(MODES)('a live node under $udp garbage datagrams and ' + TCP_FRAME
     };
     expect(end.heap - baseline.heap).toBeLessThan(HEAP_BOUND_MB);
     expect(end.buffers - baseline.buffers).toBeLessThan(HEAP_BOUND_MB);
-  }, 60_000);
+  }, 90_000);
 });
