@@ -53,7 +53,13 @@ export class Cluster<S = unknown> {
         metrics: this.metrics,
         sendPacket: (to, data) => transport.sendPacket(to, data),
         sendReliable: (to, data) => transport.sendReliable(to, data),
-        emit: (ev) => this.events.emit(ev),
+        emit: (ev) => {
+          // A member that appears (new, or back from dead or left) will be probed and gossiped to soon.
+          if (ev.type === 'alive' && ev.previous !== 'alive' && ev.previous !== 'suspect' && ev.member.name !== opts.name) {
+            transport.connect?.(ev.member.address);
+          }
+          this.events.emit(ev);
+        },
         label: opts.label,
         compressor: opts.compressor,
         encryption: opts.encryption,

@@ -37,6 +37,12 @@ export interface Transport extends PacketTransport {
    * rejects when the peer cannot be reached (refused, timed out) or the message is over the limit.
    */
   sendReliable(to: string, data: Uint8Array): Promise<void>;
+  /**
+   * Optional hint: messages to `to` are likely soon (the cluster calls it when a member appears).
+   * A transport that pays a handshake per peer may open its connection now, so the first message
+   * does not wait for it. Best effort: never throws, and may do nothing.
+   */
+  connect?(to: string): void;
 }
 
 /** Counters every transport keeps; the benchmark harness and the metrics endpoint read them. */

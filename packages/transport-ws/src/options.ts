@@ -67,6 +67,17 @@ export interface WsTransportOptions {
   /** Longest delay between dials to a peer that keeps failing (ms). Default 5000. */
   reconnectMaxDelay?: number;
   /**
+   * Open the connection to a member as soon as the cluster learns of it (Transport.connect), so its
+   * first probe or message does not wait for a TCP and HTTP upgrade handshake. Of each pair only the
+   * node whose advertised URL sorts first dials, the one whose link would win anyway. Default true.
+   */
+  connectAhead?: boolean;
+  /**
+   * How long after learning of a member the ahead-of-time dial starts (ms): a random time between
+   * half and one and a half times this, so the dials of a join stay out of its burst. Default 1000.
+   */
+  connectAheadDelay?: number;
+  /**
    * Send to a peer over the connection it opened to us (default true), so a pair needs one socket.
    * The peer's identity is what its hello claims: on a network you do not trust, set a `token` (and
    * use wss://), or turn this off so every node sends only over connections it dialed itself.
@@ -97,6 +108,10 @@ export type WsTransportStats = TransportStats & {
   pingTimeouts: number;
   /** Sends refused because the connection already held maxBufferedBytes. */
   bufferOverflows: number;
+  /** Dials started ahead of any message (connectAhead). */
+  aheadDials: number;
+  /** Our dials stopped because the peer's connection to us arrived first and wins the tie-break. */
+  dialsSuperseded: number;
 };
 
 export function emptyWsStats(): WsTransportStats {
@@ -105,7 +120,7 @@ export function emptyWsStats(): WsTransportStats {
     reliableSent: 0, reliableBytesSent: 0, reliableReceived: 0,
     connectionsOpened: 0, sendErrors: 0, dropped: 0,
     connectionsAccepted: 0, connectionsRejected: 0, perPeerRejected: 0, authFailures: 0, reconnects: 0,
-    duplicatesClosed: 0, pingTimeouts: 0, bufferOverflows: 0,
+    duplicatesClosed: 0, pingTimeouts: 0, bufferOverflows: 0, aheadDials: 0, dialsSuperseded: 0,
   };
 }
 
@@ -131,6 +146,8 @@ export interface Settings {
   reconnectBaseDelay: number;
   reconnectMaxDelay: number;
   reuseInbound: boolean;
+  connectAhead: boolean;
+  connectAheadDelay: number;
   fromFormat: 'host-port' | 'url';
   logger: Logger;
 }
@@ -176,6 +193,8 @@ export function resolveOptions(o: WsTransportOptions): Settings {
     reconnectBaseDelay: checkInt('reconnectBaseDelay', o.reconnectBaseDelay, 100, 0),
     reconnectMaxDelay: checkInt('reconnectMaxDelay', o.reconnectMaxDelay, 5000, 0),
     reuseInbound: o.reuseInbound ?? true,
+    connectAhead: o.connectAhead ?? true,
+    connectAheadDelay: checkInt('connectAheadDelay', o.connectAheadDelay, 1000, 0, 3_600_000),
     fromFormat,
     logger: o.logger ?? silentLogger,
   };

@@ -4,6 +4,8 @@ import { Peer, type Pending, type PeerLink } from './peer.js';
 export interface PeerLinksHooks {
   /** This transport's identity for tie-breaks: its advertised URL, a space, its instance id. */
   selfId(): string;
+  /** Its advertised URL alone. */
+  selfUrl(): string;
   maxBufferedBytes: number;
   onDuplicateClosed(): void;
   onBufferOverflow(): void;
@@ -53,6 +55,17 @@ export class PeerLinks {
     return promise;
   }
 
+  /** Dials `url` (canonical) with nothing to send when no link, dial or expected inbound exists; true when a dial started. */
+  prepare(url: string): boolean {
+    const key = this.aliases.get(url) ?? url;
+    const existing = this.peers.get(key);
+    if (existing !== undefined && !mayDial(existing)) return false;
+    const peer = existing ?? this.peerFor(key);
+    this.hooks.dial(peer);
+    // Not dialing: refused at once (a backoff after a failed dial, the connection limit).
+    return peer.dialing;
+  }
+
   /**
    * An inbound connection's upgrade request says it comes from `url` (canonical); its hello has not
    * arrived yet. Until it does (or the connection closes), sends to that peer wait for it rather
@@ -63,6 +76,17 @@ export class PeerLinks {
     const peer = this.peerFor(key);
     link.expectedBy = peer;
     peer.expected.add(link);
+    // Both sides dialed at once. The link dialed by the smaller id stays (see loser()); when that is
+    // the peer's, finishing ours would only make a duplicate to close, so stop it now. (Distinct
+    // URLs decide the tie-break alone: the id is the URL, a space, then the instance.)
+    if (peer.dialing && peer.link === undefined && url < this.hooks.selfUrl()) peer.abortDial?.();
+  }
+
+  /** Our dial was stopped because the peer's connection arrived: its queue waits for that one. */
+  dialSuperseded(peer: Peer): void {
+    peer.dialing = false;
+    peer.abortDial = undefined;
+    this.service(peer);
   }
 
   /** An inbound link finished its hello. */
@@ -90,6 +114,7 @@ export class PeerLinks {
 
   dialSucceeded(peer: Peer, link: PeerLink): void {
     peer.dialing = false;
+    peer.abortDial = undefined;
     let target = peer;
     const url = link.peerUrl;
     if (url !== undefined && url !== peer.key) {
@@ -104,6 +129,7 @@ export class PeerLinks {
 
   dialFailed(peer: Peer, err: Error): void {
     peer.dialing = false;
+    peer.abortDial = undefined;
     // An inbound link from the peer may have arrived meanwhile and taken the queue.
     if (peer.link?.usable !== true) this.failQueue(peer, err);
     this.service(peer);

@@ -21,6 +21,8 @@ export class Peer {
   /** A retired link that carried our sends: later sends wait until it has closed, so order holds. */
   draining: PeerLink | undefined;
   dialing = false;
+  /** Ends the dial in progress without a failure (the peer's own connection will carry the sends). */
+  abortDial: (() => void) | undefined;
   /**
    * Inbound links whose upgrade request named this peer (x-grapevine-from) and whose hello has not
    * arrived yet: while there is one, sends wait for it instead of dialing a second connection.

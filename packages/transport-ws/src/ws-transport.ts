@@ -51,6 +51,8 @@ export class WsTransport implements Transport {
   private readonly dials = new Set<WebSocket>();
   private readonly history: DialHistory;
   private readonly perPeer: InboundPerPeer;
+  /** Ahead-of-time dials waiting for their delay, by canonical peer URL. */
+  private readonly ahead = new Map<string, NodeJS.Timeout>();
   private warnedPerPeer = false;
   private readonly upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.onUpgrade(req, socket, head);
   private linkSettings: LinkSettings | undefined;
@@ -88,6 +90,7 @@ export class WsTransport implements Transport {
     };
     this.table = new PeerLinks({
       selfId: () => `${this.address} ${this.instanceId}`,
+      selfUrl: () => this.address,
       maxBufferedBytes: this.s.maxBufferedBytes,
       onDuplicateClosed: () => this.stats.duplicatesClosed++,
       onBufferOverflow: () => this.stats.bufferOverflows++,
@@ -160,6 +163,31 @@ export class WsTransport implements Transport {
         this.s.logger.debug({ err, to }, 'ws packet dropped');
       },
     );
+  }
+
+  /**
+   * Opens the connection to `to` before anything is sent to it, after `connectAheadDelay` (so the
+   * dials a join brings stay out of its burst). Only when our advertised URL sorts before the
+   * peer's: the peer would close a link we dialed otherwise, as the loser of the tie-break.
+   */
+  connect(to: string): void {
+    if (!this.s.connectAhead || this.state !== 'listening' || this.advertise === undefined) return;
+    let url: string;
+    try {
+      url = this.canonicalUrl(to);
+    } catch {
+      return; // not an address this transport can dial; a send to it would say why
+    }
+    if (!(this.advertise < url) || this.ahead.has(url) || this.ahead.size >= this.s.maxConnections) return;
+    const delay = Math.round(this.s.connectAheadDelay * (0.5 + Math.random()));
+    const timer = setTimeout(() => {
+      this.ahead.delete(url);
+      // Never evicts a connection in use for one that may not be.
+      if (this.state !== 'listening' || this.connectionCount >= this.s.maxConnections) return;
+      if (this.table.prepare(url)) this.stats.aheadDials++;
+    }, delay);
+    timer.unref();
+    this.ahead.set(url, timer);
   }
 
   close(): Promise<void> {
@@ -365,7 +393,12 @@ export class WsTransport implements Transport {
       return;
     }
     peer.dialing = true;
-    this.dial(peer.key, (err, link) => {
+    peer.abortDial = this.dial(peer.key, (err, link) => {
+      if (err === SUPERSEDED) {
+        this.stats.dialsSuperseded++;
+        this.table.dialSuperseded(peer);
+        return;
+      }
       if (link === undefined) {
         const closed = this.state !== 'listening';
         if (!closed) this.history.failed(peer.key, Date.now());
@@ -384,24 +417,27 @@ export class WsTransport implements Transport {
     });
   }
 
-  /** Opens a link to `url` and waits for the peer's hello; `done` runs exactly once. */
-  private dial(url: string, done: (err: GrapevineError | undefined, link?: PeerLink) => void): void {
+  /**
+   * Opens a link to `url` and waits for the peer's hello; `done` runs exactly once, with SUPERSEDED
+   * when the returned function stopped the dial first.
+   */
+  private dial(url: string, done: (err: GrapevineError | undefined, link?: PeerLink) => void): () => void {
     let ws: WebSocket;
     try {
       ws = new WebSocket(url, this.clientOptions);
     } catch (err) {
       queueMicrotask(() => done(unreachable(url, err instanceof Error ? err.message : String(err), err)));
-      return;
+      return () => undefined;
     }
     this.dials.add(ws);
     let settled = false;
-    const fail = (reason: string, cause?: unknown): void => {
+    const fail = (reason: string, cause?: unknown, err?: GrapevineError): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       this.dials.delete(ws);
       ws.terminate();
-      done(unreachable(url, reason, cause));
+      done(err ?? unreachable(url, reason, cause));
     };
     const timer = setTimeout(() => fail(`no handshake within ${this.s.handshakeTimeout} ms`), this.s.handshakeTimeout);
     // Stays attached: after the dial settled it is a no-op, and the link logs errors itself.
@@ -425,10 +461,13 @@ export class WsTransport implements Transport {
       });
       this.links.add(link);
     });
+    return () => fail('superseded', undefined, SUPERSEDED);
   }
 
   private async shutdown(): Promise<void> {
     this.state = 'closed';
+    for (const timer of this.ahead.values()) clearTimeout(timer);
+    this.ahead.clear();
     await this.starting?.catch(() => undefined);
     this.s.server?.off('upgrade', this.upgradeListener);
     this.table.failAll(new GrapevineError('ERR_CLOSED', 'ws transport closed'));
@@ -451,6 +490,8 @@ export class WsTransport implements Transport {
 /** The request header a dialing transport names its advertised URL in (lower case, as Node reports it). */
 const FROM_HEADER = 'x-grapevine-from';
 const MAX_CANONICAL = 4096;
+/** Settles a dial stopped because the peer's own connection arrived first and wins the tie-break. */
+const SUPERSEDED = new GrapevineError('ERR_UNREACHABLE', "ws: dial stopped; the peer's own connection carries the sends");
 
 function unreachable(url: string, reason: string, cause?: unknown): GrapevineError {
   return new GrapevineError('ERR_UNREACHABLE', `ws: cannot connect to ${url}: ${reason}`, { cause });
