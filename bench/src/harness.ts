@@ -27,6 +27,8 @@ export interface ClusterSpec {
   profile: ProfileName;
   overrides: Partial<Omit<ProtocolConfig, 'limits'>>;
   transport: BenchTransport;
+  /** WsTransport connectAhead (default true). */
+  wsConnectAhead?: boolean;
 }
 
 /** Line prefix every result carries: impl, scenario, n (configured N), trial, seed. */
@@ -89,6 +91,7 @@ export class BenchCluster {
           profile: spec.profile,
           overrides: spec.overrides,
           transport: spec.transport,
+          wsConnectAhead: spec.wsConnectAhead ?? true,
           lossSeed: mixSeed(spec.seed, spec.id, i, 1),
           protocolSeed: mixSeed(spec.seed, spec.id, i, 2),
         });

@@ -61,6 +61,8 @@ export interface NodeSpec {
   /** Seed of the node's protocol randomness (probe order, gossip targets, stagger). */
   protocolSeed: number;
   transport: BenchTransport;
+  /** WsTransport connectAhead (default true). */
+  wsConnectAhead?: boolean;
 }
 
 export interface StartedNode {
@@ -93,7 +95,7 @@ export async function startNode(spec: NodeSpec): Promise<StartedNode> {
   } else if (spec.transport === 'tcp') {
     transport = new TcpTransport({ bind });
   } else {
-    transport = new WsTransport({ listen: bind });
+    transport = new WsTransport({ listen: bind, connectAhead: spec.wsConnectAhead ?? true });
   }
   const metrics = new MemoryMetrics();
   const cluster = await createCluster({

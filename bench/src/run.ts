@@ -31,6 +31,8 @@ interface Options {
   joinTrials: number;
   profile: ProfileName;
   transport: BenchTransport;
+  /** --transport ws: dial members ahead of the first message (WsTransport connectAhead). */
+  wsConnectAhead: boolean;
   disableTcpPings: boolean;
   loss: number;
   lossSecs: number;
@@ -54,6 +56,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
   --profile lan|fast|local|wan  protocol profile                              [lan]
   --transport udp+tcp|tcp|ws    transport of every node (falsepos: udp+tcp)   [udp+tcp]
   --disable-tcp-pings    variant: no TCP fallback ping (not the default)
+  --ws-no-connect-ahead  variant with --transport ws: no dials ahead of the first message
   --loss P               falsepos: inbound UDP drop probability                [0.10]
   --loss-secs S          falsepos: loss window                                 [30]
   --tail-secs S          falsepos: watch window after the loss                 [10]
@@ -68,7 +71,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    ns: [10], scenarios: new Set(ALL_SCENARIOS), trials: 3, joinTrials: 10, profile: 'lan', transport: 'udp+tcp', disableTcpPings: false,
+    ns: [10], scenarios: new Set(ALL_SCENARIOS), trials: 3, joinTrials: 10, profile: 'lan', transport: 'udp+tcp', wsConnectAhead: true, disableTcpPings: false,
     loss: 0.1, lossSecs: 30, tailSecs: 10, loadSecs: 10, settleMs: 5000, seed: 1, basePort: 25000,
     bcRounds: 2, m: 100, msgSize: 32, out: undefined, implVersion: undefined,
   };
@@ -117,6 +120,7 @@ function parseArgs(argv: string[]): Options {
         break;
       }
       case '--disable-tcp-pings': o.disableTcpPings = true; break;
+      case '--ws-no-connect-ahead': o.wsConnectAhead = false; break;
       case '--loss': o.loss = num(flag, next(), 0); break;
       case '--loss-secs': o.lossSecs = num(flag, next(), 0); break;
       case '--tail-secs': o.tailSecs = num(flag, next(), 0); break;
@@ -220,6 +224,7 @@ function metaLine(run: RunInfo, o: Options, cfg: ProtocolConfig): void {
     leave_propagate_delay_ms: cfg.leavePropagateDelay,
     codec: 'msgpack',
     transport: o.transport,
+    ...(o.transport === 'ws' ? { ws_connect_ahead: o.wsConnectAhead } : {}),
   };
   emit(meta);
 }
@@ -232,7 +237,7 @@ async function runOne(o: Options, n: number): Promise<void> {
   const ctx: ScenarioContext = { run, config, rng: seededRandom(o.seed) };
   const want = (s: string): boolean => o.scenarios.has(s);
   const newCluster = (k: number): Promise<BenchCluster> =>
-    BenchCluster.create({ id: k, n, basePort: o.basePort + 256 * k, seed: o.seed, profile: o.profile, overrides, transport: o.transport });
+    BenchCluster.create({ id: k, n, basePort: o.basePort + 256 * k, seed: o.seed, profile: o.profile, overrides, transport: o.transport, wsConnectAhead: o.wsConnectAhead });
   metaLine(run, o, config);
   const runStart = new CpuMark();
   if (want('broadcast') && !broadcastScenario) progress('broadcast: Grapevine has no application messaging yet; scenario skipped (no lines emitted)');
