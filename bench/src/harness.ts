@@ -29,6 +29,8 @@ export interface ClusterSpec {
   transport: BenchTransport;
   /** WsTransport connectAhead (default true). */
   wsConnectAhead?: boolean;
+  /** WsTransport connectAheadDelay (ms); undefined = its default. */
+  wsConnectAheadDelay?: number | undefined;
 }
 
 /** Line prefix every result carries: impl, scenario, n (configured N), trial, seed. */
@@ -92,6 +94,7 @@ export class BenchCluster {
           overrides: spec.overrides,
           transport: spec.transport,
           wsConnectAhead: spec.wsConnectAhead ?? true,
+          wsConnectAheadDelay: spec.wsConnectAheadDelay,
           lossSeed: mixSeed(spec.seed, spec.id, i, 1),
           protocolSeed: mixSeed(spec.seed, spec.id, i, 2),
         });

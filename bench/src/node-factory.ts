@@ -63,6 +63,8 @@ export interface NodeSpec {
   transport: BenchTransport;
   /** WsTransport connectAhead (default true). */
   wsConnectAhead?: boolean;
+  /** WsTransport connectAheadDelay (ms); undefined = its default. */
+  wsConnectAheadDelay?: number | undefined;
 }
 
 export interface StartedNode {
@@ -95,7 +97,11 @@ export async function startNode(spec: NodeSpec): Promise<StartedNode> {
   } else if (spec.transport === 'tcp') {
     transport = new TcpTransport({ bind });
   } else {
-    transport = new WsTransport({ listen: bind, connectAhead: spec.wsConnectAhead ?? true });
+    transport = new WsTransport({
+      listen: bind,
+      connectAhead: spec.wsConnectAhead ?? true,
+      ...(spec.wsConnectAheadDelay === undefined ? {} : { connectAheadDelay: spec.wsConnectAheadDelay }),
+    });
   }
   const metrics = new MemoryMetrics();
   const cluster = await createCluster({

@@ -33,6 +33,8 @@ interface Options {
   transport: BenchTransport;
   /** --transport ws: dial members ahead of the first message (WsTransport connectAhead). */
   wsConnectAhead: boolean;
+  /** --transport ws: WsTransport connectAheadDelay (ms); undefined = its default. */
+  wsConnectAheadDelay: number | undefined;
   disableTcpPings: boolean;
   loss: number;
   lossSecs: number;
@@ -57,6 +59,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
   --transport udp+tcp|tcp|ws    transport of every node (falsepos: udp+tcp)   [udp+tcp]
   --disable-tcp-pings    variant: no TCP fallback ping (not the default)
   --ws-no-connect-ahead  variant with --transport ws: no dials ahead of the first message
+  --ws-connect-ahead-delay MS   with --transport ws: connectAheadDelay    [transport default]
   --loss P               falsepos: inbound UDP drop probability                [0.10]
   --loss-secs S          falsepos: loss window                                 [30]
   --tail-secs S          falsepos: watch window after the loss                 [10]
@@ -71,7 +74,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    ns: [10], scenarios: new Set(ALL_SCENARIOS), trials: 3, joinTrials: 10, profile: 'lan', transport: 'udp+tcp', wsConnectAhead: true, disableTcpPings: false,
+    ns: [10], scenarios: new Set(ALL_SCENARIOS), trials: 3, joinTrials: 10, profile: 'lan', transport: 'udp+tcp', wsConnectAhead: true, wsConnectAheadDelay: undefined, disableTcpPings: false,
     loss: 0.1, lossSecs: 30, tailSecs: 10, loadSecs: 10, settleMs: 5000, seed: 1, basePort: 25000,
     bcRounds: 2, m: 100, msgSize: 32, out: undefined, implVersion: undefined,
   };
@@ -121,6 +124,12 @@ function parseArgs(argv: string[]): Options {
       }
       case '--disable-tcp-pings': o.disableTcpPings = true; break;
       case '--ws-no-connect-ahead': o.wsConnectAhead = false; break;
+      case '--ws-connect-ahead-delay': {
+        const d = Number(next());
+        if (!Number.isInteger(d) || d < 0) fail('--ws-connect-ahead-delay must be a whole number of ms');
+        o.wsConnectAheadDelay = d;
+        break;
+      }
       case '--loss': o.loss = num(flag, next(), 0); break;
       case '--loss-secs': o.lossSecs = num(flag, next(), 0); break;
       case '--tail-secs': o.tailSecs = num(flag, next(), 0); break;
@@ -224,7 +233,7 @@ function metaLine(run: RunInfo, o: Options, cfg: ProtocolConfig): void {
     leave_propagate_delay_ms: cfg.leavePropagateDelay,
     codec: 'msgpack',
     transport: o.transport,
-    ...(o.transport === 'ws' ? { ws_connect_ahead: o.wsConnectAhead } : {}),
+    ...(o.transport === 'ws' ? { ws_connect_ahead: o.wsConnectAhead, ws_connect_ahead_delay_ms: o.wsConnectAheadDelay ?? 'default' } : {}),
   };
   emit(meta);
 }
@@ -237,7 +246,7 @@ async function runOne(o: Options, n: number): Promise<void> {
   const ctx: ScenarioContext = { run, config, rng: seededRandom(o.seed) };
   const want = (s: string): boolean => o.scenarios.has(s);
   const newCluster = (k: number): Promise<BenchCluster> =>
-    BenchCluster.create({ id: k, n, basePort: o.basePort + 256 * k, seed: o.seed, profile: o.profile, overrides, transport: o.transport, wsConnectAhead: o.wsConnectAhead });
+    BenchCluster.create({ id: k, n, basePort: o.basePort + 256 * k, seed: o.seed, profile: o.profile, overrides, transport: o.transport, wsConnectAhead: o.wsConnectAhead, wsConnectAheadDelay: o.wsConnectAheadDelay });
   metaLine(run, o, config);
   const runStart = new CpuMark();
   if (want('broadcast') && !broadcastScenario) progress('broadcast: Grapevine has no application messaging yet; scenario skipped (no lines emitted)');

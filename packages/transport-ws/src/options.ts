@@ -74,7 +74,8 @@ export interface WsTransportOptions {
   connectAhead?: boolean;
   /**
    * How long after learning of a member the ahead-of-time dial starts (ms): a random time between
-   * half and one and a half times this, so the dials of a join stay out of its burst. Default 1000.
+   * half and one and a half times this, so the dials of a join stay out of its burst (0 made a
+   * 50-node join 1.5× slower; 250 and 1000 did not change it). Default 250.
    */
   connectAheadDelay?: number;
   /**
@@ -194,7 +195,7 @@ export function resolveOptions(o: WsTransportOptions): Settings {
     reconnectMaxDelay: checkInt('reconnectMaxDelay', o.reconnectMaxDelay, 5000, 0),
     reuseInbound: o.reuseInbound ?? true,
     connectAhead: o.connectAhead ?? true,
-    connectAheadDelay: checkInt('connectAheadDelay', o.connectAheadDelay, 1000, 0, 3_600_000),
+    connectAheadDelay: checkInt('connectAheadDelay', o.connectAheadDelay, 250, 0, 3_600_000),
     fromFormat,
     logger: o.logger ?? silentLogger,
   };
