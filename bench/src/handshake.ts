@@ -19,7 +19,7 @@
  */
 import type { Transport, TransportReceiver } from '@grapevine/core';
 import { TcpTransport, WsTransport } from 'grapevine';
-import { emit, now, r1, r3, sleep } from './util.js';
+import { emit, now, r1, r3, waitUntil } from './util.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -60,15 +60,6 @@ async function startAll(kind: Kind, n: number, receivers: (i: number) => Transpo
   return ts;
 }
 
-async function waitFor(pred: () => boolean, ms: number): Promise<boolean> {
-  const end = now() + ms;
-  while (!pred()) {
-    if (now() > end) return false;
-    await sleep(1);
-  }
-  return true;
-}
-
 async function cost(kind: Kind, round: number): Promise<void> {
   const counters: Counter[] = [];
   const srv = await startAll(kind, servers, () => {
@@ -84,7 +75,7 @@ async function cost(kind: Kind, round: number): Promise<void> {
   const sends: Promise<void>[] = [];
   for (const c of cli) for (const s of srv) sends.push(c.sendReliable(s.address, message));
   await Promise.all(sends);
-  const ok = await waitFor(() => counters.reduce((a, c) => a + c.count, 0) >= want, 30_000);
+  const ok = await waitUntil(30_000, 1, () => counters.reduce((a, c) => a + c.count, 0) >= want);
   const wall = now() - t0;
   const cpu = process.cpuUsage(cpu0);
   emit({
@@ -111,7 +102,7 @@ async function accept(kind: Kind, round: number): Promise<void> {
   setImmediate(burn);
   const t0 = now();
   for (const j of js) void j.sendReliable(server!.address, Uint8Array.of(7)).catch(() => undefined);
-  const ok = await waitFor(() => arrivals.length >= joiners, 60_000);
+  const ok = await waitUntil(60_000, 1, () => arrivals.length >= joiners);
   busy = false;
   const spans = arrivals.map((a) => a - t0).sort((a, b) => a - b);
   const last = spans[spans.length - 1] ?? 0;

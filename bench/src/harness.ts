@@ -3,7 +3,7 @@
  * events. Mirrors the anchor's `cluster` type: node i is `node-%03d` on 127.0.0.1:(basePort + i).
  */
 import type { ProfileName, ProtocolConfig } from '@grapevine/core';
-import { addTraffic, startNode, zeroTraffic, type BenchTransport, type StartedNode, type TrafficSnap } from './node-factory.js';
+import { addTraffic, startNode, zeroTraffic, type BenchTransport, type BenchWsOptions, type StartedNode, type TrafficSnap } from './node-factory.js';
 import { Tracker } from './tracker.js';
 import { emit, ms, now, progress, sleep, type Row } from './util.js';
 
@@ -27,10 +27,8 @@ export interface ClusterSpec {
   profile: ProfileName;
   overrides: Partial<Omit<ProtocolConfig, 'limits'>>;
   transport: BenchTransport;
-  /** WsTransport connectAhead (default true). */
-  wsConnectAhead?: boolean;
-  /** WsTransport connectAheadDelay (ms); undefined = its default. */
-  wsConnectAheadDelay?: number | undefined;
+  /** WsTransport options the run varies. */
+  ws?: BenchWsOptions;
 }
 
 /** Line prefix every result carries: impl, scenario, n (configured N), trial, seed. */
@@ -93,8 +91,7 @@ export class BenchCluster {
           profile: spec.profile,
           overrides: spec.overrides,
           transport: spec.transport,
-          wsConnectAhead: spec.wsConnectAhead ?? true,
-          wsConnectAheadDelay: spec.wsConnectAheadDelay,
+          ...(spec.ws !== undefined ? { ws: spec.ws } : {}),
           lossSeed: mixSeed(spec.seed, spec.id, i, 1),
           protocolSeed: mixSeed(spec.seed, spec.id, i, 2),
         });

@@ -10,11 +10,12 @@
  * per datagram, before the protocol sees it, with a seeded per-node generator.
  */
 import { MemoryMetrics, seededRandom, type Cluster, type ProfileName, type ProtocolConfig } from '@grapevine/core';
-import { TcpTransport, UdpTcpTransport, WsTransport, createCluster, decodeKey, type Transport, type TransportStats } from 'grapevine';
+import { TcpTransport, UdpTcpTransport, WsTransport, createCluster, decodeKey, type Transport, type TransportStats, type WsTransportOptions } from 'grapevine';
 
 /** The transports a benchmark can run on. */
 export type BenchTransport = 'udp+tcp' | 'tcp' | 'ws';
 export const BENCH_TRANSPORTS: readonly BenchTransport[] = ['udp+tcp', 'tcp', 'ws'];
+export type BenchWsOptions = Pick<WsTransportOptions, 'connectAhead' | 'connectAheadDelay'>;
 
 /** Cumulative traffic counters of one node (all only grow). */
 export interface TrafficSnap {
@@ -61,10 +62,8 @@ export interface NodeSpec {
   /** Seed of the node's protocol randomness (probe order, gossip targets, stagger). */
   protocolSeed: number;
   transport: BenchTransport;
-  /** WsTransport connectAhead (default true). */
-  wsConnectAhead?: boolean;
-  /** WsTransport connectAheadDelay (ms); undefined = its default. */
-  wsConnectAheadDelay?: number | undefined;
+  /** WsTransport options the run varies (--ws-no-connect-ahead, --ws-connect-ahead-delay). */
+  ws?: BenchWsOptions;
 }
 
 export interface StartedNode {
@@ -97,11 +96,7 @@ export async function startNode(spec: NodeSpec): Promise<StartedNode> {
   } else if (spec.transport === 'tcp') {
     transport = new TcpTransport({ bind });
   } else {
-    transport = new WsTransport({
-      listen: bind,
-      connectAhead: spec.wsConnectAhead ?? true,
-      ...(spec.wsConnectAheadDelay === undefined ? {} : { connectAheadDelay: spec.wsConnectAheadDelay }),
-    });
+    transport = new WsTransport({ ...spec.ws, listen: bind });
   }
   const metrics = new MemoryMetrics();
   const cluster = await createCluster({

@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ENVELOPE_VERSION, resolveConfig, seededRandom, type ProfileName, type ProtocolConfig } from '@grapevine/core';
 import { base, BenchCluster, type RunInfo } from './harness.js';
-import { BENCH_TRANSPORTS, type BenchTransport } from './node-factory.js';
+import { BENCH_TRANSPORTS, type BenchTransport, type BenchWsOptions } from './node-factory.js';
 import { broadcastScenario, joinCluster, scnDetect, scnFalsePos, scnLeave, scnLoad, type ScenarioContext } from './scenarios.js';
 import { CpuMark, emit, maxRssMB, now, progress, r1, setOutFile, sleep, writeLine } from './util.js';
 
@@ -31,10 +31,8 @@ interface Options {
   joinTrials: number;
   profile: ProfileName;
   transport: BenchTransport;
-  /** --transport ws: dial members ahead of the first message (WsTransport connectAhead). */
-  wsConnectAhead: boolean;
-  /** --transport ws: WsTransport connectAheadDelay (ms); undefined = its default. */
-  wsConnectAheadDelay: number | undefined;
+  /** --transport ws: WsTransport options varied by --ws-no-connect-ahead and --ws-connect-ahead-delay. */
+  ws: BenchWsOptions;
   disableTcpPings: boolean;
   loss: number;
   lossSecs: number;
@@ -74,7 +72,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    ns: [10], scenarios: new Set(ALL_SCENARIOS), trials: 3, joinTrials: 10, profile: 'lan', transport: 'udp+tcp', wsConnectAhead: true, wsConnectAheadDelay: undefined, disableTcpPings: false,
+    ns: [10], scenarios: new Set(ALL_SCENARIOS), trials: 3, joinTrials: 10, profile: 'lan', transport: 'udp+tcp', ws: {}, disableTcpPings: false,
     loss: 0.1, lossSecs: 30, tailSecs: 10, loadSecs: 10, settleMs: 5000, seed: 1, basePort: 25000,
     bcRounds: 2, m: 100, msgSize: 32, out: undefined, implVersion: undefined,
   };
@@ -123,11 +121,11 @@ function parseArgs(argv: string[]): Options {
         break;
       }
       case '--disable-tcp-pings': o.disableTcpPings = true; break;
-      case '--ws-no-connect-ahead': o.wsConnectAhead = false; break;
+      case '--ws-no-connect-ahead': o.ws.connectAhead = false; break;
       case '--ws-connect-ahead-delay': {
         const d = Number(next());
         if (!Number.isInteger(d) || d < 0) fail('--ws-connect-ahead-delay must be a whole number of ms');
-        o.wsConnectAheadDelay = d;
+        o.ws.connectAheadDelay = d;
         break;
       }
       case '--loss': o.loss = num(flag, next(), 0); break;
@@ -233,7 +231,7 @@ function metaLine(run: RunInfo, o: Options, cfg: ProtocolConfig): void {
     leave_propagate_delay_ms: cfg.leavePropagateDelay,
     codec: 'msgpack',
     transport: o.transport,
-    ...(o.transport === 'ws' ? { ws_connect_ahead: o.wsConnectAhead, ws_connect_ahead_delay_ms: o.wsConnectAheadDelay ?? 'default' } : {}),
+    ...(o.transport === 'ws' ? { ws_connect_ahead: o.ws.connectAhead ?? true, ws_connect_ahead_delay_ms: o.ws.connectAheadDelay ?? 'default' } : {}),
   };
   emit(meta);
 }
@@ -246,7 +244,7 @@ async function runOne(o: Options, n: number): Promise<void> {
   const ctx: ScenarioContext = { run, config, rng: seededRandom(o.seed) };
   const want = (s: string): boolean => o.scenarios.has(s);
   const newCluster = (k: number): Promise<BenchCluster> =>
-    BenchCluster.create({ id: k, n, basePort: o.basePort + 256 * k, seed: o.seed, profile: o.profile, overrides, transport: o.transport, wsConnectAhead: o.wsConnectAhead, wsConnectAheadDelay: o.wsConnectAheadDelay });
+    BenchCluster.create({ id: k, n, basePort: o.basePort + 256 * k, seed: o.seed, profile: o.profile, overrides, transport: o.transport, ws: o.ws });
   metaLine(run, o, config);
   const runStart = new CpuMark();
   if (want('broadcast') && !broadcastScenario) progress('broadcast: Grapevine has no application messaging yet; scenario skipped (no lines emitted)');

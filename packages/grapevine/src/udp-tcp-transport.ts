@@ -14,10 +14,13 @@ import {
   type TransportReceiver,
   type TransportStats,
 } from '@grapevine/core';
-import { TcpTransport, type TcpTransportStats } from '@grapevine/transport-tcp';
+import { TcpTransport, type TcpTransportOptions, type TcpTransportStats } from '@grapevine/transport-tcp';
 import { UdpTransport, type UdpTransportStats } from '@grapevine/transport-udp';
 
-export interface UdpTcpTransportOptions {
+/** TcpTransport options a UdpTcpTransport hands to its TCP half unchanged (documented there). */
+const TCP_PASS_THROUGH = ['maxFrameBytes', 'connectTimeout', 'idleTimeout', 'readTimeout', 'maxConnections', 'maxInboundPerPeer', 'exemptLoopback'] as const;
+
+export interface UdpTcpTransportOptions extends Pick<TcpTransportOptions, (typeof TCP_PASS_THROUGH)[number]> {
   /** Where to listen, as {host, port} or "host:port". Port 0 picks a free port for both (see `bindPort`). */
   bind: HostPort | string;
   /** "ip:port" to give peers instead of the bound address (NAT, containers); not a host name (peers never look one up). */
@@ -28,20 +31,6 @@ export interface UdpTcpTransportOptions {
   maxPacketBytes?: number;
   /** Return false to drop an inbound datagram before the protocol sees it (benchmarks inject loss). */
   inboundFilter?: (data: Uint8Array, from: string) => boolean;
-  /** Largest TCP frame sent or accepted. Default 8 MiB. */
-  maxFrameBytes?: number;
-  /** TCP connect timeout (ms). Default 2000. */
-  connectTimeout?: number;
-  /** Close an idle TCP connection after this long (ms; 0 never). Default 60000. */
-  idleTimeout?: number;
-  /** Drop a TCP connection stalled mid-frame for this long (ms). Default 10000. */
-  readTimeout?: number;
-  /** Most TCP connections, inbound and outbound. Default 1024. */
-  maxConnections?: number;
-  /** Most inbound TCP connections from one remote IP; 0 off. Default 8 (see TcpTransportOptions). */
-  maxInboundPerPeer?: number;
-  /** Leave loopback sources out of `maxInboundPerPeer`. Default true. */
-  exemptLoopback?: boolean;
   /**
    * With an ephemeral port, TCP picks the port and UDP may find it taken; then both close and
    * try again, at most this many times. Default 10.
@@ -203,16 +192,12 @@ export class UdpTcpTransport implements Transport {
 
   private newTcp(): TcpTransport {
     const o = this.options;
+    const passed: Pick<TcpTransportOptions, (typeof TCP_PASS_THROUGH)[number]> = {};
+    for (const key of TCP_PASS_THROUGH) if (o[key] !== undefined) Object.assign(passed, { [key]: o[key] });
     return new TcpTransport({
+      ...passed,
       bind: this.bind,
       ...(this.advertise !== undefined ? { advertise: this.advertise } : {}),
-      ...(o.maxFrameBytes !== undefined ? { maxFrameBytes: o.maxFrameBytes } : {}),
-      ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
-      ...(o.idleTimeout !== undefined ? { idleTimeout: o.idleTimeout } : {}),
-      ...(o.readTimeout !== undefined ? { readTimeout: o.readTimeout } : {}),
-      ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
-      ...(o.maxInboundPerPeer !== undefined ? { maxInboundPerPeer: o.maxInboundPerPeer } : {}),
-      ...(o.exemptLoopback !== undefined ? { exemptLoopback: o.exemptLoopback } : {}),
       logger: this.logger,
     });
   }

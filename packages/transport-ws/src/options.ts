@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { ClientOptions } from 'ws';
 import type { Server as HttpsServer } from 'node:https';
 import { Server as TlsServer, type SecureContextOptions } from 'node:tls';
-import { GrapevineError, parseHostPort, silentLogger, type HostPort, type Logger, type TransportStats } from '@grapevine/core';
+import { GrapevineError, emptyTransportStats, parseHostPort, silentLogger, type HostPort, type Logger, type TransportStats } from '@grapevine/core';
 import { DEFAULT_PATH, canonicalPeerUrl, checkPath, type Scheme } from './ws-address.js';
 
 /** Client-side TLS settings for dialing wss:// peers. */
@@ -75,7 +75,7 @@ export interface WsTransportOptions {
   /**
    * How long after learning of a member the ahead-of-time dial starts (ms): a random time between
    * half and one and a half times this, so the dials of a join stay out of its burst (0 made a
-   * 50-node join 1.5× slower; 250 and 1000 did not change it). Default 250.
+   * 50-node join 1.4× slower; 250 and 1000 did not change it; docs/benchmarks.md). Default 250.
    */
   connectAheadDelay?: number;
   /**
@@ -117,9 +117,7 @@ export type WsTransportStats = TransportStats & {
 
 export function emptyWsStats(): WsTransportStats {
   return {
-    packetsSent: 0, packetBytesSent: 0, packetsReceived: 0,
-    reliableSent: 0, reliableBytesSent: 0, reliableReceived: 0,
-    connectionsOpened: 0, sendErrors: 0, dropped: 0,
+    ...emptyTransportStats(),
     connectionsAccepted: 0, connectionsRejected: 0, perPeerRejected: 0, authFailures: 0, reconnects: 0,
     duplicatesClosed: 0, pingTimeouts: 0, bufferOverflows: 0, aheadDials: 0, dialsSuperseded: 0,
   };

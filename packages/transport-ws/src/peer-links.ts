@@ -84,8 +84,7 @@ export class PeerLinks {
 
   /** Our dial was stopped because the peer's connection arrived: its queue waits for that one. */
   dialSuperseded(peer: Peer): void {
-    peer.dialing = false;
-    peer.abortDial = undefined;
+    peer.endDial();
     this.service(peer);
   }
 
@@ -113,8 +112,7 @@ export class PeerLinks {
   }
 
   dialSucceeded(peer: Peer, link: PeerLink): void {
-    peer.dialing = false;
-    peer.abortDial = undefined;
+    peer.endDial();
     let target = peer;
     const url = link.peerUrl;
     if (url !== undefined && url !== peer.key) {
@@ -128,8 +126,7 @@ export class PeerLinks {
   }
 
   dialFailed(peer: Peer, err: Error): void {
-    peer.dialing = false;
-    peer.abortDial = undefined;
+    peer.endDial();
     // An inbound link from the peer may have arrived meanwhile and taken the queue.
     if (peer.link?.usable !== true) this.failQueue(peer, err);
     this.service(peer);

@@ -33,6 +33,12 @@ export class Peer {
 
   constructor(readonly key: string) {}
 
+  /** The dial in progress settled (connected, failed or stopped). */
+  endDial(): void {
+    this.dialing = false;
+    this.abortDial = undefined;
+  }
+
   /** True when nothing refers to this entry any more. */
   get idle(): boolean {
     return this.link === undefined && this.links.size === 0 && !this.dialing && this.queue.length === 0 && this.draining === undefined && this.expected.size === 0;
