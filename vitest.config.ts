@@ -9,7 +9,7 @@ const alias: Record<string, string> = {};
 for (const dir of readdirSync(`${root}packages`)) {
   const src = `${root}packages/${dir}/src/index.ts`;
   if (!existsSync(src)) continue;
-  const name = dir === 'grapevine' ? 'grapevine' : `@grapevine/${dir}`;
+  const name = `@grapevine/${dir}`;
   alias[name] = src;
 }
 

@@ -18,7 +18,7 @@
  * Prints one JSON line per (measurement, transport, round).
  */
 import type { Transport, TransportReceiver } from '@grapevine/core';
-import { TcpTransport, WsTransport } from 'grapevine';
+import { TcpTransport, WsTransport } from '@grapevine/node';
 import { emit, now, r1, r3, waitUntil } from './util.js';
 
 const arg = (name: string, fallback: number): number => {

@@ -4,7 +4,7 @@
  * and counts broadcasts (type 202, reporting counts on request type 203). Options arrive as JSON in
  * argv[2]; the node prints {"addr": ...} on stdout when ready and exits on SIGTERM.
  */
-import { createCluster, decodeKey, type CipherName } from 'grapevine';
+import { createCluster, decodeKey, type CipherName } from '@grapevine/node';
 
 interface PeerOptions {
   name: string;

@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createCluster, decodeKey, encodeKey, generateKey, type CipherName, type NodeCluster } from 'grapevine';
+import { createCluster, decodeKey, encodeKey, generateKey, type CipherName, type NodeCluster } from '@grapevine/node';
 import { ascending, CpuMark, emit, now, pct, progress, r1, r3, sleep } from './util.js';
 
 const PEER = fileURLToPath(new URL('./messaging-peer.js', import.meta.url));

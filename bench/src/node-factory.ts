@@ -10,7 +10,7 @@
  * per datagram, before the protocol sees it, with a seeded per-node generator.
  */
 import { MemoryMetrics, seededRandom, type Cluster, type ProfileName, type ProtocolConfig } from '@grapevine/core';
-import { TcpTransport, UdpTcpTransport, WsTransport, createCluster, decodeKey, type Transport, type TransportStats, type WsTransportOptions } from 'grapevine';
+import { TcpTransport, UdpTcpTransport, WsTransport, createCluster, decodeKey, type Transport, type TransportStats, type WsTransportOptions } from '@grapevine/node';
 
 /** The transports a benchmark can run on. */
 export type BenchTransport = 'udp+tcp' | 'tcp' | 'ws';

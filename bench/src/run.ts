@@ -10,7 +10,7 @@
  * child process, like the anchor's run.sh, so CPU and peak RSS are per N.
  */
 import { spawn } from 'node:child_process';
-import { encodeKey, generateKey } from 'grapevine';
+import { encodeKey, generateKey } from '@grapevine/node';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -179,7 +179,7 @@ function fail(msg: string): never {
 function implVersion(): string {
   let version = 'unknown';
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../packages/grapevine/package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../packages/node/package.json', import.meta.url), 'utf8')) as { version?: string };
     version = pkg.version ?? version;
   } catch {
     // not in the monorepo layout

@@ -1,7 +1,7 @@
 // Three nodes in one process: start a seed, join two more to it, print what each node sees, let
 // one leave gracefully, and print again. Run from the repository root:
 //   node examples/basic/index.mjs
-import { createCluster } from 'grapevine';
+import { createCluster } from '@grapevine/node';
 
 /** Poll `pred` until it holds; gossip converges in the background, so the demo waits for it. */
 async function waitFor(what, pred, ms = 5000) {

@@ -2,7 +2,7 @@
 // its AbortSignal fires. Four nodes; one crashes (close() without a word: seen as suspect, then
 // dead) and one leaves gracefully (seen as left at once). Run from the repository root:
 //   node examples/events/index.mjs
-import { createCluster } from 'grapevine';
+import { createCluster } from '@grapevine/node';
 
 const t0 = Date.now();
 const stamp = () => `+${String(Date.now() - t0).padStart(4)}ms`;

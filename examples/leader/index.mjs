@@ -2,7 +2,7 @@
 // resource guarded by its fencing token, crash it, watch a new leader take over with a higher
 // term, and watch the resource refuse a late write from the old one. Run from the repository root:
 //   node examples/leader/index.mjs
-import { createCluster } from 'grapevine';
+import { createCluster } from '@grapevine/node';
 import { LeaderElection } from './leader.mjs';
 
 const SIZE = 5;

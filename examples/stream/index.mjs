@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { text } from 'node:stream/consumers';
-import { createCluster } from 'grapevine';
+import { createCluster } from '@grapevine/node';
 
 const FILE = 300; // stream type: a file upload
 const SIZE = 20 * 1024 * 1024;

@@ -2,7 +2,7 @@
 // request/reply (with its error cases caught by code), a send to several nodes, and a node group
 // chosen by metadata. Run from the repository root:
 //   node examples/usermessages/index.mjs
-import { createCluster } from 'grapevine';
+import { createCluster } from '@grapevine/node';
 
 // Types 0..127 are Grapevine's own; applications pick theirs from 128..65535.
 const CHAT = 200; // broadcast to everyone, forwarded node to node

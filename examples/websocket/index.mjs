@@ -7,7 +7,7 @@
 // the cluster, closes the servers and exits 0 (1 if they did not converge in time).
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { createCluster } from 'grapevine';
+import { createCluster } from '@grapevine/node';
 
 const NODES = 3;
 const CONVERGE_WITHIN_MS = 15_000;

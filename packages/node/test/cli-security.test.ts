@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeKey, keyId } from 'grapevine';
+import { decodeKey, keyId } from '@grapevine/node';
 import { agentFixture, httpGet, run, type Agent } from './cli-harness.js';
 
 /** How long an agent with the wrong key is given to (not) find the others. */

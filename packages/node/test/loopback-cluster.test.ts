@@ -4,7 +4,7 @@
  * generous bounds; no timing is asserted.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCluster, type Cluster, type MemberState } from 'grapevine';
+import { createCluster, type Cluster, type MemberState } from '@grapevine/node';
 
 const FAST = { profile: 'fast', probeInterval: 250, probeTimeout: 100, suspicionMult: 2, gossipInterval: 50 } as const;
 const N = 10;

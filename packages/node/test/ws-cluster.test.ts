@@ -11,7 +11,7 @@ import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { WsTransport, createCluster, type Cluster, type CreateClusterOptions } from 'grapevine';
+import { WsTransport, createCluster, type Cluster, type CreateClusterOptions } from '@grapevine/node';
 import { eventually } from '../../discovery/test/helpers/multicast.js';
 
 const FAST = { profile: 'fast', probeInterval: 250, probeTimeout: 100, suspicionMult: 2, gossipInterval: 50 } as const;

@@ -3,7 +3,7 @@ import { connect, createServer } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Inbox, transportConformance, withDeadline } from '@grapevine/testkit';
-import { UdpTcpTransport } from 'grapevine';
+import { UdpTcpTransport } from '@grapevine/node';
 import { UNSENDABLE, spyOnDnsLookup } from '../../../test-support/dns-spy.js';
 
 transportConformance(

@@ -2,7 +2,7 @@
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCluster, startHttpApi, type Cluster, type HttpApi } from 'grapevine';
+import { createCluster, startHttpApi, type Cluster, type HttpApi } from '@grapevine/node';
 
 const FAST = { profile: 'fast', probeInterval: 250, probeTimeout: 100 } as const;
 

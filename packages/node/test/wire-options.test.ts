@@ -1,6 +1,6 @@
 /** createCluster's `keys` / `cipher` / `compress` / `label` options, and the agent's key-file reload. */
 import { describe, expect, it } from 'vitest';
-import { createCluster, createKeyring, generateKey, keyId, snappyCompressor, wireOptions, Keyring, xchacha20poly1305, aes256gcm } from 'grapevine';
+import { createCluster, createKeyring, generateKey, keyId, snappyCompressor, wireOptions, Keyring, xchacha20poly1305, aes256gcm } from '@grapevine/node';
 import { applyKeys, keyringChanged } from '../src/key-reload.js';
 
 /** Random keys with different key ids: ids are one byte, so two random keys collide 1 time in 256. */

@@ -17,7 +17,7 @@ import {
   type Cluster,
   type CreateClusterOptions,
   type MemoryMetrics,
-} from 'grapevine';
+} from '@grapevine/node';
 
 const FAST = { profile: 'fast', probeInterval: 250, probeTimeout: 100, suspicionMult: 2, gossipInterval: 50 } as const;
 /** Short, so "replayed after the window" takes seconds, not 30 s. Every node runs on this host's clock. */

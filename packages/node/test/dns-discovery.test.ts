@@ -9,7 +9,7 @@
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCluster, type Cluster, type CreateClusterOptions } from 'grapevine';
+import { createCluster, type Cluster, type CreateClusterOptions } from '@grapevine/node';
 import { TestDnsServer } from '../../discovery/test/helpers/dns-server.js';
 import { RecordingLogger } from '../../discovery/test/helpers/logger.js';
 import { eventually } from '../../discovery/test/helpers/multicast.js';

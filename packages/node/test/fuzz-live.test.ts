@@ -46,7 +46,7 @@ import {
   type CreateClusterOptions,
   type MemoryMetrics,
   type Transport,
-} from 'grapevine';
+} from '@grapevine/node';
 
 const SEED = Number(process.env.GRAPEVINE_FUZZ_SEED ?? 20_240_601);
 const UDP_PACKETS = Number(process.env.GRAPEVINE_FUZZ_PACKETS ?? 200_000);

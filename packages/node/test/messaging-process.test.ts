@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCluster, type ClusterStream, type NodeCluster } from 'grapevine';
+import { createCluster, type ClusterStream, type NodeCluster } from '@grapevine/node';
 
 const PEER = fileURLToPath(new URL('./fixtures/messaging-peer.mjs', import.meta.url));
 const MB = 1024 * 1024;

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeKey, generateKey } from 'grapevine';
+import { encodeKey, generateKey } from '@grapevine/node';
 import { agentFixture, httpGet, type Agent } from './cli-harness.js';
 import { freeUdpPort, probeMulticast, type ProbeResult } from '../../discovery/test/helpers/multicast.js';
 
