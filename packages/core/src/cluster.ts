@@ -2,7 +2,7 @@
  * The Cluster: what users hold. It binds the I/O-free protocol (SwimNode) to a transport, the
  * wire codec, a clock and the user's API: join, leave, close, members, events.
  */
-import { systemClock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 import type { ClusterOptions } from './cluster-options.js';
 import { jsonCodec } from './codec-json.js';
 import { resolveConfig, type ProtocolConfig } from './config.js';
@@ -32,10 +32,14 @@ export class Cluster<S = unknown> {
   private readonly events: MemberEvents;
   private state: 'running' | 'leaving' | 'closed' = 'running';
   private readonly wrapStream: (ch: StreamChannel) => S;
+  private readonly clock: Clock;
+  private memberAddresses: Set<string> | undefined;
+  private memberAddressesAt = 0;
 
   private constructor(opts: ClusterOptions<S>, config: ProtocolConfig) {
     this.wrapStream = opts.wrapStream ?? ((ch) => ch as unknown as S);
     this.config = config;
+    this.clock = opts.clock ?? systemClock;
     this.transport = opts.transport;
     this.metrics = opts.metrics ?? new MemoryMetrics();
     this.logger = opts.logger ?? silentLogger;
@@ -92,6 +96,7 @@ export class Cluster<S = unknown> {
     let cluster: Cluster<S> | undefined;
     await opts.transport.start({
       onMessage: (data, info) => cluster?.node.receive(data, info),
+      isMember: (address) => cluster?.hasMemberAt(address) ?? false,
     });
     cluster = new Cluster(opts, config);
     cluster.node.start(opts.seeds ?? []);
@@ -139,6 +144,30 @@ export class Cluster<S = unknown> {
   /** Members believed alive (not suspect), self included. */
   aliveMembers(): Member[] {
     return this.members({ state: 'alive' });
+  }
+
+  /**
+   * True when a member other than this node, alive or suspect, advertises `address` (what
+   * TransportReceiver.isMember answers). The addresses are indexed in a set rebuilt when it is
+   * over a second old or when an address is missing from it, so a flood of strangers costs one
+   * rebuild per question and members cost a lookup.
+   */
+  hasMemberAt(address: string): boolean {
+    const now = this.clock.now();
+    if (this.memberAddresses === undefined || now - this.memberAddressesAt > 1000) this.indexMemberAddresses(now);
+    else if (this.memberAddresses.has(address)) return true;
+    else this.indexMemberAddresses(now);
+    return this.memberAddresses?.has(address) ?? false;
+  }
+
+  private indexMemberAddresses(now: number): void {
+    const set = new Set<string>();
+    const self = this.node.members.self;
+    for (const r of this.node.members.records.values()) {
+      if (r !== self && (r.state === 'alive' || r.state === 'suspect')) set.add(r.address);
+    }
+    this.memberAddresses = set;
+    this.memberAddressesAt = now;
   }
 
   member(name: string): Member | undefined {

@@ -8,6 +8,7 @@ export * from './errors.js';
 export * from './hlc.js';
 export * from './limits.js';
 export * from './logger.js';
+export * from './log-limiter.js';
 export * from './member.js';
 export * from './metrics.js';
 export * from './random.js';

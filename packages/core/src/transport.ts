@@ -16,6 +16,14 @@ export interface InboundInfo {
 export interface TransportReceiver {
   /** Called for every datagram or reliable frame. Must not throw; the transport guards anyway. */
   onMessage(data: Uint8Array, info: InboundInfo): void;
+  /**
+   * Optional: true when `address` (a peer's advertised address, as members carry it) belongs to a
+   * member this node believes alive or suspect. A transport that learns peers' advertised addresses
+   * (the WebSocket hello) uses it to reap and evict connections from peers that never became
+   * members, so they cannot hold its connection slots. Cheap enough to call per connection; never
+   * throws. The Cluster provides it; a receiver without it makes transports skip those rules.
+   */
+  isMember?(address: string): boolean;
 }
 
 /** Best-effort, size-limited packets (UDP). */

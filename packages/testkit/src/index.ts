@@ -10,3 +10,4 @@ export {
 export * from './codec-conformance.js';
 export * from './cipher-conformance.js';
 export * from './compressor-conformance.js';
+export { LogRecorder, type LoggedLine } from './log-recorder.js';

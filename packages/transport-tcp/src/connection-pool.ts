@@ -10,6 +10,8 @@ export interface PoolSettings {
   wrap(socket: Socket): FramedConnection;
   /** False when one more connection would pass the transport's connection limit. */
   hasRoom(): boolean;
+  /** Closes an unproductive inbound connection to make room; false when there is none. */
+  evictUnproductive(): boolean;
 }
 
 interface Entry {
@@ -57,7 +59,7 @@ export class ConnectionPool {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (!this.settings.hasRoom()) this.evictLeastRecentlyUsed();
+    if (!this.settings.hasRoom() && !this.settings.evictUnproductive()) this.evictLeastRecentlyUsed();
     return this.open(address, dest);
   }
 

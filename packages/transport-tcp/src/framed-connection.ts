@@ -9,6 +9,8 @@ export interface ConnectionSettings {
   idleTimeout: number;
   /** Drop a connection whose peer stops sending in the middle of a frame for this long (ms). */
   readTimeout: number;
+  /** Drop a connection whose frame has not completed this long after its first byte (ms). */
+  frameTimeout: number;
   logger: Logger;
 }
 
@@ -24,22 +26,38 @@ export interface ConnectionEvents {
  */
 type TimeoutMode = 'idle' | 'read' | 'closing';
 
-/** One TCP socket carrying length-prefixed frames both ways. */
+/**
+ * One TCP socket carrying length-prefixed frames both ways.
+ *
+ * Two deadlines bound a frame being received: `readTimeout` since the last byte (a stalled peer)
+ * and `frameTimeout` since the frame's first byte (a peer trickling a byte every few hundred ms,
+ * which the first never catches). Either closes the connection, so a slot is never held by a
+ * frame that does not arrive.
+ */
 export class FramedConnection {
   /** The peer's "host:port" as the socket sees it. */
   readonly remote: string;
+  /** True for a connection the peer opened to us. */
+  readonly inbound: boolean;
+  /** When it opened (Date.now()). */
+  readonly openedAt = Date.now();
+  /** When it last delivered a complete frame (Date.now()); undefined while it never has. */
+  lastFrameAt: number | undefined;
   /** Resolves once the socket has fully closed. */
   readonly whenClosed: Promise<void>;
   private readonly decoder: FrameDecoder;
   private drainWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   private mode: TimeoutMode = 'idle';
   private closed = false;
+  private frameTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Socket,
     private readonly settings: ConnectionSettings,
     private readonly events: ConnectionEvents,
+    inbound = false,
   ) {
+    this.inbound = inbound;
     this.remote = formatRemoteAddress(socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0);
     this.decoder = new FrameDecoder(settings.maxFrameBytes);
     socket.setNoDelay(true);
@@ -52,6 +70,7 @@ export class FramedConnection {
     this.whenClosed = new Promise((resolve) => {
       socket.once('close', () => {
         this.closed = true;
+        clearTimeout(this.frameTimer);
         this.settleDrainWaiters(new GrapevineError('ERR_UNREACHABLE', `tcp connection to ${this.remote} closed`));
         resolve();
       });
@@ -87,20 +106,49 @@ export class FramedConnection {
     this.socket.end();
   }
 
+  /** Bytes held for the frame being received (see FrameDecoder.bufferedBytes). */
+  get bufferedBytes(): number {
+    return this.decoder.bufferedBytes;
+  }
+
+  /** Bytes of the frame being received so far, its length prefix included. */
+  get partialFrameBytes(): number {
+    return this.decoder.receivedBytes;
+  }
+
+  /** Memory objects held for the frame being received: one per block, never one per segment. */
+  get bufferedChunks(): number {
+    return this.decoder.bufferedChunks;
+  }
+
   destroy(): Promise<void> {
     this.socket.destroy();
     return this.whenClosed;
   }
 
   private onData(chunk: Buffer): void {
+    const wasMidFrame = this.decoder.midFrame;
+    let frames = 0;
     const ok = this.decoder.push(chunk, (frame) => {
+      frames++;
       if (!this.socket.destroyed) this.events.onFrame(frame, this);
     });
     if (!ok) {
       this.drop('bad frame length prefix');
       return;
     }
-    if (this.mode !== 'closing') this.setMode(this.decoder.midFrame ? 'read' : 'idle');
+    if (frames > 0) this.lastFrameAt = Date.now();
+    const midFrame = this.decoder.midFrame;
+    // The deadline runs from the first byte of the frame now partial: a new one when a frame started in this chunk.
+    if (!midFrame) {
+      clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+    } else if (!wasMidFrame || frames > 0 || this.frameTimer === undefined) {
+      clearTimeout(this.frameTimer);
+      this.frameTimer = setTimeout(() => this.drop(`frame not complete within frameTimeout (${this.settings.frameTimeout} ms)`), this.settings.frameTimeout);
+      this.frameTimer.unref();
+    }
+    if (this.mode !== 'closing') this.setMode(midFrame ? 'read' : 'idle');
   }
 
   private onTimeout(): void {
@@ -110,6 +158,7 @@ export class FramedConnection {
   }
 
   private drop(reason: string): void {
+    if (this.socket.destroyed) return;
     this.events.onDrop(this, reason);
     this.socket.destroy();
   }

@@ -1,7 +1,9 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import {
   GrapevineError,
+  LogLimiter,
   emptyTransportStats,
+  systemClock,
   formatHostPort,
   silentLogger,
   type HostPort,
@@ -37,8 +39,17 @@ export interface TcpTransportOptions {
   /** Drop a connection whose peer stalls in the middle of a frame for this long (ms). Default 10000. */
   readTimeout?: number;
   /**
-   * Most connections, inbound and outbound together. Beyond it new inbound connections are
-   * refused (counted in `connectionsRejected`) and a new outbound one evicts the least recently used.
+   * Drop a connection whose frame has not completed this long after its first byte arrived (ms),
+   * however steadily its bytes trickle in (counted in `frameTimeouts` and `dropped`). A frame of
+   * `maxFrameBytes` (8 MiB) must arrive at 280 KB/s or more: raise it on slower links. Default 30000.
+   */
+  frameTimeout?: number;
+  /**
+   * Most connections, inbound and outbound together. At the limit a new inbound connection takes
+   * the slot of the oldest unproductive inbound one (one that never completed a frame, else the one
+   * whose last complete frame is oldest and over `readTimeout` ago; counted in `evicted`); with
+   * none, it is refused (counted in `connectionsRejected`). A new outbound one evicts an
+   * unproductive inbound connection the same way, else the least recently used outbound one.
    * Default 1024.
    */
   maxConnections?: number;
@@ -54,6 +65,12 @@ export interface TcpTransportOptions {
    * shares that address. Default true.
    */
   exemptLoopback?: boolean;
+  /**
+   * Warnings of one kind (a refused connection, a dropped one) are written at most once per this
+   * many ms: the first at once, then one line saying how many more were suppressed (0: every
+   * one). Default 60000.
+   */
+  warningInterval?: number;
   logger?: Logger;
 }
 
@@ -69,6 +86,10 @@ export type TcpTransportStats = TransportStats & {
    * port 0, garbage); also counted in `sendErrors`. Nothing is looked up or connected for them.
    */
   badAddress: number;
+  /** Connections closed because their frame did not complete within `frameTimeout` (also in `dropped`). */
+  frameTimeouts: number;
+  /** Inbound connections closed at `maxConnections` to make room for a new one (unproductive ones). */
+  evicted: number;
 };
 
 type State = 'new' | 'starting' | 'listening' | 'closed';
@@ -86,19 +107,23 @@ export class TcpTransport implements Transport {
     connectionsRejected: 0,
     perPeerRejected: 0,
     badAddress: 0,
+    frameTimeouts: 0,
+    evicted: 0,
   };
 
   private readonly bind: HostPort;
   private readonly maxConnections: number;
   private readonly perPeer: InboundPerPeer;
-  private warnedPerPeer = false;
   private readonly logger: Logger;
+  private readonly warnings: LogLimiter;
   private readonly settings: ConnectionSettings;
   private readonly events: ConnectionEvents = {
     onFrame: (frame, conn) => this.deliver(frame, conn.remote),
     onDrop: (conn, reason) => {
       this.stats.dropped++;
-      this.logger.debug({ remote: conn.remote, reason }, 'tcp connection dropped');
+      if (reason.startsWith('frame not complete')) this.stats.frameTimeouts++;
+      // The reasons are fixed strings of this package, so each is its own kind.
+      this.warnings.warn(`drop ${reason}`, { remote: conn.remote, reason }, `tcp connection dropped: ${reason}`);
     },
   };
   private readonly pool: ConnectionPool;
@@ -119,12 +144,14 @@ export class TcpTransport implements Transport {
     this.bind = { host: options.bind.host, port: options.bind.port };
     if (options.advertise !== undefined) this.advertise = formatHostPort(parseDialAddress(options.advertise, 'tcp: cannot advertise'));
     this.logger = options.logger ?? silentLogger;
+    this.warnings = new LogLimiter(this.logger, systemClock, checkInt('warningInterval', options.warningInterval, 60_000, 0));
     this.maxConnections = checkInt('maxConnections', options.maxConnections, 1024, 1);
     this.perPeer = new InboundPerPeer(checkInt('maxInboundPerPeer', options.maxInboundPerPeer, 8, 0), options.exemptLoopback ?? true);
     this.settings = {
       maxFrameBytes: checkInt('maxFrameBytes', options.maxFrameBytes, 8 * 1024 * 1024, 1, MAX_ENCODABLE_FRAME),
       idleTimeout: checkInt('idleTimeout', options.idleTimeout, 60_000, 0),
       readTimeout: checkInt('readTimeout', options.readTimeout, 10_000, 1),
+      frameTimeout: checkInt('frameTimeout', options.frameTimeout, 30_000, 1),
       logger: this.logger,
     };
     this.packetBudget = this.settings.maxFrameBytes;
@@ -135,6 +162,7 @@ export class TcpTransport implements Transport {
         return this.track(socket);
       },
       hasRoom: () => this.connectionCount < this.maxConnections,
+      evictUnproductive: () => this.evictUnproductive(),
     });
   }
 
@@ -148,6 +176,27 @@ export class TcpTransport implements Transport {
   get bindPort(): number {
     if (this.boundPort === undefined) throw new GrapevineError('ERR_NOT_STARTED', 'tcp transport is not started');
     return this.boundPort;
+  }
+
+  /** Bytes held for frames being received, over every connection (see FrameDecoder.bufferedBytes). */
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const conn of this.live) n += conn.bufferedBytes;
+    return n;
+  }
+
+  /** Bytes of frames still being received (length prefixes included), over every connection. */
+  get partialFrameBytes(): number {
+    let n = 0;
+    for (const conn of this.live) n += conn.partialFrameBytes;
+    return n;
+  }
+
+  /** Memory objects (blocks) held for frames being received, over every connection. */
+  get bufferedChunks(): number {
+    let n = 0;
+    for (const conn of this.live) n += conn.bufferedChunks;
+    return n;
   }
 
   /** Connections open now, inbound and outbound, including ones connecting or closing. */
@@ -235,7 +284,7 @@ export class TcpTransport implements Transport {
 
   private accept(socket: Socket): void {
     const ip = socket.remoteAddress;
-    if (this.closing !== undefined || this.connectionCount >= this.maxConnections || ip === undefined) {
+    if (this.closing !== undefined || ip === undefined) {
       this.stats.connectionsRejected++;
       socket.destroy();
       return;
@@ -243,21 +292,53 @@ export class TcpTransport implements Transport {
     if (!this.perPeer.tryAcquire(ip)) {
       this.stats.connectionsRejected++;
       this.stats.perPeerRejected++;
-      if (!this.warnedPerPeer) {
-        // Once: a flood would otherwise flood the log too. The counter keeps the tally.
-        this.warnedPerPeer = true;
-        this.logger.warn({ remote: ip, maxInboundPerPeer: this.perPeer.max }, 'tcp: inbound connection refused at maxInboundPerPeer (further refusals are only counted); raise it if several nodes share an address');
-      }
+      // Rate-limited: a flood would otherwise flood the log too. The counter keeps the tally.
+      this.warnings.warn('per-peer', { remote: ip, maxInboundPerPeer: this.perPeer.max }, 'tcp: inbound connection refused at maxInboundPerPeer; raise it if several nodes share an address');
+      socket.destroy();
+      return;
+    }
+    if (this.connectionCount >= this.maxConnections && !this.evictUnproductive()) {
+      this.perPeer.release(ip);
+      this.stats.connectionsRejected++;
+      this.warnings.warn('max-connections', { remote: ip, maxConnections: this.maxConnections }, 'tcp: inbound connection refused at maxConnections (every connection is productive)');
       socket.destroy();
       return;
     }
     socket.once('close', () => this.perPeer.release(ip));
     this.stats.connectionsAccepted++;
-    this.track(socket);
+    this.track(socket, true);
   }
 
-  private track(socket: Socket): FramedConnection {
-    const conn = new FramedConnection(socket, this.settings, this.events);
+  /**
+   * At the connection limit, closes the oldest unproductive inbound connection so a newcomer (a
+   * node joining) can take its slot: first those that never completed a frame (trickling a frame,
+   * or silent), oldest first; then the one whose last complete frame is oldest, if that is more
+   * than `readTimeout` ago. False when every inbound connection completed a frame recently.
+   */
+  private evictUnproductive(): boolean {
+    const now = Date.now();
+    let victim: FramedConnection | undefined;
+    let victimRank = Infinity;
+    for (const conn of this.live) {
+      if (!conn.inbound || !conn.writable) continue; // outbound ones are ours; closing ones are going
+      const last = conn.lastFrameAt;
+      if (last !== undefined && now - last < this.settings.readTimeout) continue;
+      // Never-productive ones rank before every productive one, each group oldest first.
+      const rank = last === undefined ? conn.openedAt - 1e15 : last;
+      if (rank < victimRank) {
+        victim = conn;
+        victimRank = rank;
+      }
+    }
+    if (victim === undefined) return false;
+    this.stats.evicted++;
+    this.warnings.warn('evicted', { remote: victim.remote, maxConnections: this.maxConnections }, 'tcp: unproductive inbound connection closed at maxConnections to make room');
+    void victim.destroy();
+    return true;
+  }
+
+  private track(socket: Socket, inbound = false): FramedConnection {
+    const conn = new FramedConnection(socket, this.settings, this.events, inbound);
     this.live.add(conn);
     void conn.whenClosed.then(() => this.live.delete(conn));
     return conn;
@@ -274,6 +355,7 @@ export class TcpTransport implements Transport {
 
   private async shutdown(): Promise<void> {
     this.state = 'closed';
+    this.warnings.flush();
     await this.starting?.catch(() => undefined);
     const closing = [...this.live].map((conn) => conn.destroy());
     closing.push(this.pool.abortAll());

@@ -238,14 +238,16 @@ describe('TcpTransport', () => {
     expect(b.inbox.messages[0]?.data.byteLength).toBe(100);
   });
 
-  it('refuses inbound connections beyond maxConnections', async () => {
+  it('refuses inbound connections beyond maxConnections when every connection is productive', async () => {
     const { t, inbox } = await started({ maxConnections: 1 });
     const first = await rawConnect(t.bindPort);
-    const second = await rawConnect(t.bindPort);
-    await closeOf(second);
-    expect(t.stats.connectionsRejected).toBe(1);
     await write(first, frame(patternBytes(5, 1)));
     await inbox.waitForCount(1, WAIT);
+    const second = await rawConnect(t.bindPort);
+    await closeOf(second);
+    expect(t.stats).toMatchObject({ connectionsRejected: 1, evicted: 0 });
+    await write(first, frame(patternBytes(5, 2)));
+    await inbox.waitForCount(2, WAIT);
   });
 
   it('refuses inbound connections from one IP beyond maxInboundPerPeer, and frees the slot on close', async () => {
