@@ -14,6 +14,12 @@ export interface LinkSettings {
   pingTimeout: number;
   /** A graceful close that has not finished after this long (ms) becomes a terminate. */
   closeTimeout: number;
+  /** Close the link when no message went either way for this long (ms; 0 never). */
+  idleTimeout: number;
+  /** Every this long after the hello, ask `isMember`; close the link when it says false (ms; 0 never). */
+  memberTimeout: number;
+  /** Whether the link's peer is a member of the cluster; undefined when nobody can tell. */
+  isMember(link: Link): boolean | undefined;
   logger: Logger;
 }
 
@@ -24,6 +30,8 @@ export interface LinkEvents {
   /** The link refused inbound data (counted as dropped by the transport). */
   onDrop(link: Link, reason: string): void;
   onPingTimeout(link: Link): void;
+  /** The link is being closed for carrying nothing (`idle`) or for a peer that is not a member. */
+  onReap(link: Link, reason: 'idle' | 'not-member'): void;
   onClose(link: Link): void;
 }
 
@@ -49,7 +57,15 @@ export class Link {
   /** True once we sent a message on it: closing it then means waiting for the close to drain. */
   usedForSend = false;
   lastUsed = Date.now();
+  /** When it was created (Date.now()): eviction takes the oldest unproductive link first. */
+  readonly createdAt = Date.now();
+  /** When a message last went either way (Date.now()), the hello included. */
+  lastActivity = Date.now();
+  /** True once the peer sent a message after its hello. */
+  delivered = false;
   readonly whenClosed: Promise<void>;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private memberTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
@@ -86,6 +102,7 @@ export class Link {
       ws.terminate();
     }, settings.handshakeTimeout);
     ws.send(settings.hello);
+    if (settings.idleTimeout > 0) this.armIdle(settings.idleTimeout);
   }
 
   /** True while new messages may be written to it. */
@@ -101,7 +118,7 @@ export class Link {
   /** Queues one message; call only while `usable`. */
   write(message: Buffer): void {
     this.usedForSend = true;
-    this.lastUsed = Date.now();
+    this.lastUsed = this.lastActivity = Date.now();
     this.ws.send(message);
   }
 
@@ -131,6 +148,7 @@ export class Link {
       return;
     }
     this.heard();
+    this.lastActivity = Date.now();
     const kind = data[0];
     if (this.peer === undefined) {
       const hello = kind === KIND_HELLO ? decodeHello(data) : undefined;
@@ -145,6 +163,7 @@ export class Link {
       if (this.state === 'handshaking') {
         this.state = 'open';
         this.startPinging();
+        if (this.settings.memberTimeout > 0) this.armMemberCheck();
       }
       this.events.onReady(this);
       return;
@@ -153,8 +172,34 @@ export class Link {
       this.events.onDrop(this, kind === KIND_HELLO ? 'second hello' : `unknown message kind ${String(kind)}`);
       return;
     }
+    this.delivered = true;
     // A copy that owns its memory: the receiver may keep it, and it must not pin a socket chunk.
     this.events.onMessage(this, kind, new Uint8Array(data.subarray(1)));
+  }
+
+  /** Re-armed for what is left of the idle time, so traffic costs a timestamp, not a timer per message. */
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.state === 'closed' || this.state === 'retiring') return;
+      const quiet = Date.now() - this.lastActivity;
+      if (quiet < this.settings.idleTimeout) {
+        this.armIdle(this.settings.idleTimeout - quiet);
+        return;
+      }
+      this.events.onReap(this, 'idle');
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  private armMemberCheck(): void {
+    this.memberTimer = setTimeout(() => {
+      this.memberTimer = undefined;
+      if (this.state !== 'open') return;
+      if (this.settings.isMember(this) === false) this.events.onReap(this, 'not-member');
+      else this.armMemberCheck();
+    }, this.settings.memberTimeout);
+    this.memberTimer.unref();
   }
 
   private startPinging(): void {
@@ -186,7 +231,9 @@ export class Link {
     clearTimeout(this.handshakeTimer);
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
-    this.handshakeTimer = this.pingTimer = this.pongTimer = undefined;
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.memberTimer);
+    this.handshakeTimer = this.pingTimer = this.pongTimer = this.idleTimer = this.memberTimer = undefined;
     if (this.state === 'closed') clearTimeout(this.closeTimer);
   }
 }

@@ -43,7 +43,13 @@ export interface WsTransportOptions {
   maxMessageBytes?: number;
   /** Bytes a connection may hold unsent (its socket buffer and queued messages). Default 16 MiB. */
   maxBufferedBytes?: number;
-  /** Most connections, inbound and outbound together, dials included. Default 1024. */
+  /**
+   * Most connections, inbound and outbound together, dials included. At the limit a new upgrade
+   * takes the slot of the oldest unproductive connection — one still without a hello, else one
+   * whose peer is not a member (or, used without a Cluster, that never carried a message after its
+   * hello) — counted in `evicted`; with none, it gets `503`. A dial does the same, else closes the
+   * least recently used connection. Default 1024.
+   */
   maxConnections?: number;
   /**
    * Most inbound connections open at once from one remote IP address; one more upgrade is refused
@@ -62,6 +68,24 @@ export interface WsTransportOptions {
   pingTimeout?: number;
   /** A graceful close that has not finished after this long is cut (ms). Default 2000. */
   closeTimeout?: number;
+  /**
+   * Close a connection over which no message went either way for this long (ms; 0 never). Pings
+   * do not count; a member with something to say redials. Counted in `idleClosed`. Default 300000.
+   */
+  idleTimeout?: number;
+  /**
+   * Every this long after a connection's hello, ask the cluster whether its peer is a member (alive
+   * or suspect); close it when not (`notMemberClosed`). So a peer that says hello and never joins
+   * holds a slot for at most this long. Needs a receiver that answers `isMember` (a Cluster does);
+   * 0 never. Default 30000.
+   */
+  memberTimeout?: number;
+  /**
+   * Warnings of one kind (a refused upgrade, a bad token) are written at most once per this many
+   * ms: the first at once, then one line saying how many more were suppressed (0: every one).
+   * Default 60000.
+   */
+  warningInterval?: number;
   /** First delay before redialing a peer after a failed dial (ms). Default 100. */
   reconnectBaseDelay?: number;
   /** Longest delay between dials to a peer that keeps failing (ms). Default 5000. */
@@ -113,6 +137,12 @@ export type WsTransportStats = TransportStats & {
   aheadDials: number;
   /** Our dials stopped because the peer's connection to us arrived first and wins the tie-break. */
   dialsSuperseded: number;
+  /** Connections closed at `idleTimeout`. */
+  idleClosed: number;
+  /** Connections closed at `memberTimeout` because their peer was not a member. */
+  notMemberClosed: number;
+  /** Unproductive connections closed at `maxConnections` to make room for a new one. */
+  evicted: number;
 };
 
 export function emptyWsStats(): WsTransportStats {
@@ -120,6 +150,7 @@ export function emptyWsStats(): WsTransportStats {
     ...emptyTransportStats(),
     connectionsAccepted: 0, connectionsRejected: 0, perPeerRejected: 0, authFailures: 0, reconnects: 0,
     duplicatesClosed: 0, pingTimeouts: 0, bufferOverflows: 0, aheadDials: 0, dialsSuperseded: 0,
+    idleClosed: 0, notMemberClosed: 0, evicted: 0,
   };
 }
 
@@ -142,6 +173,9 @@ export interface Settings {
   pingInterval: number;
   pingTimeout: number;
   closeTimeout: number;
+  idleTimeout: number;
+  memberTimeout: number;
+  warningInterval: number;
   reconnectBaseDelay: number;
   reconnectMaxDelay: number;
   reuseInbound: boolean;
@@ -189,6 +223,9 @@ export function resolveOptions(o: WsTransportOptions): Settings {
     pingInterval: checkInt('pingInterval', o.pingInterval, 15_000, 0),
     pingTimeout: checkInt('pingTimeout', o.pingTimeout, 10_000, 1),
     closeTimeout: checkInt('closeTimeout', o.closeTimeout, 2000, 1),
+    idleTimeout: checkInt('idleTimeout', o.idleTimeout, 300_000, 0),
+    memberTimeout: checkInt('memberTimeout', o.memberTimeout, 30_000, 0),
+    warningInterval: checkInt('warningInterval', o.warningInterval, 60_000, 0),
     reconnectBaseDelay: checkInt('reconnectBaseDelay', o.reconnectBaseDelay, 100, 0),
     reconnectMaxDelay: checkInt('reconnectMaxDelay', o.reconnectMaxDelay, 5000, 0),
     reuseInbound: o.reuseInbound ?? true,

@@ -159,6 +159,13 @@ export class PeerLinks {
     return true;
   }
 
+  /** Closes `link` gracefully, moving the sends of its peer (if it carried them) to a spare or a new dial. */
+  retire(link: PeerLink, reason: string): Promise<void> {
+    if (link.owner === undefined) return link.retire(1000, reason);
+    this.retireFromPeer(link.owner, link, reason);
+    return link.whenClosed;
+  }
+
   failAll(err: Error): void {
     for (const peer of this.peers.values()) this.failQueue(peer, err);
   }

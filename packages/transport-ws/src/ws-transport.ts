@@ -7,6 +7,8 @@ import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import {
   GrapevineError,
   InboundPerPeer,
+  LogLimiter,
+  systemClock,
   advertisedAddress,
   formatRemoteAddress,
   type Transport,
@@ -53,7 +55,7 @@ export class WsTransport implements Transport {
   private readonly perPeer: InboundPerPeer;
   /** Ahead-of-time dials waiting for their delay, by canonical peer URL. */
   private readonly ahead = new Map<string, NodeJS.Timeout>();
-  private warnedPerPeer = false;
+  private readonly warnings: LogLimiter;
   private readonly upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.onUpgrade(req, socket, head);
   private linkSettings: LinkSettings | undefined;
   private advertise: string | undefined;
@@ -67,6 +69,7 @@ export class WsTransport implements Transport {
   constructor(options: WsTransportOptions) {
     this.s = resolveOptions(options);
     this.bearer = this.s.token === undefined ? undefined : new BearerCheck(this.s.token);
+    this.warnings = new LogLimiter(this.s.logger, systemClock, this.s.warningInterval);
     this.packetBudget = this.s.packetBudget;
     this.advertise = this.s.advertise;
     this.history = new DialHistory(this.s.reconnectBaseDelay, this.s.reconnectMaxDelay);
@@ -85,6 +88,13 @@ export class WsTransport implements Transport {
       onPingTimeout: (link) => {
         this.stats.pingTimeouts++;
         this.s.logger.debug({ remote: link.remote }, 'ws connection missed its pong; terminated');
+      },
+      onReap: (link, reason) => {
+        if (reason === 'idle') this.stats.idleClosed++;
+        else this.stats.notMemberClosed++;
+        const why = reason === 'idle' ? `no message for idleTimeout (${this.s.idleTimeout} ms)` : `peer not a member after memberTimeout (${this.s.memberTimeout} ms)`;
+        this.warnings.log('info', `reap ${reason}`, { remote: link.remote, peer: link.peerUrl }, `ws connection closed: ${why}`);
+        void this.table.retire(link, reason === 'idle' ? 'idle' : 'not a member');
       },
       onClose: (link) => this.onLinkClosed(link),
     };
@@ -236,6 +246,9 @@ export class WsTransport implements Transport {
       pingInterval: this.s.pingInterval,
       pingTimeout: this.s.pingTimeout,
       closeTimeout: this.s.closeTimeout,
+      idleTimeout: this.s.idleTimeout,
+      memberTimeout: this.s.memberTimeout,
+      isMember: (link) => this.peerIsMember(link),
       logger: this.s.logger,
     };
   }
@@ -302,26 +315,25 @@ export class WsTransport implements Transport {
       refuseUpgrade(socket, 503);
       return;
     }
+    // Refusals are logged rate-limited (LogLimiter): a flood of them would otherwise flood the log too.
     if (this.bearer !== undefined && !this.bearer.matches(req.headers.authorization)) {
       this.stats.authFailures++;
-      this.s.logger.warn({ remote: formatRemoteAddress(req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0) }, 'ws upgrade refused: bad bearer token');
+      this.warnings.warn('auth', { remote: formatRemoteAddress(req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0) }, 'ws upgrade refused: bad bearer token');
       refuseUpgrade(socket, 401, { 'WWW-Authenticate': 'Bearer realm="grapevine"' });
-      return;
-    }
-    if (this.connectionCount >= this.s.maxConnections) {
-      this.stats.connectionsRejected++;
-      refuseUpgrade(socket, 503);
       return;
     }
     const ip = req.socket.remoteAddress ?? '';
     if (!this.perPeer.tryAcquire(ip)) {
       this.stats.connectionsRejected++;
       this.stats.perPeerRejected++;
-      if (!this.warnedPerPeer) {
-        // Once: a flood would otherwise flood the log too. The counter keeps the tally.
-        this.warnedPerPeer = true;
-        this.s.logger.warn({ remote: ip, maxInboundPerPeer: this.perPeer.max }, 'ws upgrade refused at maxInboundPerPeer (further refusals are only counted); behind a proxy, raise it or set 0');
-      }
+      this.warnings.warn('per-peer', { remote: ip, maxInboundPerPeer: this.perPeer.max }, 'ws upgrade refused at maxInboundPerPeer; behind a proxy, raise it or set 0');
+      refuseUpgrade(socket, 503);
+      return;
+    }
+    if (this.connectionCount >= this.s.maxConnections && !this.evictUnproductive()) {
+      this.perPeer.release(ip);
+      this.stats.connectionsRejected++;
+      this.warnings.warn('max-connections', { remote: ip, maxConnections: this.s.maxConnections }, 'ws upgrade refused at maxConnections (every connection is productive)');
       refuseUpgrade(socket, 503);
       return;
     }
@@ -339,6 +351,42 @@ export class WsTransport implements Transport {
       const from = this.s.reuseInbound ? this.claimedFrom(req) : undefined;
       if (from !== undefined && link.state === 'handshaking') this.table.expectInbound(from, link);
     });
+  }
+
+  /**
+   * Whether the link's peer is a member, by the receiver's isMember (undefined when the receiver
+   * cannot tell, or the link is still without a hello or is our own dial to ourselves).
+   */
+  private peerIsMember(link: PeerLink): boolean | undefined {
+    const ask = this.receiver?.isMember;
+    if (ask === undefined || link.peerUrl === undefined || link.peer?.instance === this.instanceId) return undefined;
+    try {
+      return ask.call(this.receiver, link.peerUrl);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * At maxConnections, closes the oldest unproductive link so a newcomer can take its slot: one
+   * still without a hello, else one whose peer is not a member (without isMember: one that never
+   * carried a message after its hello). False when every link is productive.
+   */
+  private evictUnproductive(): boolean {
+    const hasHook = this.receiver?.isMember !== undefined;
+    // Set order is creation order: the first match is the oldest.
+    for (const link of this.links) {
+      if (link.state === 'retiring' || link.state === 'closed') continue;
+      const unproductive = link.state === 'handshaking' || (hasHook ? this.peerIsMember(link) === false : !link.delivered);
+      if (!unproductive) continue;
+      this.stats.evicted++;
+      this.warnings.log('info', 'evicted', { remote: link.remote, peer: link.peerUrl, maxConnections: this.s.maxConnections }, 'ws: unproductive connection closed at maxConnections to make room');
+      // Cut at once unless it carried our sends (then they drain first): the slot is needed now.
+      if (link.state === 'handshaking' || !link.usedForSend) void link.terminate();
+      else void this.table.retire(link, 'connection limit');
+      return true;
+    }
+    return false;
   }
 
   /** Validates the peer's hello; false (link terminated) when its URL is unusable. */
@@ -388,7 +436,7 @@ export class WsTransport implements Transport {
       this.table.dialFailed(peer, unreachable(peer.key, `the last dial failed; next attempt in ${wait} ms`));
       return;
     }
-    if (this.connectionCount >= this.s.maxConnections && !this.table.evictLeastRecentlyUsed()) {
+    if (this.connectionCount >= this.s.maxConnections && !this.evictUnproductive() && !this.table.evictLeastRecentlyUsed()) {
       this.table.dialFailed(peer, new GrapevineError('ERR_LIMIT', `ws transport is at maxConnections (${this.s.maxConnections})`));
       return;
     }
@@ -466,6 +514,7 @@ export class WsTransport implements Transport {
 
   private async shutdown(): Promise<void> {
     this.state = 'closed';
+    this.warnings.flush();
     for (const timer of this.ahead.values()) clearTimeout(timer);
     this.ahead.clear();
     await this.starting?.catch(() => undefined);
