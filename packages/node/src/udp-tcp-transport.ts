@@ -18,7 +18,7 @@ import { TcpTransport, type TcpTransportOptions, type TcpTransportStats } from '
 import { UdpTransport, type UdpTransportStats } from '@grapevine/transport-udp';
 
 /** TcpTransport options a UdpTcpTransport hands to its TCP half unchanged (documented there). */
-const TCP_PASS_THROUGH = ['maxFrameBytes', 'connectTimeout', 'idleTimeout', 'readTimeout', 'maxConnections', 'maxInboundPerPeer', 'exemptLoopback'] as const;
+const TCP_PASS_THROUGH = ['maxFrameBytes', 'connectTimeout', 'idleTimeout', 'readTimeout', 'frameTimeout', 'maxConnections', 'maxInboundPerPeer', 'exemptLoopback', 'warningInterval'] as const;
 
 export interface UdpTcpTransportOptions extends Pick<TcpTransportOptions, (typeof TCP_PASS_THROUGH)[number]> {
   /** Where to listen, as {host, port} or "host:port". Port 0 picks a free port for both (see `bindPort`). */
@@ -50,6 +50,10 @@ export type UdpTcpTransportStats = TransportStats & {
   perPeerRejected: number;
   /** Sends (UDP or TCP) refused because the destination is not "ip:port"; also in `sendErrors`. */
   badAddress: number;
+  /** TCP connections closed because a frame did not complete within `frameTimeout`. */
+  frameTimeouts: number;
+  /** Unproductive inbound TCP connections closed at `maxConnections` to make room. */
+  evicted: number;
 };
 
 const STAT_KEYS = Object.keys(emptyTransportStats()) as (keyof TransportStats)[];
@@ -113,6 +117,8 @@ export class UdpTcpTransport implements Transport {
       connectionsRejected: tcp.connectionsRejected ?? 0,
       perPeerRejected: tcp.perPeerRejected ?? 0,
       badAddress: (udp.badAddress ?? 0) + (tcp.badAddress ?? 0),
+      frameTimeouts: tcp.frameTimeouts ?? 0,
+      evicted: tcp.evicted ?? 0,
     };
     for (const k of STAT_KEYS) out[k] = (udp[k] ?? 0) + (tcp[k] ?? 0);
     out.sendErrors += this.notStartedErrors;
