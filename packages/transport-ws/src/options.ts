@@ -45,9 +45,9 @@ export interface WsTransportOptions {
   maxBufferedBytes?: number;
   /**
    * Most connections, inbound and outbound together, dials included. At the limit a new upgrade
-   * takes the slot of the oldest unproductive connection — one still without a hello, else one
-   * whose peer is not a member (or, used without a Cluster, that never carried a message after its
-   * hello) — counted in `evicted`; with none, it gets `503`. A dial does the same, else closes the
+   * takes the slot of the oldest unproductive connection — an inbound one still without a hello,
+   * else one whose peer is not a member (or, used without a Cluster, that carried no message either
+   * way after the hello) — counted in `evicted`; with none, it gets `503`. A dial does the same, else closes the
    * least recently used connection. Default 1024.
    */
   maxConnections?: number;

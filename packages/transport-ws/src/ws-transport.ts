@@ -368,16 +368,18 @@ export class WsTransport implements Transport {
   }
 
   /**
-   * At maxConnections, closes the oldest unproductive link so a newcomer can take its slot: one
-   * still without a hello, else one whose peer is not a member (without isMember: one that never
-   * carried a message after its hello). False when every link is productive.
+   * At maxConnections, closes the oldest unproductive link so a newcomer can take its slot: an
+   * inbound one still without a hello, else one whose peer is not a member (without isMember: one
+   * that carried no message either way after the hello). False when every link is productive.
    */
   private evictUnproductive(): boolean {
     const hasHook = this.receiver?.isMember !== undefined;
     // Set order is creation order: the first match is the oldest.
     for (const link of this.links) {
       if (link.state === 'retiring' || link.state === 'closed') continue;
-      const unproductive = link.state === 'handshaking' || (hasHook ? this.peerIsMember(link) === false : !link.delivered);
+      // Our own dials still saying hello are not candidates: they are short-lived and wanted.
+      if (link.state === 'handshaking' && link.outbound) continue;
+      const unproductive = link.state === 'handshaking' || (hasHook ? this.peerIsMember(link) === false : !link.delivered && !link.usedForSend);
       if (!unproductive) continue;
       this.stats.evicted++;
       this.warnings.log('info', 'evicted', { remote: link.remote, peer: link.peerUrl, maxConnections: this.s.maxConnections }, 'ws: unproductive connection closed at maxConnections to make room');
