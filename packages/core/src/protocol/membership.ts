@@ -61,6 +61,8 @@ export class Membership {
   readonly self: MemberRecord;
   /** Set while leaving: news of our own leave is expected, not refuted. */
   leaving = false;
+  /** How many records (any state, self included) have each address: which addresses are members'. */
+  private readonly addressCounts = new Map<string, number>();
 
   constructor(
     self: Omit<MemberRecord, 'stateChangedAt' | 'state'>,
@@ -70,6 +72,25 @@ export class Membership {
   ) {
     this.self = { ...self, state: 'alive', stateChangedAt: clock.now() };
     this.records.set(self.name, this.self);
+    this.countAddress(this.self.address, 1);
+  }
+
+  /** Is `addr` the address of some record (any state)? */
+  hasAddress(addr: string): boolean {
+    return this.addressCounts.has(addr);
+  }
+
+  private countAddress(addr: string, delta: number): void {
+    const n = (this.addressCounts.get(addr) ?? 0) + delta;
+    if (n > 0) this.addressCounts.set(addr, n);
+    else this.addressCounts.delete(addr);
+  }
+
+  private moveAddress(r: MemberRecord, addr: string): void {
+    if (r.address === addr) return;
+    this.countAddress(r.address, -1);
+    this.countAddress(addr, 1);
+    r.address = addr;
   }
 
   get(name: string): MemberRecord | undefined {
@@ -170,6 +191,7 @@ export class Membership {
         protocol: proto, appVersion: app,
       };
       this.records.set(a.name, rec);
+      this.countAddress(rec.address, 1);
       this.hooks.added(a.name);
       this.hooks.disseminate(a.name, a);
       this.event('alive', rec);
@@ -179,7 +201,7 @@ export class Membership {
       if (a.inst < r.instance) return; // news about a retired process
       // A restarted process: replace the record wholesale.
       const prev = this.setState(r, 'alive');
-      r.address = a.addr;
+      this.moveAddress(r, a.addr);
       r.incarnation = a.inc;
       r.instance = a.inst;
       r.meta = Object.freeze({ ...a.meta });
@@ -197,14 +219,14 @@ export class Membership {
       if (r.state !== 'alive' || a.metaVer <= r.metaVersion) return;
       r.meta = Object.freeze({ ...a.meta });
       r.metaVersion = a.metaVer;
-      r.address = a.addr;
+      this.moveAddress(r, a.addr);
       this.hooks.disseminate(a.name, a);
       this.event('updated', r);
       return;
     }
     const metaChanged = a.metaVer > r.metaVersion;
     r.incarnation = a.inc;
-    r.address = a.addr;
+    this.moveAddress(r, a.addr);
     if (metaChanged) {
       r.meta = Object.freeze({ ...a.meta });
       r.metaVersion = a.metaVer;
@@ -308,7 +330,10 @@ export class Membership {
     for (const r of this.records.values()) {
       if ((r.state === 'dead' || r.state === 'left') && now - r.stateChangedAt >= retention) gone.push(r.name);
     }
-    for (const name of gone) this.records.delete(name);
+    for (const name of gone) {
+      this.countAddress(this.records.get(name)!.address, -1);
+      this.records.delete(name);
+    }
     return gone;
   }
 

@@ -51,8 +51,6 @@ export class SwimNode implements MessengerHost {
   /** Caps what goes to addresses that never answered. */
   readonly unanswered: UnansweredBudget;
   private readonly timers: TimerGroup;
-  /** Addresses of every member record (any state); rebuilt lazily after the table changes. */
-  private knownAddresses: Set<string> | undefined;
   /** Seeds and join targets: operator-given addresses, trusted like members'. */
   private readonly givenAddresses = new Set<string>();
   /** Live member names, sorted; rebuilt after a membership change (the broadcast tree uses it). */
@@ -143,12 +141,7 @@ export class SwimNode implements MessengerHost {
 
   /** A member's address (any state) or a seed's: news from it is applied, sends to it are not capped. */
   trustedAddress(addr: string): boolean {
-    if (this.givenAddresses.has(addr)) return true;
-    if (!this.knownAddresses) {
-      this.knownAddresses = new Set();
-      for (const r of this.members.records.values()) this.knownAddresses.add(r.address);
-    }
-    return this.knownAddresses.has(addr);
+    return this.givenAddresses.has(addr) || this.members.hasAddress(addr);
   }
 
   private introducer(info: InboundInfo): Introducer {
@@ -240,8 +233,6 @@ export class SwimNode implements MessengerHost {
   // ---- dissemination --------------------------------------------------------------------------
 
   disseminate(name: string, msg: Alive | Suspect | Dead): void {
-    // Every change of the table that may move an address disseminates: the address index is stale.
-    this.knownAddresses = undefined;
     this.queue.enqueue(name, this.outbox.encode(msg));
     this.scheduleEagerGossip();
   }
@@ -432,7 +423,6 @@ export class SwimNode implements MessengerHost {
   private reap(): void {
     const gone = this.members.reap(this.env.clock.now(), this.cfg.deadRetention);
     for (const name of gone) this.queue.remove(name);
-    if (gone.length > 0) this.knownAddresses = undefined;
   }
 
   // ---- metadata and leave ----------------------------------------------------------------------
