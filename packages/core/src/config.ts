@@ -1,5 +1,6 @@
 import { GrapevineError } from './errors.js';
 import { defaultLimits, type Limits } from './limits.js';
+import { MAX_INCARNATION_CEILING } from './protocol/incarnation.js';
 
 /**
  * Protocol timing and sizing. Defaults mirror memberlist's LAN profile; every field is listed in
@@ -66,6 +67,25 @@ export interface ProtocolConfig {
   streamWindowBytes: number;
   /** Largest stream data message (bytes); writes are split into chunks of at most this. */
   streamChunkBytes: number;
+  /**
+   * Members heard of only from an untrusted source (not a member's or seed's address) are held as
+   * candidates until their address answers a ping; at most this many at once (see introductions).
+   */
+  maxIntroductions: number;
+  /** At most this many candidates from one source at once; further ones are dropped (counted). */
+  introductionsPerSource: number;
+  /** Verification pings to candidates per protocol period (their own budget: never the probe rotation's). */
+  introductionProbesPerPeriod: number;
+  /** Pings a candidate gets before it is dropped (and not pinged again for deadRetention). */
+  introductionAttempts: number;
+  /** Window (ms) of the send budget for addresses that never answered (no member or seed there). */
+  unansweredWindow: number;
+  /** Per window, sends to one such address stop once this many bytes went to it. */
+  unansweredBytesPerAddress: number;
+  /** Per window, sends to all such addresses together stop once this many bytes went to them. */
+  unansweredBytesTotal: number;
+  /** Per window, at most this many such addresses are sent to at all. */
+  unansweredMaxAddresses: number;
   /** Bounds on inbound data. */
   limits: Limits;
 }
@@ -102,6 +122,14 @@ const lan: ProtocolConfig = {
   requestTimeout: 5_000,
   streamWindowBytes: 4 * 1024 * 1024,
   streamChunkBytes: 256 * 1024,
+  maxIntroductions: 1024,
+  introductionsPerSource: 16,
+  introductionProbesPerPeriod: 32,
+  introductionAttempts: 3,
+  unansweredWindow: 10_000,
+  unansweredBytesPerAddress: 16 * 1024,
+  unansweredBytesTotal: 256 * 1024,
+  unansweredMaxAddresses: 4096,
   limits: defaultLimits,
 };
 
@@ -156,6 +184,8 @@ function validateConfig(cfg: ProtocolConfig): void {
     'probeInterval', 'probeTimeout', 'suspicionMult', 'suspicionMaxTimeoutMult', 'awarenessMaxMultiplier',
     'gossipInterval', 'retransmitMult', 'joinTimeout', 'packetBudget', 'maxClockSkew',
     'broadcastFanout', 'broadcastDedupWindow', 'requestTimeout', 'streamWindowBytes', 'streamChunkBytes',
+    'maxIntroductions', 'introductionsPerSource', 'introductionProbesPerPeriod', 'introductionAttempts',
+    'unansweredWindow', 'unansweredBytesPerAddress', 'unansweredBytesTotal', 'unansweredMaxAddresses',
   ];
   for (const k of positive) {
     const v = cfg[k];
@@ -185,5 +215,8 @@ function validateConfig(cfg: ProtocolConfig): void {
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
       throw new GrapevineError('ERR_INVALID_OPTION', `limit ${k} must be a positive integer, got ${String(v)}`);
     }
+  }
+  if (cfg.limits.maxIncarnation > MAX_INCARNATION_CEILING) {
+    throw new GrapevineError('ERR_INVALID_OPTION', `limit maxIncarnation must be at most ${MAX_INCARNATION_CEILING} (2^53 - 2), so one above it is still exact`);
   }
 }

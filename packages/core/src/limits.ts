@@ -3,6 +3,8 @@
  * thing being bounded; a violation drops the input and counts it, never throws out of the receive path.
  * docs/limits.md lists each with what happens at the bound.
  */
+import { DEFAULT_MAX_INCARNATION } from './protocol/incarnation.js';
+
 export interface Limits {
   /** Largest inbound best-effort datagram accepted (bytes). */
   maxPacketBytes: number;
@@ -34,6 +36,12 @@ export interface Limits {
   maxInboundRequests: number;
   /** Most open streams (both directions); openStream rejects and inbound opens are refused beyond it. */
   maxStreams: number;
+  /**
+   * Highest incarnation accepted in any claim (alive, suspect, dead, push-pull state); above it the
+   * claim is dropped (`drop.incarnation`). A node that would pass it reincarnates with a new
+   * instance id instead, so a refutation is always representable. At most 2^53 − 2.
+   */
+  maxIncarnation: number;
 }
 
 export const defaultLimits: Limits = {
@@ -52,4 +60,5 @@ export const defaultLimits: Limits = {
   maxPendingRequests: 10_000,
   maxInboundRequests: 1024,
   maxStreams: 256,
+  maxIncarnation: DEFAULT_MAX_INCARNATION,
 };

@@ -11,6 +11,8 @@ import type { Clock } from '../clock.js';
 import type { ProtocolConfig } from '../config.js';
 import type { Member, MemberCounts, MemberEvent, MemberState, Meta } from '../member.js';
 import type { Alive, Dead, Suspect } from './messages.js';
+import { refutingIncarnation } from './incarnation.js';
+import type { Introducer } from './introductions.js';
 import { Suspicion, minSuspicionTimeout } from './suspicion.js';
 
 export interface MemberRecord {
@@ -43,6 +45,15 @@ export interface MembershipHooks {
   count(metric: string): void;
   /** False for a member whose versions this node refuses to run with (it is then ignored). */
   compatible(name: string, protocol: number, app: string): boolean;
+  /** An instance id larger than `current`: this node reincarnates at the incarnation ceiling. */
+  nextInstance?(current: number): number;
+  /**
+   * An alive message from an untrusted source would add a member or move one to a new address:
+   * hand it to the introductions, which verify the address answers before it is applied.
+   */
+  introduce?(a: Alive, via: Introducer): void;
+  /** A member was added or moved through a trusted path: any pending introduction of it is moot. */
+  settled?(name: string): void;
 }
 
 export class Membership {
@@ -50,6 +61,8 @@ export class Membership {
   readonly self: MemberRecord;
   /** Set while leaving: news of our own leave is expected, not refuted. */
   leaving = false;
+  /** How many records (any state, self included) have each address: which addresses are members'. */
+  private readonly addressCounts = new Map<string, number>();
 
   constructor(
     self: Omit<MemberRecord, 'stateChangedAt' | 'state'>,
@@ -59,6 +72,25 @@ export class Membership {
   ) {
     this.self = { ...self, state: 'alive', stateChangedAt: clock.now() };
     this.records.set(self.name, this.self);
+    this.countAddress(this.self.address, 1);
+  }
+
+  /** Is `addr` the address of some record (any state)? */
+  hasAddress(addr: string): boolean {
+    return this.addressCounts.has(addr);
+  }
+
+  private countAddress(addr: string, delta: number): void {
+    const n = (this.addressCounts.get(addr) ?? 0) + delta;
+    if (n > 0) this.addressCounts.set(addr, n);
+    else this.addressCounts.delete(addr);
+  }
+
+  private moveAddress(r: MemberRecord, addr: string): void {
+    if (r.address === addr) return;
+    this.countAddress(r.address, -1);
+    this.countAddress(addr, 1);
+    r.address = addr;
   }
 
   get(name: string): MemberRecord | undefined {
@@ -84,9 +116,33 @@ export class Membership {
 
   /** Raise our incarnation past `atLeast` and announce it. */
   refute(atLeast: number): void {
-    this.self.incarnation = Math.max(this.self.incarnation, atLeast) + 1;
+    this.raiseSelf(atLeast);
     this.hooks.count('refutations');
     this.hooks.disseminate(this.self.name, this.aliveMessage());
+  }
+
+  /**
+   * Our next incarnation above `atLeast`; at the ceiling, a new instance at incarnation 0 instead
+   * (see incarnation.ts), which outranks any claim about the old instance.
+   */
+  private raiseSelf(atLeast: number): void {
+    const next = refutingIncarnation(this.self.incarnation, atLeast, this.cfg.limits.maxIncarnation);
+    if (next !== null) {
+      this.self.incarnation = next;
+      return;
+    }
+    const old = this.self.instance;
+    this.self.instance = this.hooks.nextInstance?.(old) ?? old + 1;
+    this.self.incarnation = 0;
+    this.hooks.count('reincarnations');
+    this.hooks.log('warn', { oldInstance: old, instance: this.self.instance, ceiling: this.cfg.limits.maxIncarnation }, 'incarnation ceiling reached; reincarnating with a new instance id');
+  }
+
+  /** Claims past the incarnation ceiling are refused: no message may put a member where it cannot refute. */
+  private overCeiling(inc: number): boolean {
+    if (inc <= this.cfg.limits.maxIncarnation) return false;
+    this.hooks.count('drop.incarnation');
+    return true;
   }
 
   private setState(r: MemberRecord, state: MemberState): MemberState {
@@ -107,12 +163,23 @@ export class Membership {
     this.hooks.emit(ev);
   }
 
-  onAlive(a: Alive): void {
+  /**
+   * `via` says where the news came from; without it the news is trusted (a push-pull reply to our
+   * own request, or an introduction whose address answered). From an untrusted source, news that
+   * would add a member or move one to another address goes to the introductions first.
+   */
+  onAlive(a: Alive, via?: Introducer): void {
+    if (this.overCeiling(a.inc)) return;
     if (a.name === this.self.name) return this.aliveAboutSelf(a);
     const r = this.records.get(a.name);
     const proto = a.proto ?? 1;
     const app = a.app ?? '';
     if ((!r || a.inst > r.instance) && !this.hooks.compatible(a.name, proto, app)) return;
+    if (via && !via.trusted && this.hooks.introduce && (!r || (r.address !== a.addr && a.inst >= r.instance && (a.inst > r.instance || a.inc >= r.incarnation)))) {
+      this.hooks.introduce(a, via);
+      return;
+    }
+    this.hooks.settled?.(a.name);
     if (!r) {
       if (this.records.size >= this.cfg.limits.maxMembers) {
         this.hooks.count('drop.max-members');
@@ -124,6 +191,7 @@ export class Membership {
         protocol: proto, appVersion: app,
       };
       this.records.set(a.name, rec);
+      this.countAddress(rec.address, 1);
       this.hooks.added(a.name);
       this.hooks.disseminate(a.name, a);
       this.event('alive', rec);
@@ -133,7 +201,7 @@ export class Membership {
       if (a.inst < r.instance) return; // news about a retired process
       // A restarted process: replace the record wholesale.
       const prev = this.setState(r, 'alive');
-      r.address = a.addr;
+      this.moveAddress(r, a.addr);
       r.incarnation = a.inc;
       r.instance = a.inst;
       r.meta = Object.freeze({ ...a.meta });
@@ -151,14 +219,14 @@ export class Membership {
       if (r.state !== 'alive' || a.metaVer <= r.metaVersion) return;
       r.meta = Object.freeze({ ...a.meta });
       r.metaVersion = a.metaVer;
-      r.address = a.addr;
+      this.moveAddress(r, a.addr);
       this.hooks.disseminate(a.name, a);
       this.event('updated', r);
       return;
     }
     const metaChanged = a.metaVer > r.metaVersion;
     r.incarnation = a.inc;
-    r.address = a.addr;
+    this.moveAddress(r, a.addr);
     if (metaChanged) {
       r.meta = Object.freeze({ ...a.meta });
       r.metaVersion = a.metaVer;
@@ -181,8 +249,13 @@ export class Membership {
         this.hooks.count('name-conflicts');
         return;
       }
-      // Our previous process is still being talked about: retire it by outranking it.
-      if (a.inc >= self.incarnation) this.refute(a.inc);
+      // Our previous process is still being talked about: retire it by outranking it. Our larger
+      // instance already outranks it; the raise only freshens our alive, so it is skipped where it
+      // would pass the ceiling (that would reincarnate again for every old copy still in flight).
+      if (a.inc >= self.incarnation) {
+        if (refutingIncarnation(self.incarnation, a.inc, this.cfg.limits.maxIncarnation) !== null) this.refute(a.inc);
+        else this.hooks.disseminate(self.name, this.aliveMessage());
+      }
       return;
     }
     if (a.inc > self.incarnation || (a.inc === self.incarnation && a.metaVer !== self.metaVersion)) {
@@ -191,6 +264,7 @@ export class Membership {
   }
 
   onSuspect(s: Suspect): void {
+    if (this.overCeiling(s.inc)) return;
     const r = this.records.get(s.name);
     // News about another process under this name (an older or newer instance) is not about this record.
     if (!r || s.inst !== r.instance || !outranks(s.inc, 'suspect', r)) {
@@ -225,6 +299,7 @@ export class Membership {
   }
 
   onDead(d: Dead): void {
+    if (this.overCeiling(d.inc)) return;
     const r = this.records.get(d.name);
     const state = d.from === d.name ? 'left' : 'dead';
     if (!r || d.inst !== r.instance || !outranks(d.inc, state, r)) return;
@@ -244,7 +319,7 @@ export class Membership {
   updateSelfMeta(meta: Record<string, string>, version: number): void {
     this.self.meta = Object.freeze({ ...meta });
     this.self.metaVersion = version;
-    this.self.incarnation++;
+    this.raiseSelf(this.self.incarnation);
     this.hooks.disseminate(this.self.name, this.aliveMessage());
     this.event('updated', this.self);
   }
@@ -255,7 +330,10 @@ export class Membership {
     for (const r of this.records.values()) {
       if ((r.state === 'dead' || r.state === 'left') && now - r.stateChangedAt >= retention) gone.push(r.name);
     }
-    for (const name of gone) this.records.delete(name);
+    for (const name of gone) {
+      this.countAddress(this.records.get(name)!.address, -1);
+      this.records.delete(name);
+    }
     return gone;
   }
 

@@ -20,6 +20,12 @@ export class Outbox {
   private readonly overhead: number;
   /** Application broadcasts; they ride only in the space membership updates leave. */
   userQueue: PartSource | undefined;
+  /**
+   * Whether updates may ride on what goes to an address: only a member's or a seed's. An address
+   * that never answered gets the bare message, so a forged `fromAddr` cannot turn a small ping into
+   * a packet-budget-sized reply at someone else's address.
+   */
+  piggybackTo: (addr: string) => boolean = () => true;
 
   constructor(
     private readonly env: NodeEnv,
@@ -68,7 +74,7 @@ export class Outbox {
 
   /** One encoded part best-effort, with piggybacked updates (the caller checked it fits). */
   sendPart(to: string, part: Uint8Array): void {
-    this.env.sendPacket(to, this.pack([part], true));
+    this.env.sendPacket(to, this.pack([part], this.piggybackTo(to)));
   }
 
   /** One encoded part over the reliable path, alone in its envelope. */
@@ -119,7 +125,7 @@ export class Outbox {
       this.sendReliableParts(to, [part]).catch(() => this.env.metrics.increment('grapevine.send.reliable-failed'));
       return;
     }
-    this.env.sendPacket(to, this.pack([part], piggyback));
+    this.env.sendPacket(to, this.pack([part], piggyback && this.piggybackTo(to)));
   }
 
   /** Send over the reliable path; rejects when the peer cannot be reached. */
@@ -127,7 +133,8 @@ export class Outbox {
     return this.sendReliableParts(to, [this.encode(msg)], piggyback);
   }
 
-  private sendReliableParts(to: string, parts: Uint8Array[], piggyback = false): Promise<void> {
+  private sendReliableParts(to: string, parts: Uint8Array[], wanted = false): Promise<void> {
+    const piggyback = wanted && this.piggybackTo(to);
     // A single part can be any size up to the frame limit; compound parts are u16-sized.
     const data = parts.length === 1 && (!piggyback || parts[0]!.length > MAX_PART_BYTES)
       ? this.wire.seal(parts)

@@ -39,8 +39,36 @@ export class Prober {
   }
 
   nextSeq(): number {
-    this.seq = (this.seq + 1) % 0x7fffffff;
+    // Skips a sequence number still pending (a verification ping's random one, see verify()).
+    do this.seq = (this.seq + 1) % 0x7fffffff;
+    while (this.pending.has(this.seq));
     return this.seq;
+  }
+
+  /**
+   * A verification ping for a candidate introduction (see introductions.ts): one plain ping, no
+   * piggybacked updates, no ping-req helpers, no TCP fallback, and no suspicion when it fails. Its
+   * sequence number is random, so acks sprayed for guessed numbers cannot admit a forged member.
+   */
+  verify(name: string, addr: string, done: (answered: boolean) => void): void {
+    let seq: number;
+    do seq = 1 + randomInt(this.env.random, 0x7ffffffe);
+    while (this.pending.has(seq));
+    const expire = this.timer(() => {
+      this.pending.delete(seq);
+      done(false);
+    }, this.awareness.scale(this.cfg.probeInterval));
+    this.pending.set(seq, {
+      onAck: () => {
+        this.pending.delete(seq);
+        this.cancel(expire);
+        done(true);
+      },
+      onNack: () => {},
+    });
+    this.env.metrics.increment('grapevine.introductions.pings');
+    const self = this.members.self;
+    this.outbox.send(addr, { k: 1, seq, target: name, from: self.name, fromAddr: self.address }, false);
   }
 
   private timer(fn: () => void, ms: number): TimerHandle {

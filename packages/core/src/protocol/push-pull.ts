@@ -5,6 +5,8 @@
  */
 import type { TimerHandle } from '../clock.js';
 import { GrapevineError } from '../errors.js';
+import type { InboundInfo } from '../transport.js';
+import type { Introducer } from './introductions.js';
 import type { Membership } from './membership.js';
 import type { NodeState, PushPull } from './messages.js';
 import type { NodeEnv } from './node-env.js';
@@ -34,6 +36,10 @@ export class PushPullExchange {
     private readonly outbox: Outbox,
     private readonly timeout: () => number,
     private readonly versions: VersionGate,
+    /** Whether a source address is a member's or seed's (its news is applied without verification). */
+    private readonly trustedSource: (addr: string) => boolean = () => true,
+    /** Ping `addr` for `name` (a verification ping); reports whether it answered. */
+    private readonly verify?: (name: string, addr: string, done: (answered: boolean) => void) => void,
   ) {}
 
   localStates(): NodeState[] {
@@ -66,12 +72,18 @@ export class PushPullExchange {
     });
   }
 
-  onPushPull(pp: PushPull): void {
+  /**
+   * A reply to our own request is trusted: we chose the address, and it answered. A push-pull we
+   * did not ask for is trusted only when it comes from a member's or seed's address; otherwise
+   * the members it names are introductions to verify (see introductions.ts).
+   */
+  onPushPull(pp: PushPull, info?: InboundInfo): void {
     const self = this.members.self;
     const refusal = pp.refusal ?? this.versions.check(pp.from, pp.proto ?? 1, pp.app ?? '');
+    const from = info?.from ?? pp.fromAddr;
     if (pp.reply) {
       const p = this.pending.get(pp.seq);
-      if (refusal === null) this.merge(pp);
+      if (refusal === null) this.merge(pp, p ? undefined : { key: from, trusted: this.trustedSource(from) });
       if (!p) return;
       this.pending.delete(pp.seq);
       p.timer.cancel();
@@ -85,17 +97,35 @@ export class PushPullExchange {
       this.outbox.sendReliable(pp.fromAddr, no).catch(() => undefined);
       return;
     }
-    this.merge(pp);
-    const reply: PushPull = { k: 8, seq: pp.seq, join: pp.join, reply: true, from: self.name, fromAddr: self.address, states: this.localStates(), proto: self.protocol, app: self.appVersion };
-    this.outbox.sendReliable(pp.fromAddr, reply).catch(() => this.env.metrics.increment('grapevine.pushpull.reply-failed'));
+    const trusted = this.trustedSource(from);
+    this.merge(pp, { key: from, trusted });
+    const answer = (): void => {
+      const reply: PushPull = { k: 8, seq: pp.seq, join: pp.join, reply: true, from: self.name, fromAddr: self.address, states: this.localStates(), proto: self.protocol, app: self.appVersion };
+      this.outbox.sendReliable(pp.fromAddr, reply).catch(() => this.env.metrics.increment('grapevine.pushpull.reply-failed'));
+    };
+    if (trusted || this.trustedSource(pp.fromAddr) || !this.verify) return answer();
+    // Our whole table is the largest thing we send. To an address that is not a member's, it goes
+    // only once that address has answered a ping for the sender's name: otherwise one forged
+    // push-pull would send our table to any address the forger names. The sender's own state is
+    // then admitted (its address answered), so the reply is not held to the unanswered budget.
+    this.env.metrics.increment('grapevine.pushpull.verify-first');
+    this.verify(pp.from, pp.fromAddr, (answered) => {
+      if (!answered) {
+        this.env.metrics.increment('grapevine.pushpull.unanswered');
+        return;
+      }
+      const own = pp.states.find((s) => s.name === pp.from && s.addr === pp.fromAddr && s.state === 'alive');
+      if (own) this.members.onAlive({ k: 5, name: own.name, addr: own.addr, inc: own.inc, inst: own.inst, metaVer: own.metaVer, meta: own.meta, proto: own.proto ?? 1, app: own.app ?? '' });
+      answer();
+    });
   }
 
-  private merge(pp: PushPull): void {
+  private merge(pp: PushPull, via: Introducer | undefined): void {
     const m = this.members;
     for (const s of pp.states) {
       switch (s.state) {
         case 'alive':
-          m.onAlive({ k: 5, name: s.name, addr: s.addr, inc: s.inc, inst: s.inst, metaVer: s.metaVer, meta: s.meta, proto: s.proto ?? 1, app: s.app ?? '' });
+          m.onAlive({ k: 5, name: s.name, addr: s.addr, inc: s.inc, inst: s.inst, metaVer: s.metaVer, meta: s.meta, proto: s.proto ?? 1, app: s.app ?? '' }, via);
           break;
         case 'left':
           m.onDead({ k: 7, name: s.name, inc: s.inc, from: s.name, inst: s.inst });

@@ -23,6 +23,9 @@ import { PushPullExchange, pushPullScale } from './push-pull.js';
 import { Messenger, type MessengerHost } from '../messaging/messenger.js';
 import { VersionGate } from './versions.js';
 import { PROTOCOL_VERSION } from './messages.js';
+import { freshInstance, nextInstance } from './incarnation.js';
+import { Introductions, type Introducer } from './introductions.js';
+import { UnansweredBudget } from './unanswered-budget.js';
 
 export interface NodeIdentity {
   name: string;
@@ -43,7 +46,13 @@ export class SwimNode implements MessengerHost {
   readonly wire: WirePipeline;
   readonly messenger: Messenger;
   readonly versions: VersionGate;
+  /** Members heard of from untrusted sources, waiting for their address to answer. */
+  readonly introductions: Introductions;
+  /** Caps what goes to addresses that never answered. */
+  readonly unanswered: UnansweredBudget;
   private readonly timers: TimerGroup;
+  /** Seeds and join targets: operator-given addresses, trusted like members'. */
+  private readonly givenAddresses = new Set<string>();
   /** Live member names, sorted; rebuilt after a membership change (the broadcast tree uses it). */
   private sortedCache: string[] | undefined;
   private eagerPending = false;
@@ -56,7 +65,7 @@ export class SwimNode implements MessengerHost {
   constructor(readonly env: NodeEnv, readonly cfg: ProtocolConfig, id: NodeIdentity) {
     this.timers = new TimerGroup(env.clock);
     this.hlc = new HybridLogicalClock(() => env.clock.now());
-    const instance = Math.floor(env.clock.now()) * 4096 + randomInt(env.random, 4096);
+    const instance = freshInstance(env.clock.now(), env.random);
     this.queue = new BroadcastQueue(cfg.limits.maxQueuedBroadcasts);
     this.awareness = new Awareness(cfg.awarenessMaxMultiplier);
     const appVersion = id.appVersion ?? '';
@@ -78,18 +87,65 @@ export class SwimNode implements MessengerHost {
         log: (level, obj, msg) => env.logger[level](obj, msg),
         count: (metric) => env.metrics.increment(`grapevine.${metric}`),
         compatible: (name, protocol, app) => this.versions.check(name, protocol, app) === null,
+        nextInstance: (current) => nextInstance(current, env.clock.now(), env.random),
+        introduce: (a, via) => this.introductions.offer(a, via),
+        settled: (name) => {
+          if (this.introductions.has(name)) this.introductions.settle(name);
+        },
       },
     );
+    this.introductions = new Introductions(
+      {
+        max: cfg.maxIntroductions, perSource: cfg.introductionsPerSource, probesPerPeriod: cfg.introductionProbesPerPeriod,
+        attempts: cfg.introductionAttempts, rememberFor: cfg.deadRetention,
+      },
+      {
+        now: () => env.clock.now(),
+        ping: (name, addr, done) => this.prober.verify(name, addr, done),
+        admit: (a) => this.members.onAlive(a),
+        count: (metric) => env.metrics.increment(`grapevine.${metric}`),
+      },
+    );
+    this.unanswered = new UnansweredBudget(
+      { window: cfg.unansweredWindow, perAddress: cfg.unansweredBytesPerAddress, total: cfg.unansweredBytesTotal, maxAddresses: cfg.unansweredMaxAddresses },
+      env.clock,
+      (addr) => this.trustedAddress(addr),
+      () => env.metrics.increment('grapevine.send.unanswered-capped'),
+    );
+    // Every send goes through the budget for addresses that never answered.
+    const guarded: NodeEnv = {
+      ...env,
+      sendPacket: (to, data) => {
+        if (this.unanswered.allow(to, data.length)) env.sendPacket(to, data);
+      },
+      sendReliable: (to, data) => this.unanswered.allow(to, data.length)
+        ? env.sendReliable(to, data)
+        : Promise.reject(new GrapevineError('ERR_LIMIT', `send budget for ${to} (an address that never answered) is spent`)),
+    };
     this.wire = new WirePipeline({
       codecId: env.codec.id, clock: env.clock, limits: cfg.limits, label: env.label,
       compressor: env.compressor, compressThreshold: cfg.compressThreshold,
       encryption: env.encryption && { ...env.encryption, maxClockSkew: cfg.maxClockSkew, replayCacheSize: cfg.limits.maxReplayCache },
     });
-    this.outbox = new Outbox(env, this.wire, this.queue, cfg.packetBudget, cfg.limits, () => this.retransmitLimit());
+    this.outbox = new Outbox(guarded, this.wire, this.queue, cfg.packetBudget, cfg.limits, () => this.retransmitLimit());
     this.prober = new Prober(env, cfg, this.members, this.awareness, this.outbox);
-    this.pushPull = new PushPullExchange(env, this.members, this.outbox, () => cfg.joinTimeout, this.versions);
+    this.outbox.piggybackTo = (addr) => this.trustedAddress(addr);
+    this.pushPull = new PushPullExchange(
+      env, this.members, this.outbox, () => cfg.joinTimeout, this.versions,
+      (addr) => this.trustedAddress(addr),
+      (name, addr, done) => this.prober.verify(name, addr, done),
+    );
     this.messenger = new Messenger(this);
     this.outbox.userQueue = this.messenger.queue;
+  }
+
+  /** A member's address (any state) or a seed's: news from it is applied, sends to it are not capped. */
+  trustedAddress(addr: string): boolean {
+    return this.givenAddresses.has(addr) || this.members.hasAddress(addr);
+  }
+
+  private introducer(info: InboundInfo): Introducer {
+    return { key: info.from, trusted: this.trustedAddress(info.from) };
   }
 
   sortedLive(): readonly string[] {
@@ -132,12 +188,14 @@ export class SwimNode implements MessengerHost {
     if (this.started) return;
     this.started = true;
     this.seeds = seeds;
+    for (const s of seeds) this.givenAddresses.add(s);
     // Our own alive rides the first packets we send, so members we reach directly learn of us
     // without waiting for the seed's gossip.
     this.queue.enqueue(this.members.self.name, this.outbox.encode(this.members.aliveMessage()));
     const r = this.env.random;
     const probeLoop = (): void => {
       this.prober.tick();
+      this.introductions.tick();
       this.reap();
       this.timer(probeLoop, this.awareness.scale(this.cfg.probeInterval));
     };
@@ -270,10 +328,10 @@ export class SwimNode implements MessengerHost {
       case 4: return this.prober.onNack(msg.seq);
       case 5:
         this.hlc.observe(msg.metaVer);
-        return this.members.onAlive(msg);
+        return this.members.onAlive(msg, this.introducer(info));
       case 6: return this.members.onSuspect(msg);
       case 7: return this.members.onDead(msg);
-      case 8: return this.pushPull.onPushPull(msg);
+      case 8: return this.pushPull.onPushPull(msg, info);
     }
   }
 
@@ -287,6 +345,7 @@ export class SwimNode implements MessengerHost {
     const self = this.members.self.address;
     const targets = [...new Set(seeds)].filter((s) => s !== self);
     if (targets.length === 0) return 0;
+    for (const t of targets) this.givenAddresses.add(t);
     let backoff = this.cfg.joinBackoff;
     let lastErrors: unknown[] = [];
     for (let attempt = 0; ; attempt++) {
@@ -323,6 +382,8 @@ export class SwimNode implements MessengerHost {
   /** Replace the seeds healing re-contacts (a discovery provider found new addresses). */
   setSeeds(seeds: string[]): void {
     this.seeds = [...new Set(seeds)];
+    this.givenAddresses.clear();
+    for (const s of this.seeds) this.givenAddresses.add(s);
   }
 
   get currentSeeds(): readonly string[] {
@@ -403,6 +464,7 @@ export class SwimNode implements MessengerHost {
     this.pushPull.stop();
     this.members.stopAll();
     this.messenger.stop();
+    this.introductions.clear();
   }
 
   get isStopped(): boolean {

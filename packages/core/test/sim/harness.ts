@@ -3,7 +3,7 @@
  * all randomness from one seed. The same seed replays the same run.
  */
 import { Cluster, MemoryMetrics, seededRandom, type ClusterOptions, type MemberEvent } from '@grapevine/core';
-import { MemoryNetwork, VirtualClock, type MemoryTransport } from '@grapevine/transport-memory';
+import { MemoryNetwork, VirtualClock, type MemoryTransport, type NetworkEvent } from '@grapevine/transport-memory';
 
 export interface SimNode {
   name: string;
@@ -18,6 +18,8 @@ export interface SimOptions {
   options?: Partial<ClusterOptions>;
   delay?: number;
   jitter?: number;
+  /** Sees every message's fate on the network (to count what reaches an address). */
+  onEvent?: (event: NetworkEvent) => void;
 }
 
 export class Sim {
@@ -27,7 +29,7 @@ export class Sim {
   private counter = 0;
 
   constructor(readonly opts: SimOptions) {
-    this.net = new MemoryNetwork({ clock: this.clock, seed: opts.seed, defaultDelay: opts.delay ?? 1, jitter: opts.jitter ?? 1 });
+    this.net = new MemoryNetwork({ clock: this.clock, seed: opts.seed, defaultDelay: opts.delay ?? 1, jitter: opts.jitter ?? 1, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
   }
 
   async addNode(name = `node-${String(this.counter).padStart(3, '0')}`, extra: Partial<ClusterOptions> = {}): Promise<SimNode> {
