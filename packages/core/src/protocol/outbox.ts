@@ -20,6 +20,8 @@ export class Outbox {
   private readonly overhead: number;
   /** Application broadcasts; they ride only in the space membership updates leave. */
   userQueue: PartSource | undefined;
+  /** Adds this node's view digest to pings and acks (view-sync.ts); unset: messages go as given. */
+  stamp: ((msg: Message) => Message) | undefined;
 
   constructor(
     private readonly env: NodeEnv,
@@ -33,7 +35,7 @@ export class Outbox {
   }
 
   encode(msg: Message): Uint8Array {
-    return this.env.codec.encode(toWire(msg));
+    return this.env.codec.encode(toWire(this.stamp ? this.stamp(msg) : msg));
   }
 
   /** Wrap parts in an envelope, adding piggybacked broadcasts while they fit. */

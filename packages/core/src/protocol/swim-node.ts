@@ -22,6 +22,8 @@ import { Prober } from './prober.js';
 import { PushPullExchange, pushPullScale } from './push-pull.js';
 import { Messenger, type MessengerHost } from '../messaging/messenger.js';
 import { VersionGate } from './versions.js';
+import { ViewDigest } from './view-digest.js';
+import { ViewSync } from './view-sync.js';
 import { PROTOCOL_VERSION } from './messages.js';
 
 export interface NodeIdentity {
@@ -43,6 +45,9 @@ export class SwimNode implements MessengerHost {
   readonly wire: WirePipeline;
   readonly messenger: Messenger;
   readonly versions: VersionGate;
+  /** Digest of the live view, kept current by disseminate() and onEvent() (every record change passes one). */
+  readonly viewDigest = new ViewDigest();
+  readonly viewSync: ViewSync;
   private readonly timers: TimerGroup;
   /** Live member names, sorted; rebuilt after a membership change (the broadcast tree uses it). */
   private sortedCache: string[] | undefined;
@@ -80,6 +85,7 @@ export class SwimNode implements MessengerHost {
         compatible: (name, protocol, app) => this.versions.check(name, protocol, app) === null,
       },
     );
+    this.viewDigest.update(this.members.self.name, this.members.self);
     this.wire = new WirePipeline({
       codecId: env.codec.id, clock: env.clock, limits: cfg.limits, label: env.label,
       compressor: env.compressor, compressThreshold: cfg.compressThreshold,
@@ -88,6 +94,11 @@ export class SwimNode implements MessengerHost {
     this.outbox = new Outbox(env, this.wire, this.queue, cfg.packetBudget, cfg.limits, () => this.retransmitLimit());
     this.prober = new Prober(env, cfg, this.members, this.awareness, this.outbox);
     this.pushPull = new PushPullExchange(env, this.members, this.outbox, () => cfg.joinTimeout, this.versions);
+    this.viewSync = new ViewSync(env, cfg, this.members, this.viewDigest, (addr) => {
+      this.checkViewDigest();
+      this.pushPull.exchange(addr, false).catch(() => env.metrics.increment('grapevine.view-digest.sync-failed'));
+    });
+    this.outbox.stamp = (msg) => this.viewSync.stamp(msg);
     this.messenger = new Messenger(this);
     this.outbox.userQueue = this.messenger.queue;
   }
@@ -166,6 +177,7 @@ export class SwimNode implements MessengerHost {
 
   private onEvent(ev: MemberEvent): void {
     this.sortedCache = undefined;
+    this.viewDigest.update(ev.member.name, this.members.get(ev.member.name));
     if (ev.type === 'dead' || ev.type === 'left') this.messenger.memberGone(ev.member.name);
     const others = this.members.liveCount() - 1;
     if (others > this.peakOthers) this.peakOthers = others;
@@ -175,6 +187,7 @@ export class SwimNode implements MessengerHost {
   // ---- dissemination --------------------------------------------------------------------------
 
   disseminate(name: string, msg: Alive | Suspect | Dead): void {
+    this.viewDigest.update(name, this.members.get(name));
     this.queue.enqueue(name, this.outbox.encode(msg));
     this.scheduleEagerGossip();
   }
@@ -251,6 +264,8 @@ export class SwimNode implements MessengerHost {
       }
       this.safely(() => this.dispatch(msg, info));
     }
+    // Digests are compared once the packet's piggybacked updates are applied (view-sync.ts).
+    this.safely(() => this.viewSync.settle());
   }
 
   private safely(fn: () => void): void {
@@ -264,9 +279,13 @@ export class SwimNode implements MessengerHost {
 
   private dispatch(msg: Message, info: InboundInfo): void {
     switch (msg.k) {
-      case 1: return this.prober.onPing(msg, info);
+      case 1:
+        if (msg.target === this.members.self.name) this.viewSync.observe(msg.from, msg.digest);
+        return this.prober.onPing(msg, info);
       case 2: return this.prober.onPingReq(msg);
-      case 3: return this.prober.onAck(msg.seq, info);
+      case 3:
+        if (msg.from !== undefined) this.viewSync.observe(msg.from, msg.digest);
+        return this.prober.onAck(msg.seq, info);
       case 4: return this.prober.onNack(msg.seq);
       case 5:
         this.hlc.observe(msg.metaVer);
@@ -334,7 +353,17 @@ export class SwimNode implements MessengerHost {
     return live.length ? live[randomInt(this.env.random, live.length)] : undefined;
   }
 
+  /**
+   * Safety net for the incremental digest: recompute it where O(N) work is being done anyway (a
+   * push-pull sends the whole table). A drift means a record changed without passing
+   * disseminate() or onEvent(); it is counted and corrected.
+   */
+  private checkViewDigest(): void {
+    if (this.viewDigest.rebuild(this.members.records.values())) this.env.metrics.increment('grapevine.view-digest.drift');
+  }
+
   private periodicPushPull(): void {
+    this.checkViewDigest();
     const peer = this.randomLive();
     if (peer) this.pushPull.exchange(peer.address, false).catch(() => this.env.metrics.increment('grapevine.pushpull.failed'));
   }
@@ -361,7 +390,10 @@ export class SwimNode implements MessengerHost {
 
   private reap(): void {
     const gone = this.members.reap(this.env.clock.now(), this.cfg.deadRetention);
-    for (const name of gone) this.queue.remove(name);
+    for (const name of gone) {
+      this.queue.remove(name);
+      this.viewDigest.update(name, undefined);
+    }
   }
 
   // ---- metadata and leave ----------------------------------------------------------------------
@@ -390,6 +422,7 @@ export class SwimNode implements MessengerHost {
       if (r !== self && (r.state === 'alive' || r.state === 'suspect')) this.outbox.send(r.address, msg, false);
     }
     self.state = 'left';
+    this.viewDigest.update(self.name, self);
     if (this.cfg.leavePropagateDelay > 0) {
       await new Promise<void>((resolve) => this.env.clock.setTimer(resolve, this.cfg.leavePropagateDelay));
     }
