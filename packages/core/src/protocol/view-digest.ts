@@ -20,7 +20,7 @@
  *   the next comparison (with another peer) or the periodic push-pull still catches.
  *
  * The per-member hash is specified byte by byte in docs/protocol.md so that any implementation
- * computes the same digest: FNV-1a (32-bit) over UTF-8(name), a zero byte, then instance and
+ * computes the same digest: FNV-1a (32-bit) over UTF-8(name) (a lone surrogate as U+FFFD), a zero byte, then instance and
  * incarnation each as two little-endian 32-bit words (low word first), finished with murmur3's
  * fmix32 so that a one-step change of incarnation flips about half of the bits.
  */
@@ -39,11 +39,14 @@ function hashName(s: string): number {
   let h = FNV_OFFSET;
   for (let i = 0; i < s.length; i++) {
     let c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
+    if (c >= 0xd800 && c <= 0xdfff) {
+      // A surrogate pair is one code point; a lone surrogate is U+FFFD, as TextEncoder writes it.
+      const d = c <= 0xdbff && i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
       if (d >= 0xdc00 && d <= 0xdfff) {
         c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
         i++;
+      } else {
+        c = 0xfffd;
       }
     }
     if (c < 0x80) {
