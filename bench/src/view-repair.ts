@@ -11,8 +11,9 @@
  *           --joiners nodes join.
  *   starve  the same, but the member only gets the CPU 100 ms out of every 500 ms for --starve-ms.
  *
- * Repair time: from the end of the fault (joins resolved, the node running again) until every
- * live node holds every other as alive or suspect. A run still apart after --limit-ms counts as
+ * Repair time: from the moment the joins have resolved and the node runs (pause: the pause is
+ * over; starve: in one of its running slices, so the node is still starved while it is repaired)
+ * until every live node holds every other as alive or suspect. A run still apart after --limit-ms counts as
  * that limit and as unrepaired.
  *
  *   node bench/dist/view-repair.js [--n 50] [--seeds 40] [--off-seeds 10] [--joiners 6]

@@ -58,7 +58,7 @@ export async function missedGossip(seed: number, n: number, options: Partial<Clu
 }
 
 export interface StarvedJoinResult {
-  /** From the end of the fault (the stall over, every join resolved) until nobody missed anybody (ms). */
+  /** From every join resolved, at a moment the node runs (after a pause; in a running slice when starved), until nobody missed anybody (ms). */
   repairMs: number | undefined;
   /** Whether some node was missing some member when the fault ended. */
   diverged: boolean;
