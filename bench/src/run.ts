@@ -34,6 +34,8 @@ interface Options {
   /** --transport ws: WsTransport options varied by --ws-no-connect-ahead and --ws-connect-ahead-delay. */
   ws: BenchWsOptions;
   disableTcpPings: boolean;
+  /** Variant: viewDigest off (what the join repair looked like before the view digest). */
+  noViewDigest: boolean;
   loss: number;
   lossSecs: number;
   tailSecs: number;
@@ -56,6 +58,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
   --profile lan|fast|local|wan  protocol profile                              [lan]
   --transport udp+tcp|tcp|ws    transport of every node (falsepos: udp+tcp)   [udp+tcp]
   --disable-tcp-pings    variant: no TCP fallback ping (not the default)
+  --no-view-digest       variant: viewDigest false (no view digest on pings and acks)
   --ws-no-connect-ahead  variant with --transport ws: no dials ahead of the first message
   --ws-connect-ahead-delay MS   with --transport ws: connectAheadDelay    [transport default]
   --loss P               falsepos: inbound UDP drop probability                [0.10]
@@ -72,7 +75,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    ns: [10], scenarios: new Set(ALL_SCENARIOS), trials: 3, joinTrials: 10, profile: 'lan', transport: 'udp+tcp', ws: {}, disableTcpPings: false,
+    ns: [10], scenarios: new Set(ALL_SCENARIOS), trials: 3, joinTrials: 10, profile: 'lan', transport: 'udp+tcp', ws: {}, disableTcpPings: false, noViewDigest: false,
     loss: 0.1, lossSecs: 30, tailSecs: 10, loadSecs: 10, settleMs: 5000, seed: 1, basePort: 25000,
     bcRounds: 2, m: 100, msgSize: 32, out: undefined, implVersion: undefined,
   };
@@ -121,6 +124,7 @@ function parseArgs(argv: string[]): Options {
         break;
       }
       case '--disable-tcp-pings': o.disableTcpPings = true; break;
+      case '--no-view-digest': o.noViewDigest = true; break;
       case '--ws-no-connect-ahead': o.ws.connectAhead = false; break;
       case '--ws-connect-ahead-delay': {
         const d = Number(next());
@@ -196,7 +200,7 @@ function implVersion(): string {
 }
 
 function profileName(o: Options): string {
-  return o.disableTcpPings ? `${o.profile}+tcpFallbackPing=false` : o.profile;
+  return o.profile + (o.disableTcpPings ? '+tcpFallbackPing=false' : '') + (o.noViewDigest ? '+viewDigest=false' : '');
 }
 
 function metaLine(run: RunInfo, o: Options, cfg: ProtocolConfig): void {
@@ -227,6 +231,7 @@ function metaLine(run: RunInfo, o: Options, cfg: ProtocolConfig): void {
     // Grapevine settings memberlist has no exact equivalent for
     eager_gossip_delay_ms: cfg.eagerGossipDelay,
     reconnect_interval_ms: cfg.reconnectInterval,
+    view_digest: cfg.viewDigest,
     dead_retention_ms: cfg.deadRetention,
     leave_propagate_delay_ms: cfg.leavePropagateDelay,
     codec: 'msgpack',
@@ -239,7 +244,10 @@ function metaLine(run: RunInfo, o: Options, cfg: ProtocolConfig): void {
 /** The whole sequence for one N, in this process (README "Sequence per N"). */
 async function runOne(o: Options, n: number): Promise<void> {
   const run: RunInfo = { n, seed: o.seed };
-  const overrides: Partial<Omit<ProtocolConfig, 'limits'>> = o.disableTcpPings ? { tcpFallbackPing: false } : {};
+  const overrides: Partial<Omit<ProtocolConfig, 'limits'>> = {
+    ...(o.disableTcpPings ? { tcpFallbackPing: false } : {}),
+    ...(o.noViewDigest ? { viewDigest: false } : {}),
+  };
   const config = resolveConfig(o.profile, overrides);
   const ctx: ScenarioContext = { run, config, rng: seededRandom(o.seed) };
   const want = (s: string): boolean => o.scenarios.has(s);

@@ -101,6 +101,8 @@ export async function joinCluster(c: BenchCluster, ctx: ScenarioContext, trial: 
     o.join_rpc_ms_max = ms(maxJoinRpc);
     o.join_errors = joinErrs;
     o.members_api_verified = verified;
+    // Grapevine-only: push-pulls started because a view digest disagreed (0 with --no-view-digest).
+    o.view_digest_syncs = c.counter('grapevine.view-digest.sync');
     o.cpu_pct = cm.pct();
     o.rss_mb = rssMB();
     emit(o);

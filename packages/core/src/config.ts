@@ -36,6 +36,20 @@ export interface ProtocolConfig {
   retransmitMult: number;
   /** Base push-pull (anti-entropy) interval; scaled up with N like memberlist (0 disables). */
   pushPullInterval: number;
+  /**
+   * Carry a digest of this node's membership view in pings and acks, and push-pull with a peer
+   * whose view keeps disagreeing (view-sync.ts). Repairs a missed update within a few protocol
+   * periods instead of at the next periodic push-pull.
+   */
+  viewDigest: boolean;
+  /** Disagreeing digests in a row, while our own view stays unchanged, before a digest push-pull. */
+  viewDigestMismatches: number;
+  /**
+   * At least this long between two digest-triggered push-pulls of one node (ms); the gap doubles
+   * with each one, up to the scaled pushPullInterval, so a disagreement a push-pull cannot settle
+   * never storms.
+   */
+  viewDigestSyncInterval: number;
   /** Dead and left members are kept this long as tombstones, then forgotten. */
   deadRetention: number;
   /** A node that lost members (or is alone) re-contacts seeds and recently dead members this often. */
@@ -106,6 +120,9 @@ const lan: ProtocolConfig = {
   gossipToTheDead: 30_000,
   retransmitMult: 4,
   pushPullInterval: 30_000,
+  viewDigest: true,
+  viewDigestMismatches: 3,
+  viewDigestSyncInterval: 5_000,
   deadRetention: 60_000,
   reconnectInterval: 10_000,
   joinTimeout: 5_000,
@@ -145,6 +162,7 @@ export const profiles: Record<ProfileName, ProtocolConfig> = {
     gossipNodes: 4,
     gossipToTheDead: 60_000,
     pushPullInterval: 60_000,
+    viewDigestSyncInterval: 25_000,
     joinTimeout: 10_000,
   },
   /** One host or a very fast network: memberlist's local profile. */
@@ -168,6 +186,7 @@ export const profiles: Record<ProfileName, ProtocolConfig> = {
     suspicionMult: 2,
     suspicionMaxTimeoutMult: 4,
     gossipInterval: 100,
+    viewDigestSyncInterval: 1_500,
   },
 };
 
@@ -186,6 +205,7 @@ function validateConfig(cfg: ProtocolConfig): void {
     'broadcastFanout', 'broadcastDedupWindow', 'requestTimeout', 'streamWindowBytes', 'streamChunkBytes',
     'maxIntroductions', 'introductionsPerSource', 'introductionProbesPerPeriod', 'introductionAttempts',
     'unansweredWindow', 'unansweredBytesPerAddress', 'unansweredBytesTotal', 'unansweredMaxAddresses',
+    'viewDigestSyncInterval',
   ];
   for (const k of positive) {
     const v = cfg[k];
@@ -203,6 +223,12 @@ function validateConfig(cfg: ProtocolConfig): void {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
       throw new GrapevineError('ERR_INVALID_OPTION', `option ${k} must be a non-negative number, got ${String(v)}`);
     }
+  }
+  if (typeof cfg.viewDigest !== 'boolean') {
+    throw new GrapevineError('ERR_INVALID_OPTION', `option viewDigest must be true or false, got ${String(cfg.viewDigest)}`);
+  }
+  if (!Number.isInteger(cfg.viewDigestMismatches) || cfg.viewDigestMismatches < 1) {
+    throw new GrapevineError('ERR_INVALID_OPTION', `option viewDigestMismatches must be a positive integer, got ${String(cfg.viewDigestMismatches)}`);
   }
   if (cfg.probeTimeout >= cfg.probeInterval) {
     throw new GrapevineError('ERR_INVALID_OPTION', 'probeTimeout must be shorter than probeInterval');

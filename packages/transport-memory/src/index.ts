@@ -9,3 +9,4 @@ export {
 export { MemoryTransport, type MemoryTransportStats } from './memory-transport.js';
 export { ANY } from './link-conditions.js';
 export { realTimeDriver, type RealTimeDriver, type RealTimeDriverOptions } from './real-time-driver.js';
+export { Stall, type StallOptions, type StallStats } from './stall.js';

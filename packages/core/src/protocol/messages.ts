@@ -20,9 +20,11 @@ export const Kind = {
   user: 9,
 } as const;
 
-export interface Ping { k: 1; seq: number; target: string; from: string; fromAddr: string }
+/** `digest`: the sender's view digest (view-digest.ts); absent from senders that do not carry one. */
+export interface Ping { k: 1; seq: number; target: string; from: string; fromAddr: string; digest?: number }
 export interface PingReq { k: 2; seq: number; target: string; targetAddr: string; from: string; fromAddr: string; nack: boolean }
-export interface Ack { k: 3; seq: number }
+/** `digest` and `from`: the view digest of the node sending the ack, and its name; both or neither. */
+export interface Ack { k: 3; seq: number; digest?: number; from?: string }
 export interface Nack { k: 4; seq: number }
 /** The wire protocol this build speaks, and the oldest it still talks to. */
 export const PROTOCOL_VERSION = 1;
@@ -46,9 +48,9 @@ const PP_REPLY = 2;
 /** The array that goes to the codec. */
 export function toWire(m: Message): unknown[] {
   switch (m.k) {
-    case 1: return [1, m.seq, m.target, m.from, m.fromAddr];
+    case 1: return m.digest === undefined ? [1, m.seq, m.target, m.from, m.fromAddr] : [1, m.seq, m.target, m.from, m.fromAddr, m.digest];
     case 2: return [2, m.seq, m.target, m.targetAddr, m.from, m.fromAddr, m.nack ? 1 : 0];
-    case 3: return [3, m.seq];
+    case 3: return m.digest === undefined || m.from === undefined ? [3, m.seq] : [3, m.seq, m.digest, m.from];
     case 4: return [4, m.seq];
     case 5: return [5, m.name, m.addr, m.inc, m.inst, m.metaVer, m.meta, m.proto ?? PROTOCOL_VERSION, m.app ?? ''];
     case 6: return [6, m.name, m.inc, m.from, m.inst];
@@ -79,6 +81,11 @@ export function utf8Length(s: string): number {
 
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** A view digest: a uint32. */
+function isDigest(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 }
 
 function isName(v: unknown, limits: Limits): v is string {
@@ -142,16 +149,25 @@ export function parseMessage(v: unknown, limits: Limits): Message | null {
   switch (a[0]) {
     case 1: {
       if (a.length < 5 || !isCount(a[1]) || !isName(a[2], limits) || !isName(a[3], limits) || !isAddr(a[4], limits)) return null;
-      return { k: 1, seq: a[1], target: a[2], from: a[3], fromAddr: a[4] };
+      const digest = a[5];
+      if (digest === undefined || digest === null) return { k: 1, seq: a[1], target: a[2], from: a[3], fromAddr: a[4] };
+      if (!isDigest(digest)) return null;
+      return { k: 1, seq: a[1], target: a[2], from: a[3], fromAddr: a[4], digest };
     }
     case 2: {
       if (a.length < 7 || !isCount(a[1]) || !isName(a[2], limits) || !isAddr(a[3], limits) || !isName(a[4], limits) || !isAddr(a[5], limits)) return null;
       return { k: 2, seq: a[1], target: a[2], targetAddr: a[3], from: a[4], fromAddr: a[5], nack: a[6] === 1 };
     }
-    case 3:
+    case 3: {
+      const [, seq, digest, from] = a;
+      if (!isCount(seq)) return null;
+      if (digest === undefined || digest === null) return { k: 3, seq };
+      if (!isDigest(digest) || !isName(from, limits)) return null;
+      return { k: 3, seq, digest, from };
+    }
     case 4: {
       if (a.length < 2 || !isCount(a[1])) return null;
-      return { k: a[0], seq: a[1] };
+      return { k: 4, seq: a[1] };
     }
     case 5: {
       if (a.length < 7 || !isName(a[1], limits) || !isAddr(a[2], limits) || !isCount(a[3]) || !isCount(a[4]) || !isCount(a[5])) return null;

@@ -26,6 +26,8 @@ export class Outbox {
    * a packet-budget-sized reply at someone else's address.
    */
   piggybackTo: (addr: string) => boolean = () => true;
+  /** Adds this node's view digest to pings and acks (view-sync.ts); unset: messages go as given. */
+  stamp: ((msg: Message) => Message) | undefined;
 
   constructor(
     private readonly env: NodeEnv,
@@ -39,7 +41,7 @@ export class Outbox {
   }
 
   encode(msg: Message): Uint8Array {
-    return this.env.codec.encode(toWire(msg));
+    return this.env.codec.encode(toWire(this.stamp ? this.stamp(msg) : msg));
   }
 
   /** Wrap parts in an envelope, adding piggybacked broadcasts while they fit. */

@@ -22,6 +22,8 @@ import { Prober } from './prober.js';
 import { PushPullExchange, pushPullScale } from './push-pull.js';
 import { Messenger, type MessengerHost } from '../messaging/messenger.js';
 import { VersionGate } from './versions.js';
+import { ViewDigest } from './view-digest.js';
+import { ViewSync } from './view-sync.js';
 import { PROTOCOL_VERSION } from './messages.js';
 import { freshInstance, nextInstance } from './incarnation.js';
 import { Introductions, type Introducer } from './introductions.js';
@@ -50,6 +52,9 @@ export class SwimNode implements MessengerHost {
   readonly introductions: Introductions;
   /** Caps what goes to addresses that never answered. */
   readonly unanswered: UnansweredBudget;
+  /** Digest of the live view, kept current by disseminate() and onEvent() (every record change passes one). */
+  readonly viewDigest = new ViewDigest();
+  readonly viewSync: ViewSync;
   private readonly timers: TimerGroup;
   /** Seeds and join targets: operator-given addresses, trusted like members'. */
   private readonly givenAddresses = new Set<string>();
@@ -122,6 +127,7 @@ export class SwimNode implements MessengerHost {
         ? env.sendReliable(to, data)
         : Promise.reject(new GrapevineError('ERR_LIMIT', `send budget for ${to} (an address that never answered) is spent`)),
     };
+    this.viewDigest.update(this.members.self.name, this.members.self);
     this.wire = new WirePipeline({
       codecId: env.codec.id, clock: env.clock, limits: cfg.limits, label: env.label,
       compressor: env.compressor, compressThreshold: cfg.compressThreshold,
@@ -135,6 +141,11 @@ export class SwimNode implements MessengerHost {
       (addr) => this.trustedAddress(addr),
       (name, addr, done) => this.prober.verify(name, addr, done),
     );
+    this.viewSync = new ViewSync(env, cfg, this.members, this.viewDigest, (addr) => {
+      this.checkViewDigest();
+      this.pushPull.exchange(addr, false).catch(() => env.metrics.increment('grapevine.view-digest.sync-failed'));
+    });
+    this.outbox.stamp = (msg) => this.viewSync.stamp(msg);
     this.messenger = new Messenger(this);
     this.outbox.userQueue = this.messenger.queue;
   }
@@ -224,6 +235,7 @@ export class SwimNode implements MessengerHost {
 
   private onEvent(ev: MemberEvent): void {
     this.sortedCache = undefined;
+    this.viewDigest.update(ev.member.name, this.members.get(ev.member.name));
     if (ev.type === 'dead' || ev.type === 'left') this.messenger.memberGone(ev.member.name);
     const others = this.members.liveCount() - 1;
     if (others > this.peakOthers) this.peakOthers = others;
@@ -233,6 +245,7 @@ export class SwimNode implements MessengerHost {
   // ---- dissemination --------------------------------------------------------------------------
 
   disseminate(name: string, msg: Alive | Suspect | Dead): void {
+    this.viewDigest.update(name, this.members.get(name));
     this.queue.enqueue(name, this.outbox.encode(msg));
     this.scheduleEagerGossip();
   }
@@ -309,6 +322,8 @@ export class SwimNode implements MessengerHost {
       }
       this.safely(() => this.dispatch(msg, info));
     }
+    // Digests are compared once the packet's piggybacked updates are applied (view-sync.ts).
+    this.safely(() => this.viewSync.settle());
   }
 
   private safely(fn: () => void): void {
@@ -322,9 +337,13 @@ export class SwimNode implements MessengerHost {
 
   private dispatch(msg: Message, info: InboundInfo): void {
     switch (msg.k) {
-      case 1: return this.prober.onPing(msg, info);
+      case 1:
+        if (msg.target === this.members.self.name) this.viewSync.observe(msg.from, msg.digest);
+        return this.prober.onPing(msg, info);
       case 2: return this.prober.onPingReq(msg);
-      case 3: return this.prober.onAck(msg.seq, info);
+      case 3:
+        if (msg.from !== undefined) this.viewSync.observe(msg.from, msg.digest);
+        return this.prober.onAck(msg.seq, info);
       case 4: return this.prober.onNack(msg.seq);
       case 5:
         this.hlc.observe(msg.metaVer);
@@ -395,7 +414,17 @@ export class SwimNode implements MessengerHost {
     return live.length ? live[randomInt(this.env.random, live.length)] : undefined;
   }
 
+  /**
+   * Safety net for the incremental digest: recompute it where O(N) work is being done anyway (a
+   * push-pull sends the whole table). A drift means a record changed without passing
+   * disseminate() or onEvent(); it is counted and corrected.
+   */
+  private checkViewDigest(): void {
+    if (this.viewDigest.rebuild(this.members.records.values())) this.env.metrics.increment('grapevine.view-digest.drift');
+  }
+
   private periodicPushPull(): void {
+    this.checkViewDigest();
     const peer = this.randomLive();
     if (peer) this.pushPull.exchange(peer.address, false).catch(() => this.env.metrics.increment('grapevine.pushpull.failed'));
   }
@@ -422,7 +451,10 @@ export class SwimNode implements MessengerHost {
 
   private reap(): void {
     const gone = this.members.reap(this.env.clock.now(), this.cfg.deadRetention);
-    for (const name of gone) this.queue.remove(name);
+    for (const name of gone) {
+      this.queue.remove(name);
+      this.viewDigest.update(name, undefined);
+    }
   }
 
   // ---- metadata and leave ----------------------------------------------------------------------
@@ -451,6 +483,7 @@ export class SwimNode implements MessengerHost {
       if (r !== self && (r.state === 'alive' || r.state === 'suspect')) this.outbox.send(r.address, msg, false);
     }
     self.state = 'left';
+    this.viewDigest.update(self.name, self);
     if (this.cfg.leavePropagateDelay > 0) {
       await new Promise<void>((resolve) => this.env.clock.setTimer(resolve, this.cfg.leavePropagateDelay));
     }

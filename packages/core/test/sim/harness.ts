@@ -2,7 +2,7 @@
  * Deterministic simulation harness: N Clusters on an in-memory network driven by a virtual clock,
  * all randomness from one seed. The same seed replays the same run.
  */
-import { Cluster, MemoryMetrics, seededRandom, type ClusterOptions, type MemberEvent } from '@grapevine/core';
+import { Cluster, MemoryMetrics, seededRandom, type ClusterOptions, type MemberEvent, type Transport } from '@grapevine/core';
 import { MemoryNetwork, VirtualClock, type MemoryTransport, type NetworkEvent } from '@grapevine/transport-memory';
 
 export interface SimNode {
@@ -32,7 +32,8 @@ export class Sim {
     this.net = new MemoryNetwork({ clock: this.clock, seed: opts.seed, defaultDelay: opts.delay ?? 1, jitter: opts.jitter ?? 1, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
   }
 
-  async addNode(name = `node-${String(this.counter).padStart(3, '0')}`, extra: Partial<ClusterOptions> = {}): Promise<SimNode> {
+  /** `wrap` puts something between the node and its memory transport (a Stall, say). */
+  async addNode(name = `node-${String(this.counter).padStart(3, '0')}`, extra: Partial<ClusterOptions> = {}, wrap?: (t: MemoryTransport) => Transport): Promise<SimNode> {
     const idx = this.counter++;
     const existing = this.nodes.find((n) => n.name === name);
     const address = existing ? existing.transport.address : `10.0.${idx >> 8}.${idx & 255}:7946`;
@@ -41,7 +42,7 @@ export class Sim {
     const events: MemberEvent[] = [];
     const cluster = await Cluster.create({
       name,
-      transport,
+      transport: wrap ? wrap(transport) : transport,
       clock: this.clock,
       random: seededRandom(this.opts.seed * 7919 + idx),
       metrics,

@@ -1,0 +1,173 @@
+/**
+ * The view digest: one 32-bit number that summarises which members a node believes live, at which
+ * instance and incarnation. Two nodes whose views agree compute the same digest whatever order they
+ * learned things in; a node that misses a member (or a refutation, or a restart) computes another.
+ * Pings and acks carry it (see view-sync.ts), so a disagreement is seen within a protocol period
+ * instead of at the next periodic push-pull.
+ *
+ * Why this shape:
+ * - Order-independent: the digest is the sum, modulo 2^32, of one hash per member. Addition
+ *   commutes, so no sorting is needed, and a change is O(1): subtract the member's old hash, add
+ *   its new one. Nothing here walks the member table except rebuild(), which is for the rare
+ *   consistency check (it runs where O(N) work is already being done).
+ * - Only live members (alive or suspect) count, hashed on (name, instance, incarnation). Suspect
+ *   and alive at one incarnation hash alike: a suspicion is news in flight that resolves itself
+ *   (refutation raises the incarnation, death removes the member), and counting it would make
+ *   every suspicion look like a divergence. Dead and left members do not count: tombstones are
+ *   reaped at slightly different moments on each node, and a difference there is harmless.
+ * - 32 bits: two different views collide with probability 2^-32 per comparison, and the cost on
+ *   the wire is 5 bytes in msgpack. A collision only means that one comparison misses a divergence
+ *   the next comparison (with another peer) or the periodic push-pull still catches.
+ *
+ * The per-member hash is specified byte by byte in docs/protocol.md so that any implementation
+ * computes the same digest: FNV-1a (32-bit) over UTF-8(name) (a lone surrogate as U+FFFD), a zero byte, then instance and
+ * incarnation each as two little-endian 32-bit words (low word first), finished with murmur3's
+ * fmix32 so that a one-step change of incarnation flips about half of the bits.
+ */
+import type { MemberRecord } from './membership.js';
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const TWO_32 = 0x1_0000_0000;
+
+function fnvByte(h: number, b: number): number {
+  return Math.imul(h ^ b, FNV_PRIME) >>> 0;
+}
+
+/** FNV-1a over the UTF-8 bytes of `s` (encoded on the fly: no allocation), then a zero byte. */
+function hashName(s: string): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) {
+      // A surrogate pair is one code point; a lone surrogate is U+FFFD, as TextEncoder writes it.
+      const d = c <= 0xdbff && i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      } else {
+        c = 0xfffd;
+      }
+    }
+    if (c < 0x80) {
+      h = fnvByte(h, c);
+    } else if (c < 0x800) {
+      h = fnvByte(h, 0xc0 | (c >> 6));
+      h = fnvByte(h, 0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      h = fnvByte(h, 0xe0 | (c >> 12));
+      h = fnvByte(h, 0x80 | ((c >> 6) & 0x3f));
+      h = fnvByte(h, 0x80 | (c & 0x3f));
+    } else {
+      h = fnvByte(h, 0xf0 | (c >> 18));
+      h = fnvByte(h, 0x80 | ((c >> 12) & 0x3f));
+      h = fnvByte(h, 0x80 | ((c >> 6) & 0x3f));
+      h = fnvByte(h, 0x80 | (c & 0x3f));
+    }
+  }
+  return fnvByte(h, 0);
+}
+
+function fnvWord(h: number, w: number): number {
+  h = fnvByte(h, w & 0xff);
+  h = fnvByte(h, (w >>> 8) & 0xff);
+  h = fnvByte(h, (w >>> 16) & 0xff);
+  return fnvByte(h, (w >>> 24) & 0xff);
+}
+
+/** A non-negative safe integer as two 32-bit words, low first. */
+function fnvUint(h: number, n: number): number {
+  return fnvWord(fnvWord(h, n % TWO_32), Math.floor(n / TWO_32));
+}
+
+/** murmur3's 32-bit finaliser: every input bit affects every output bit. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** One member's contribution, given the FNV state after its name (hashName). */
+function memberHash(nameHash: number, instance: number, incarnation: number): number {
+  return fmix32(fnvUint(fnvUint(nameHash, instance), incarnation));
+}
+
+/** The hash one live member contributes to a digest (exported for tests and other implementations' vectors). */
+export function viewMemberHash(name: string, instance: number, incarnation: number): number {
+  return memberHash(hashName(name), instance, incarnation);
+}
+
+interface Entry {
+  nameHash: number;
+  contribution: number;
+}
+
+function counts(r: MemberRecord): boolean {
+  return r.state === 'alive' || r.state === 'suspect';
+}
+
+/** The digest of a member table, kept current one change at a time. */
+export class ViewDigest {
+  private sum = 0;
+  /** Live members' contributions, by name; nothing for dead, left or unknown names. */
+  private readonly entries = new Map<string, Entry>();
+
+  /** The current digest: a uint32. */
+  get value(): number {
+    return this.sum;
+  }
+
+  /** Members counted in the digest. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Bring one member's contribution up to date. `r` is the member's record now, or undefined when
+   * the record is gone. O(1) (plus the name's length the first time a name is seen).
+   */
+  update(name: string, r: MemberRecord | undefined): void {
+    const e = this.entries.get(name);
+    if (!r || !counts(r)) {
+      if (e) {
+        this.sum = (this.sum - e.contribution + TWO_32) % TWO_32;
+        this.entries.delete(name);
+      }
+      return;
+    }
+    if (e) {
+      const c = memberHash(e.nameHash, r.instance, r.incarnation);
+      if (c === e.contribution) return;
+      this.sum = (this.sum - e.contribution + c + TWO_32) % TWO_32;
+      e.contribution = c;
+      return;
+    }
+    const nameHash = hashName(name);
+    const contribution = memberHash(nameHash, r.instance, r.incarnation);
+    this.entries.set(name, { nameHash, contribution });
+    this.sum = (this.sum + contribution) % TWO_32;
+  }
+
+  /**
+   * Recompute from the whole table (O(N)); returns true when the incremental value had drifted,
+   * which means some change reached the table without update() being called.
+   */
+  rebuild(records: Iterable<MemberRecord>): boolean {
+    const before = this.sum;
+    const old = this.entries.size;
+    this.entries.clear();
+    this.sum = 0;
+    for (const r of records) this.update(r.name, r);
+    return before !== this.sum || old !== this.entries.size;
+  }
+}
+
+/** The digest of a table computed from scratch (tests, and the consistency check). */
+export function computeViewDigest(records: Iterable<MemberRecord>): number {
+  const d = new ViewDigest();
+  d.rebuild(records);
+  return d.value;
+}
