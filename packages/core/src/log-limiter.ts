@@ -95,6 +95,6 @@ export class LogLimiter {
   private write(state: KindState): void {
     const n = state.suppressed;
     state.suppressed = 0;
-    this.logger[state.level]({ ...state.obj, suppressed: n }, `${state.msg} (${n} more suppressed in the last ${Math.round(this.interval / 1000)} s)`);
+    this.logger[state.level]({ ...state.obj, suppressed: n }, `${state.msg} (${n} more like it suppressed; at most one line per ${this.interval} ms)`);
   }
 }

@@ -23,7 +23,7 @@ describe('LogLimiter', () => {
     expect(lines[0]).toMatchObject({ level: 'warn', msg: 'upgrade refused' });
     const suppressed = lines.slice(1).reduce((n, l) => n + Number(l.obj.suppressed), 0);
     expect(suppressed).toBe(1999);
-    expect(lines[1]?.msg).toMatch(/upgrade refused \(\d+ more suppressed in the last 1 s\)/);
+    expect(lines[1]?.msg).toMatch(/^upgrade refused \(\d+ more like it suppressed; at most one line per 1000 ms\)$/);
   });
 
   it('keeps kinds apart and writes again at once after a quiet interval', () => {
@@ -34,7 +34,7 @@ describe('LogLimiter', () => {
     expect(limiter.warn('b', {}, 'B')).toBe(true);
     expect(limiter.warn('a', {}, 'A')).toBe(false);
     clock.advance(1000); // summary of a's one suppressed line
-    expect(lines.map((l) => l.msg)).toEqual(['A', 'B', 'A (1 more suppressed in the last 1 s)']);
+    expect(lines.map((l) => l.msg)).toEqual(['A', 'B', 'A (1 more like it suppressed; at most one line per 1000 ms)']);
     clock.advance(1000);
     expect(limiter.warn('a', {}, 'A')).toBe(true);
     expect(limiter.warn('b', {}, 'B')).toBe(true);

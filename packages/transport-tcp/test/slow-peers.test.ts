@@ -120,7 +120,7 @@ describe('TcpTransport against slow and broken peers', () => {
     expect(logger.matching('warn', 'bad frame length prefix')).toHaveLength(1);
     await t.close();
     // Closing writes the summary of what was suppressed.
-    const summary = logger.matching('warn', 'more suppressed');
+    const summary = logger.matching('warn', 'more like it suppressed');
     expect(summary).toHaveLength(1);
     expect(summary[0]?.obj.suppressed).toBe(n - 1);
   });

@@ -57,9 +57,7 @@ export class Link {
   /** True once we sent a message on it: closing it then means waiting for the close to drain. */
   usedForSend = false;
   lastUsed = Date.now();
-  /** When it was created (Date.now()): eviction takes the oldest unproductive link first. */
-  readonly createdAt = Date.now();
-  /** When a message last went either way (Date.now()), the hello included. */
+  /** When a valid message last went either way (Date.now()), the hello included. */
   lastActivity = Date.now();
   /** True once the peer sent a message after its hello. */
   delivered = false;
@@ -148,7 +146,6 @@ export class Link {
       return;
     }
     this.heard();
-    this.lastActivity = Date.now();
     const kind = data[0];
     if (this.peer === undefined) {
       const hello = kind === KIND_HELLO ? decodeHello(data) : undefined;
@@ -158,6 +155,7 @@ export class Link {
         return;
       }
       this.peer = hello;
+      this.lastActivity = Date.now();
       clearTimeout(this.handshakeTimer);
       this.handshakeTimer = undefined;
       if (this.state === 'handshaking') {
@@ -173,6 +171,7 @@ export class Link {
       return;
     }
     this.delivered = true;
+    this.lastActivity = Date.now();
     // A copy that owns its memory: the receiver may keep it, and it must not pin a socket chunk.
     this.events.onMessage(this, kind, new Uint8Array(data.subarray(1)));
   }
