@@ -34,6 +34,9 @@ export interface AgentSettings {
   overrides: ProtocolOverrides;
   events: 'json' | undefined;
   http?: string;
+  /** --http-max-event-clients / --http-event-buffer-bytes: the bounds on GET /v1/events clients. */
+  httpMaxEventClients?: number;
+  httpEventBufferBytes?: number;
   logLevel: LogLevelName;
   /** --key-file: its path (re-read on SIGHUP) and the keys it held at start, primary first. */
   keyFile?: string;
@@ -53,6 +56,8 @@ const OPTIONS = {
   config: { type: 'string' },
   events: { type: 'string' },
   http: { type: 'string' },
+  'http-max-event-clients': { type: 'string' },
+  'http-event-buffer-bytes': { type: 'string' },
   profile: { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -112,6 +117,8 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
   const advertise =
     values.advertise === undefined ? undefined : transport === 'ws' && /^wss?:\/\//i.test(values.advertise) ? wsUrl('--advertise', values.advertise) : address('--advertise', values.advertise);
   const http = values.http === undefined ? undefined : address('--http', values.http);
+  const httpMaxEventClients = countFlag('--http-max-event-clients', values['http-max-event-clients'], http);
+  const httpEventBufferBytes = countFlag('--http-event-buffer-bytes', values['http-event-buffer-bytes'], http);
 
   const seeds = [...(('seeds' in file ? file.seeds : undefined) ?? []), ...(values.join ?? [])].map((s) => seed(s, transport));
   const multicast = multicastFlags(values);
@@ -171,6 +178,8 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     overrides: file.overrides,
     events,
     ...(http !== undefined ? { http } : {}),
+    ...(httpMaxEventClients !== undefined ? { httpMaxEventClients } : {}),
+    ...(httpEventBufferBytes !== undefined ? { httpEventBufferBytes } : {}),
     logLevel: logLevel as LogLevelName,
     ...(keyFile !== undefined ? { keyFile, keys } : {}),
     ...(cipher !== undefined ? { cipher: cipher as CipherName } : {}),
@@ -190,6 +199,14 @@ export function readKeyFile(path: string): Uint8Array[] {
 
 function parse(argv: string[]) {
   return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+}
+
+/** A positive integer flag that only makes sense with --http. */
+function countFlag(flag: string, value: string | undefined, http: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (http === undefined) throw new UsageError(`grapevine agent: ${flag} needs --http`);
+  if (!/^[1-9][0-9]{0,14}$/.test(value)) throw new UsageError(`grapevine agent: ${flag} must be a positive integer, got "${value}"`);
+  return Number(value);
 }
 
 function address(flag: string, value: string, defaultPort?: number): string {

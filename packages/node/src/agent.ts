@@ -106,7 +106,12 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   // Wait for the sockets (or for a start failure: a taken port, a bad option).
   const addr = await Promise.race([bound, starting.then(() => bound)]);
   if (s.http !== undefined) {
-    http = await startHttpApi(starting, { bind: s.http, logger });
+    http = await startHttpApi(starting, {
+      bind: s.http,
+      logger,
+      ...(s.httpMaxEventClients !== undefined ? { maxEventClients: s.httpMaxEventClients } : {}),
+      ...(s.httpEventBufferBytes !== undefined ? { maxEventBufferBytes: s.httpEventBufferBytes } : {}),
+    });
   }
   print({ event: 'ready', name: s.name, addr, ...(http ? { http: http.address } : {}) });
   logger.info({

@@ -20,6 +20,7 @@ Usage:
                   [--key-file PATH] [--cipher xchacha20-poly1305|aes-256-gcm]
                   [--label NAME] [--compress snappy|none] [--meta KEY=VALUE]... [--config FILE]
                   [--profile lan|wan|local|fast] [--events json] [--http HOST:PORT]
+                  [--http-max-event-clients N] [--http-event-buffer-bytes N]
                   [--log-level debug|info|warn|error|silent]
   grapevine members --http HOST:PORT [--json]
   grapevine keygen
@@ -52,6 +53,8 @@ agent
   --profile P            timing profile: lan (default), wan, local, fast
   --events json          print one JSON object per line on stdout: a "ready" line, then member events
   --http HOST:PORT       serve GET /v1/members, /v1/events (SSE), /metrics (Prometheus) and / (dashboard)
+  --http-max-event-clients N   most /v1/events clients at once (default 256); the next gets 503
+  --http-event-buffer-bytes N  a /v1/events client with more unsent bytes is disconnected (default 1048576)
   --log-level L          stderr log level (default info); logs are JSON lines
   Reserved, not supported yet: --kv, --mesh.
   SIGTERM or SIGINT leaves the cluster gracefully and exits 0. A bad flag or key file exits 2.
