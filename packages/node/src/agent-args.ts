@@ -44,6 +44,8 @@ export interface AgentSettings {
   cipher?: CipherName;
   label?: string;
   compress?: CompressName;
+  /** Warnings about the flags' files (a secret others may read), logged by the agent at start. */
+  warnings: string[];
 }
 
 const OPTIONS = {
@@ -103,7 +105,8 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
   const transportFlag = values.transport ?? 'udp+tcp';
   if (transportFlag !== 'udp+tcp' && transportFlag !== 'tcp' && transportFlag !== 'ws') fail(`--transport must be udp+tcp, tcp or ws, got "${transportFlag}"`);
   const transport = transportFlag as TransportName;
-  const ws = parseWsFlags(values, transport);
+  const warnings: string[] = [];
+  const ws = parseWsFlags(values, transport, warnings);
 
   const file = values.config !== undefined ? loadAgentConfig(values.config) : { overrides: {} as ProtocolOverrides };
 
@@ -162,7 +165,7 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     if (Buffer.byteLength(label, 'utf8') > 255) fail('--label must be at most 255 bytes of UTF-8');
   }
   const keyFile = values['key-file'];
-  const keys = keyFile === undefined ? undefined : readKeyFile(keyFile);
+  const keys = keyFile === undefined ? undefined : readKeyFile(keyFile, warnings);
 
   return {
     name,
@@ -185,13 +188,18 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     ...(cipher !== undefined ? { cipher: cipher as CipherName } : {}),
     ...(label !== undefined ? { label } : {}),
     ...(compress !== undefined ? { compress: compress as CompressName } : {}),
+    warnings,
   };
 }
 
-/** The keys of a --key-file, or a one-line UsageError (never echoing the file's contents). */
-export function readKeyFile(path: string): Uint8Array[] {
+/**
+ * The keys of a --key-file, or a one-line UsageError (never echoing the file's contents). A FIFO, a
+ * device, a directory or a file larger than a keyring can be is refused before it is read; a file
+ * group or others may read adds a warning to `warnings`.
+ */
+export function readKeyFile(path: string, warnings: string[] = []): Uint8Array[] {
   try {
-    return loadKeyFileSync(path);
+    return loadKeyFileSync(path, { warn: (m) => warnings.push(m.replace(/^key file/, '--key-file')) });
   } catch (err) {
     throw new UsageError(`grapevine agent: --key-file: ${oneLine(err instanceof Error ? err.message : String(err))}`);
   }

@@ -15,14 +15,14 @@ import { memberEventToJson } from './event-json.js';
 export interface EventStreamOptions {
   /** Most event-stream clients at once; the next one gets 503. Default 256. */
   maxClients?: number;
-  /** Unsent bytes one client may have queued before it is disconnected. Default 1 MiB. */
+  /** Unsent bytes one client may have queued before it is disconnected. Default 256 KiB. */
   maxBufferedBytes?: number;
   /** Comment line sent to idle event streams so dead clients are noticed (ms). Default 15000. */
   heartbeatMs?: number;
 }
 
 export const DEFAULT_MAX_EVENT_CLIENTS = 256;
-export const DEFAULT_MAX_EVENT_BUFFER_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_EVENT_BUFFER_BYTES = 256 * 1024;
 
 export interface EventStreamStats {
   /** Clients connected now. */

@@ -23,7 +23,7 @@ export interface HttpApiOptions {
   heartbeatMs?: number;
   /** Most `GET /v1/events` clients at once; the next one gets 503 (JSON body). Default 256. */
   maxEventClients?: number;
-  /** Unsent bytes one event-stream client may have queued before it is disconnected. Default 1 MiB. */
+  /** Unsent bytes one event-stream client may have queued before it is disconnected. Default 256 KiB. */
   maxEventBufferBytes?: number;
 }
 
