@@ -1,11 +1,12 @@
 /**
  * What event-stream clients that never read cost an agent. Starts a real agent (the built CLI) with
  * --http, opens `--clients` raw `GET /v1/events` connections that never read a byte, then makes a
- * `--churners` nodes in this process change their metadata `--updates` times each, every 20 ms (each
- * change the agent sees is one `updated` event of about 1 KB written to every stream), and reads the agent's RSS from /proc before the clients,
+ * `--churners` nodes in this process change their metadata every 20 ms (each change the agent sees
+ * is one `updated` event of about 1 KB written to every stream) until a client that reads has been
+ * sent `--mib-per-stream` MiB, so every variant faces the same volume, and reads the agent's RSS from /proc before the clients,
  * after they connected, and after the updates.
  *
- *   node bench/dist/sse-clients.js [--clients 2000] [--updates 600] [--churners 8] [--variant bounded|unbounded|both]
+ *   node bench/dist/sse-clients.js [--clients 1000] [--mib-per-stream 4] [--churners 8] [--variant bounded|unbounded|both]
  *
  * `bounded` is the agent as shipped (256 clients, 1 MiB unsent per client); `unbounded` lifts both
  * bounds (--http-max-event-clients and --http-event-buffer-bytes at 10^12), which is how the agent
@@ -26,8 +27,8 @@ const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1]! : fallback;
 };
-const clients = Number(arg('--clients', '2000'));
-const updates = Number(arg('--updates', '600'));
+const clients = Number(arg('--clients', '1000'));
+const mibPerStream = Number(arg('--mib-per-stream', '4'));
 const churners = Number(arg('--churners', '8'));
 const variantArg = arg('--variant', 'both');
 const variants = variantArg === 'both' ? ['unbounded', 'bounded'] : [variantArg];
@@ -87,10 +88,16 @@ async function runVariant(variant: string, dir: string): Promise<void> {
   const refused = statuses.filter((s) => s === 503).length;
   await sleep(500);
   const rssConnected = rssMiB(agent.pid!);
-  progress(`${variant}: ${accepted} streams open, ${refused} refused; ${updates} metadata updates`);
+  progress(`${variant}: ${accepted} streams open, ${refused} refused; updating metadata until ${mibPerStream} MiB went to each stream`);
   const blob = 'x'.repeat(900);
-  for (let i = 0; i < updates; i++) {
-    for (const c of churn) c.setMeta({ blob, seq: String(i) });
+  // Change metadata until every stream was sent `--mib-per-stream` (what the reading client got),
+  // so both variants face the same volume whatever the machine's load does to the event rate.
+  const target = mibPerStream * 1048576;
+  const started = Date.now();
+  let updates = 0;
+  while (eventBytes < target && Date.now() - started < 600_000) {
+    for (const c of churn) c.setMeta({ blob, seq: String(updates) });
+    updates++;
     await sleep(20);
   }
   // Wait for the agent to have seen the last update, then for its writes to settle.
@@ -111,6 +118,7 @@ async function runVariant(variant: string, dir: string): Promise<void> {
     clients,
     accepted,
     refused,
+    mib_target: mibPerStream,
     updates,
     churners,
     events_per_stream: events,
