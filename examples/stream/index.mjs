@@ -24,6 +24,8 @@ console.log(`two nodes up; stream flow-control window ${mb(windowBytes)} MB`);
 
 // The receiving side. Each accepted stream is a Node Duplex: read the upload, hash it, then write
 // the verdict back on the same stream and end it (the opener half-closed its side already).
+// allowHalfOpen keeps our side open after the upload's end was read, for that answer; without it a
+// stream ends its side as soon as it read the peer's end (as a net.Socket does by default).
 let pauseFirstWrite = 0; // ms the sink stalls on its first chunk (the backpressure run sets it)
 let pulledFromSource = 0; // bytes the sender's pipeline has taken from its source so far
 receiver.handleStream(FILE, (stream) => {
@@ -57,7 +59,7 @@ receiver.handleStream(FILE, (stream) => {
     },
     (err) => console.log(`  receiver: upload failed: ${err.code ?? err.message}`),
   );
-});
+}, { allowHalfOpen: true });
 
 // The sending side: a 20 MB random buffer stands in for a file on disk.
 const data = randomBytes(SIZE);

@@ -8,7 +8,7 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Random } from './random.js';
 import type { Transport } from './transport.js';
-import type { StreamChannel } from './messaging/stream-channel.js';
+import type { StreamChannel, StreamOptions } from './messaging/stream-channel.js';
 import type { CompatibilityCheck } from './protocol/versions.js';
 
 export interface ClusterOptions<S = StreamChannel> extends Partial<Omit<ProtocolConfig, 'limits'>> {
@@ -50,9 +50,10 @@ export interface ClusterOptions<S = StreamChannel> extends Partial<Omit<Protocol
   seeds?: string[];
   /**
    * What openStream and stream handlers hand out: by default the core StreamChannel; the grapevine
-   * package passes a wrapper that makes each one a Node Duplex.
+   * package passes a wrapper that makes each one a Node Duplex. `opts` are the StreamOptions given
+   * to handleStream or openStream.
    */
-  wrapStream?: (ch: StreamChannel) => S;
+  wrapStream?: (ch: StreamChannel, opts: StreamOptions) => S;
   clock?: Clock;
   random?: Random;
   logger?: Logger;

@@ -17,7 +17,7 @@ import { MAX_APP_VERSION_BYTES } from './protocol/messages.js';
 import { systemRandom } from './random.js';
 import type { Transport } from './transport.js';
 import type { MessageHandler, RequestHandler, RequestOptions, SendOptions } from './messaging/messenger.js';
-import type { StreamChannel, StreamInfo } from './messaging/stream-channel.js';
+import type { StreamChannel, StreamInfo, StreamOptions } from './messaging/stream-channel.js';
 import { NodeGroup, type GroupCriteria, type GroupOptions } from './messaging/node-group.js';
 
 
@@ -31,10 +31,10 @@ export class Cluster<S = unknown> {
   readonly node: SwimNode;
   private readonly events: MemberEvents;
   private state: 'running' | 'leaving' | 'closed' = 'running';
-  private readonly wrapStream: (ch: StreamChannel) => S;
   private readonly clock: Clock;
   private memberAddresses: Set<string> | undefined;
   private memberAddressesAt = 0;
+  private readonly wrapStream: (ch: StreamChannel, opts: StreamOptions) => S;
 
   private constructor(opts: ClusterOptions<S>, config: ProtocolConfig) {
     this.wrapStream = opts.wrapStream ?? ((ch) => ch as unknown as S);
@@ -230,9 +230,9 @@ export class Cluster<S = unknown> {
     return this.node.messenger.register(type, { kind: 'request', fn: fn as RequestHandler });
   }
 
-  /** Accept streams of `type` opened by other nodes. */
-  handleStream(type: number, fn: (stream: S, info: StreamInfo) => void): () => void {
-    return this.node.messenger.register(type, { kind: 'stream', fn: (ch) => fn(this.wrapStream(ch), ch) });
+  /** Accept streams of `type` opened by other nodes (`opts`: see StreamOptions). */
+  handleStream(type: number, fn: (stream: S, info: StreamInfo) => void, opts: StreamOptions = {}): () => void {
+    return this.node.messenger.register(type, { kind: 'stream', fn: (ch) => fn(this.wrapStream(ch, opts), ch) });
   }
 
   /**
@@ -266,10 +266,10 @@ export class Cluster<S = unknown> {
   }
 
   /** Open a flow-controlled byte stream to a member that handles `type` (see handleStream). */
-  async openStream(node: string, type: number, header: unknown = null): Promise<S> {
+  async openStream(node: string, type: number, header: unknown = null, opts: StreamOptions = {}): Promise<S> {
     this.assertRunning();
     const ch = await this.node.messenger.openStream(node, type, header);
-    return this.wrapStream(ch);
+    return this.wrapStream(ch, opts);
   }
 
   /** A live view of the members whose metadata matches `criteria`. Close it when done. */

@@ -1,9 +1,22 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { randomFillSync } from 'node:crypto';
 import { GrapevineError } from '@grapevine/core';
 import { KEY_LENGTH } from './ciphers.js';
 import { keyId } from './keyring.js';
+import { exposedMode, formatMode, readSmallFile, readSmallFileSync, type SmallFile } from './small-file.js';
+
+/**
+ * The largest key file accepted: a keyring holds at most 256 keys (key ids are one byte and must
+ * differ), 46 bytes a line with CRLF, about 12 KB; the rest leaves room for comments.
+ */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+export interface LoadKeyFileOptions {
+  /**
+   * Called with one line when group or others may read the file (as ssh warns about a private key
+   * file that is too open). Default: no warning.
+   */
+  warn?: (message: string) => void;
+}
 
 /** A fresh random 32-byte key from the OS CSPRNG. */
 export function generateKey(): Uint8Array {
@@ -72,30 +85,24 @@ export function parseKeyFile(text: string, source = 'key file'): Uint8Array[] {
   return keys;
 }
 
-function unreadable(path: string, err: unknown): GrapevineError {
-  const code = (err as { code?: unknown } | null)?.code;
-  const why = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
-  return new GrapevineError('ERR_INVALID_OPTION', `cannot read key file ${path}: ${why}`, { cause: err });
+function keysOf(path: string, file: SmallFile, opts: LoadKeyFileOptions): Uint8Array[] {
+  const keys = parseKeyFile(file.text, `key file ${path}`);
+  if (exposedMode(file.mode)) opts.warn?.(`key file ${path} is readable by group or others (mode ${formatMode(file.mode)}); chmod 600 it`);
+  return keys;
 }
 
-/** Reads and parses a key file (see parseKeyFile). */
-export async function loadKeyFile(path: string): Promise<Uint8Array[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw unreadable(path, err);
-  }
-  return parseKeyFile(text, `key file ${path}`);
+const KEY_FILE = { maxBytes: MAX_KEY_FILE_BYTES, what: 'key file' };
+
+/**
+ * Reads and parses a key file (see parseKeyFile). Refused with ERR_INVALID_OPTION, before reading
+ * anything, unless it is a regular file of at most MAX_KEY_FILE_BYTES (a FIFO, a device or a
+ * directory never blocks or floods the caller).
+ */
+export async function loadKeyFile(path: string, opts: LoadKeyFileOptions = {}): Promise<Uint8Array[]> {
+  return keysOf(path, await readSmallFile(path, KEY_FILE), opts);
 }
 
 /** loadKeyFile, synchronously (for start-up code that cannot await). */
-export function loadKeyFileSync(path: string): Uint8Array[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw unreadable(path, err);
-  }
-  return parseKeyFile(text, `key file ${path}`);
+export function loadKeyFileSync(path: string, opts: LoadKeyFileOptions = {}): Uint8Array[] {
+  return keysOf(path, readSmallFileSync(path, KEY_FILE), opts);
 }

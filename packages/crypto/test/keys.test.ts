@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { GrapevineError } from '@grapevine/core';
-import { Keyring, decodeKey, encodeKey, generateKey, keyId, loadKeyFile, loadKeyFileSync, parseKeyFile } from '@grapevine/crypto';
+import { Keyring, MAX_KEY_FILE_BYTES, decodeKey, encodeKey, generateKey, keyId, loadKeyFile, loadKeyFileSync, parseKeyFile } from '@grapevine/crypto';
 
 function errorOf(fn: () => unknown): GrapevineError {
   try {
@@ -156,13 +157,43 @@ describe('loadKeyFile', () => {
     const missing = join(dir, 'nope.keys');
     expect((await errorOfAsync(() => loadKeyFile(missing))).message).toBe(`cannot read key file ${missing}: ENOENT`);
     expect(errorOf(() => loadKeyFileSync(missing)).message).toBe(`cannot read key file ${missing}: ENOENT`);
-    expect((await errorOfAsync(() => loadKeyFile(dir))).message).toMatch(/cannot read key file .*: EISDIR/);
+    expect((await errorOfAsync(() => loadKeyFile(dir))).message).toBe(`key file ${dir}: not a regular file (a directory)`);
     if (process.getuid?.() !== 0) {
       const locked = join(dir, 'locked.keys');
       writeFileSync(locked, encodeKey(generateKey()));
       chmodSync(locked, 0o000);
       expect((await errorOfAsync(() => loadKeyFile(locked))).message).toMatch(/EACCES/);
     }
+  });
+
+  it('refuses a device, a FIFO, a directory and an oversized file before reading them (sync and async)', async () => {
+    const fifo = join(dir, 'fifo.keys');
+    execFileSync('mkfifo', [fifo]);
+    const big = join(dir, 'big.keys');
+    writeFileSync(big, `${encodeKey(generateKey())}\n${'#'.repeat(MAX_KEY_FILE_BYTES)}\n`, { mode: 0o600 });
+    const cases: [string, string][] = [
+      ['/dev/zero', 'not a regular file (a character device)'],
+      [fifo, 'not a regular file (a FIFO)'],
+      [dir, 'not a regular file (a directory)'],
+      [big, `larger than ${MAX_KEY_FILE_BYTES} bytes`],
+    ];
+    for (const [path, why] of cases) {
+      expect(errorOf(() => loadKeyFileSync(path)).message).toBe(`key file ${path}: ${why}`);
+      expect((await errorOfAsync(() => loadKeyFile(path))).message).toBe(`key file ${path}: ${why}`);
+    }
+  });
+
+  it('warns (through the warn option) when group or others may read the file', async () => {
+    const path = join(dir, 'open.keys');
+    writeFileSync(path, `${encodeKey(generateKey())}\n`);
+    chmodSync(path, 0o644);
+    const warnings: string[] = [];
+    loadKeyFileSync(path, { warn: (m) => warnings.push(m) });
+    await loadKeyFile(path, { warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual([0, 1].map(() => `key file ${path} is readable by group or others (mode 0644); chmod 600 it`));
+    chmodSync(path, 0o600);
+    loadKeyFileSync(path, { warn: (m) => warnings.push(m) });
+    expect(warnings).toHaveLength(2);
   });
 
   it('a bad file names the file and the line', async () => {

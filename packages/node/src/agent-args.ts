@@ -34,6 +34,9 @@ export interface AgentSettings {
   overrides: ProtocolOverrides;
   events: 'json' | undefined;
   http?: string;
+  /** --http-max-event-clients / --http-event-buffer-bytes: the bounds on GET /v1/events clients. */
+  httpMaxEventClients?: number;
+  httpEventBufferBytes?: number;
   logLevel: LogLevelName;
   /** --key-file: its path (re-read on SIGHUP) and the keys it held at start, primary first. */
   keyFile?: string;
@@ -41,6 +44,8 @@ export interface AgentSettings {
   cipher?: CipherName;
   label?: string;
   compress?: CompressName;
+  /** Warnings about the flags' files (a secret others may read), logged by the agent at start. */
+  warnings: string[];
 }
 
 const OPTIONS = {
@@ -53,6 +58,8 @@ const OPTIONS = {
   config: { type: 'string' },
   events: { type: 'string' },
   http: { type: 'string' },
+  'http-max-event-clients': { type: 'string' },
+  'http-event-buffer-bytes': { type: 'string' },
   profile: { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -98,7 +105,8 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
   const transportFlag = values.transport ?? 'udp+tcp';
   if (transportFlag !== 'udp+tcp' && transportFlag !== 'tcp' && transportFlag !== 'ws') fail(`--transport must be udp+tcp, tcp or ws, got "${transportFlag}"`);
   const transport = transportFlag as TransportName;
-  const ws = parseWsFlags(values, transport);
+  const warnings: string[] = [];
+  const ws = parseWsFlags(values, transport, warnings);
 
   const file = values.config !== undefined ? loadAgentConfig(values.config) : { overrides: {} as ProtocolOverrides };
 
@@ -112,6 +120,8 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
   const advertise =
     values.advertise === undefined ? undefined : transport === 'ws' && /^wss?:\/\//i.test(values.advertise) ? wsUrl('--advertise', values.advertise) : address('--advertise', values.advertise);
   const http = values.http === undefined ? undefined : address('--http', values.http);
+  const httpMaxEventClients = countFlag('--http-max-event-clients', values['http-max-event-clients'], http);
+  const httpEventBufferBytes = countFlag('--http-event-buffer-bytes', values['http-event-buffer-bytes'], http);
 
   const seeds = [...(('seeds' in file ? file.seeds : undefined) ?? []), ...(values.join ?? [])].map((s) => seed(s, transport));
   const multicast = multicastFlags(values);
@@ -155,7 +165,7 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     if (Buffer.byteLength(label, 'utf8') > 255) fail('--label must be at most 255 bytes of UTF-8');
   }
   const keyFile = values['key-file'];
-  const keys = keyFile === undefined ? undefined : readKeyFile(keyFile);
+  const keys = keyFile === undefined ? undefined : readKeyFile(keyFile, warnings);
 
   return {
     name,
@@ -171,18 +181,25 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     overrides: file.overrides,
     events,
     ...(http !== undefined ? { http } : {}),
+    ...(httpMaxEventClients !== undefined ? { httpMaxEventClients } : {}),
+    ...(httpEventBufferBytes !== undefined ? { httpEventBufferBytes } : {}),
     logLevel: logLevel as LogLevelName,
     ...(keyFile !== undefined ? { keyFile, keys } : {}),
     ...(cipher !== undefined ? { cipher: cipher as CipherName } : {}),
     ...(label !== undefined ? { label } : {}),
     ...(compress !== undefined ? { compress: compress as CompressName } : {}),
+    warnings,
   };
 }
 
-/** The keys of a --key-file, or a one-line UsageError (never echoing the file's contents). */
-export function readKeyFile(path: string): Uint8Array[] {
+/**
+ * The keys of a --key-file, or a one-line UsageError (never echoing the file's contents). A FIFO, a
+ * device, a directory or a file larger than a keyring can be is refused before it is read; a file
+ * group or others may read adds a warning to `warnings`.
+ */
+export function readKeyFile(path: string, warnings: string[] = []): Uint8Array[] {
   try {
-    return loadKeyFileSync(path);
+    return loadKeyFileSync(path, { warn: (m) => warnings.push(m.replace(/^key file/, '--key-file')) });
   } catch (err) {
     throw new UsageError(`grapevine agent: --key-file: ${oneLine(err instanceof Error ? err.message : String(err))}`);
   }
@@ -190,6 +207,14 @@ export function readKeyFile(path: string): Uint8Array[] {
 
 function parse(argv: string[]) {
   return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+}
+
+/** A positive integer flag that only makes sense with --http. */
+function countFlag(flag: string, value: string | undefined, http: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (http === undefined) throw new UsageError(`grapevine agent: ${flag} needs --http`);
+  if (!/^[1-9][0-9]{0,14}$/.test(value)) throw new UsageError(`grapevine agent: ${flag} must be a positive integer, got "${value}"`);
+  return Number(value);
 }
 
 function address(flag: string, value: string, defaultPort?: number): string {

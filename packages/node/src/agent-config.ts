@@ -3,8 +3,8 @@
  * (`{"profile": "fast", "probeInterval": 500}`), checked strictly: an unknown key or a value of
  * the wrong type is a usage error, and so is a combination the core rejects.
  */
-import { readFileSync } from 'node:fs';
 import { GrapevineError, defaultLimits, profiles, resolveConfig, type Limits, type ProfileName, type ProtocolConfig } from '@grapevine/core';
+import { MAX_CONFIG_FILE_BYTES, readFlagFile } from './flag-file.js';
 import { UsageError, oneLine } from './usage-error.js';
 
 export type ProtocolOverrides = Partial<Omit<ProtocolConfig, 'limits'>> & { limits?: Partial<Limits> };
@@ -30,13 +30,7 @@ const LIMIT_KEYS = new Set(Object.keys(defaultLimits));
 const OTHER_KEYS = ['profile', 'limits', 'name', 'meta', 'seeds', 'seedRefreshInterval'];
 
 export function loadAgentConfig(path: string): AgentFileConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new UsageError(`grapevine agent: cannot read --config ${path}: ${code}`);
-  }
+  const text = readFlagFile('agent', '--config', path, { maxBytes: MAX_CONFIG_FILE_BYTES });
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,10 +1,11 @@
 /**
  * The agent's WebSocket flags: --ws-path, --ws-token-file, --ws-cert-file/--ws-key-file (serve
- * wss://) and --ws-ca-file (trust for dialing wss:// peers). Files are read here, so an unreadable
- * or malformed one is a usage error (exit 2) before anything binds, and a token is never echoed.
+ * wss://) and --ws-ca-file (trust for dialing wss:// peers). Files are read here (flag-file.ts), so
+ * an unreadable, malformed or special one is a usage error (exit 2) before anything binds, and a
+ * token is never echoed; a token or private key file others may read adds a warning.
  */
-import { readFileSync } from 'node:fs';
 import { DEFAULT_PATH } from '@grapevine/transport-ws';
+import { MAX_PEM_FILE_BYTES, MAX_TOKEN_FILE_BYTES, readFlagFile } from './flag-file.js';
 import { UsageError } from './usage-error.js';
 import type { WsClusterOptions } from './ws-option.js';
 
@@ -26,7 +27,7 @@ type WsFlag = (typeof WS_FLAGS)[number];
 const TOKEN_RE = /^[\x21-\x7e]{1,4096}$/;
 const PATH_RE = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
 
-export function parseWsFlags(values: Partial<Record<WsFlag, string>>, transport: string): AgentWsSettings | undefined {
+export function parseWsFlags(values: Partial<Record<WsFlag, string>>, transport: string, warnings: string[] = []): AgentWsSettings | undefined {
   const given = WS_FLAGS.filter((f) => values[f] !== undefined);
   if (transport !== 'ws') {
     if (given.length > 0) fail(`--${given[0]} needs --transport ws`);
@@ -37,7 +38,7 @@ export function parseWsFlags(values: Partial<Record<WsFlag, string>>, transport:
   const out: AgentWsSettings = { path };
   const tokenFile = values['ws-token-file'];
   if (tokenFile !== undefined) {
-    out.token = readToken(tokenFile);
+    out.token = readToken(tokenFile, warnings);
     out.tokenFile = tokenFile;
   }
   const certFile = values['ws-cert-file'];
@@ -45,7 +46,7 @@ export function parseWsFlags(values: Partial<Record<WsFlag, string>>, transport:
   if ((certFile === undefined) !== (keyFile === undefined)) fail('--ws-cert-file and --ws-key-file go together (they serve wss://)');
   if (certFile !== undefined && keyFile !== undefined) {
     out.cert = readPem('--ws-cert-file', certFile, 'CERTIFICATE');
-    out.key = readPem('--ws-key-file', keyFile, 'PRIVATE KEY');
+    out.key = readPem('--ws-key-file', keyFile, 'PRIVATE KEY', warnings);
   }
   const caFile = values['ws-ca-file'];
   if (caFile !== undefined) out.ca = readPem('--ws-ca-file', caFile, 'CERTIFICATE');
@@ -62,8 +63,8 @@ export function wsClusterOptions(s: AgentWsSettings): WsClusterOptions {
   };
 }
 
-function readToken(file: string): string {
-  const text = read('--ws-token-file', file);
+function readToken(file: string, warnings: string[]): string {
+  const text = readFlagFile('agent', '--ws-token-file', file, { maxBytes: MAX_TOKEN_FILE_BYTES, secret: true, warnings });
   // One token on the first non-empty line; surrounding whitespace and a trailing newline are not part of it.
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
   if (lines.length === 0) fail(`--ws-token-file ${file}: the file is empty`);
@@ -73,18 +74,10 @@ function readToken(file: string): string {
   return token;
 }
 
-function readPem(flag: string, file: string, kind: string): string {
-  const text = read(flag, file);
+function readPem(flag: string, file: string, kind: string, warnings?: string[]): string {
+  const text = readFlagFile('agent', flag, file, { maxBytes: MAX_PEM_FILE_BYTES, ...(warnings ? { secret: true, warnings } : {}) });
   if (!text.includes('-----BEGIN ') || !text.includes(kind)) fail(`${flag} ${file}: not a PEM file holding a ${kind.toLowerCase()}`);
   return text;
-}
-
-function read(flag: string, file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    return fail(`cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
 }
 
 function fail(message: string): never {

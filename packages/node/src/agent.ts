@@ -22,6 +22,7 @@ const HARD_EXIT_MS = 6000;
 export async function runAgent(s: AgentSettings): Promise<void> {
   const logger = createJsonLogger({ level: s.logLevel, base: { node: s.name } });
   process.stdout.on('error', () => undefined); // a closed stdout pipe must not kill the agent
+  for (const warning of s.warnings) logger.warn({}, warning);
   const print = (obj: EventJson): void => {
     if (s.events === 'json') process.stdout.write(`${JSON.stringify(obj)}\n`);
   };
@@ -106,7 +107,12 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   // Wait for the sockets (or for a start failure: a taken port, a bad option).
   const addr = await Promise.race([bound, starting.then(() => bound)]);
   if (s.http !== undefined) {
-    http = await startHttpApi(starting, { bind: s.http, logger });
+    http = await startHttpApi(starting, {
+      bind: s.http,
+      logger,
+      ...(s.httpMaxEventClients !== undefined ? { maxEventClients: s.httpMaxEventClients } : {}),
+      ...(s.httpEventBufferBytes !== undefined ? { maxEventBufferBytes: s.httpEventBufferBytes } : {}),
+    });
   }
   print({ event: 'ready', name: s.name, addr, ...(http ? { http: http.address } : {}) });
   logger.info({
@@ -146,7 +152,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
 /** SIGHUP: re-read the key file and apply it; a bad file is logged and changes nothing. */
 async function reloadKeys(logger: Logger, keyring: Keyring, file: string): Promise<void> {
   try {
-    const keys = await loadKeyFile(file);
+    const keys = await loadKeyFile(file, { warn: (m) => logger.warn({ file }, m.replace(/^key file/, '--key-file')) });
     const change = applyKeys(keyring, keys);
     const ids = {
       installed: change.installed.map(formatKeyId),

@@ -3,10 +3,10 @@
  * The `grapevine` command: agent, members, keygen, demo, help. Usage mistakes print one line on
  * stderr and exit 2; runtime failures exit 1.
  */
-import { encodeKey, generateKey } from '@grapevine/crypto';
 import { parseAgentArgs } from './agent-args.js';
 import { runAgent } from './agent.js';
 import { parseDemoArgs, runDemo } from './demo.js';
+import { parseKeygenArgs, runKeygen } from './keygen-command.js';
 import { parseMembersArgs, runMembers } from './members-command.js';
 import { UsageError, oneLine } from './usage-error.js';
 
@@ -20,9 +20,10 @@ Usage:
                   [--key-file PATH] [--cipher xchacha20-poly1305|aes-256-gcm]
                   [--label NAME] [--compress snappy|none] [--meta KEY=VALUE]... [--config FILE]
                   [--profile lan|wan|local|fast] [--events json] [--http HOST:PORT]
+                  [--http-max-event-clients N] [--http-event-buffer-bytes N]
                   [--log-level debug|info|warn|error|silent]
   grapevine members --http HOST:PORT [--json]
-  grapevine keygen
+  grapevine keygen [--out FILE [--force]]
   grapevine demo [--nodes N]
   grapevine help
 
@@ -43,7 +44,8 @@ agent
                          sealed with --key-file when given. --multicast-group, --multicast-port,
                          --multicast-interface (an IPv4 address or a name such as eth0) change that
   --key-file PATH        encrypt and authenticate all traffic: one base64 key per line (grapevine keygen),
-                         the first seals, all open; SIGHUP re-reads it (install, promote, remove keys)
+                         the first seals, all open; SIGHUP re-reads it (install, promote, remove keys).
+                         A regular file of at most 64 KiB; mode 0600 (a file others may read is warned about)
   --cipher C             xchacha20-poly1305 (default) or aes-256-gcm; the same on every node
   --label NAME           cluster label: packets of other labels are dropped (authenticated with --key-file)
   --compress C           snappy or none (default); the same on every node
@@ -52,12 +54,15 @@ agent
   --profile P            timing profile: lan (default), wan, local, fast
   --events json          print one JSON object per line on stdout: a "ready" line, then member events
   --http HOST:PORT       serve GET /v1/members, /v1/events (SSE), /metrics (Prometheus) and / (dashboard)
+  --http-max-event-clients N   most /v1/events clients at once (default 256); the next gets 503
+  --http-event-buffer-bytes N  a /v1/events client with more unsent bytes is disconnected (default 262144)
   --log-level L          stderr log level (default info); logs are JSON lines
   Reserved, not supported yet: --kv, --mesh.
   SIGTERM or SIGINT leaves the cluster gracefully and exits 0. A bad flag or key file exits 2.
 
 members   print the members an agent knows, as a table (or --json), from its --http address
-keygen    print a new random 32-byte key in base64 (one line), for a --key-file
+keygen    print a new random 32-byte key in base64 (one line), for a --key-file; --out FILE writes it
+          to a new file with mode 0600 instead (an existing FILE is refused unless --force)
 demo      run N nodes (default 5, 2..50) in this process: converge, crash one, watch it declared
           dead, restart it, watch it rejoin; exits by itself
 `;
@@ -84,13 +89,11 @@ async function main(argv: string[]): Promise<number> {
       if (!settings) return help();
       return runMembers(settings);
     }
-    case 'keygen':
-      if (rest.length > 0 && !(rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h'))) {
-        throw new UsageError(`grapevine keygen: takes no arguments`);
-      }
-      if (rest.length === 1) return help();
-      process.stdout.write(`${encodeKey(generateKey())}\n`);
-      return 0;
+    case 'keygen': {
+      const settings = parseKeygenArgs(rest);
+      if (!settings) return help();
+      return runKeygen(settings);
+    }
     case 'demo': {
       const settings = parseDemoArgs(rest);
       if (!settings) return help();

@@ -1,16 +1,18 @@
 /**
  * The agent's HTTP API on node:http:
  *   GET /v1/members   JSON array of {name, addr, state, incarnation, meta} (?state=alive,suspect filters)
- *   GET /v1/events    server-sent events, one `data:` line per JSON event (as `--events json` prints)
+ *   GET /v1/events    server-sent events, one `data:` line per JSON event (as `--events json` prints);
+ *                     clients are capped and a client that stops reading is dropped (event-stream.ts)
  *   GET /metrics      Prometheus text
  *   GET /             the live dashboard
  * Anything else is a JSON 404; another method is a 405. Bad requests never crash the process.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatHostPort, parseHostPort, silentLogger, type Cluster, type Logger, type MemberEvent, type MemberState } from '@grapevine/core';
+import { formatHostPort, parseHostPort, silentLogger, type Cluster, type Logger, type MemberState } from '@grapevine/core';
 import { dashboardHtml } from './dashboard.js';
-import { memberEventToJson, memberToJson } from './event-json.js';
+import { memberToJson } from './event-json.js';
+import { EventStreams, type EventStreamStats } from './event-stream.js';
 import { renderPrometheus } from './prometheus.js';
 
 export interface HttpApiOptions {
@@ -19,6 +21,10 @@ export interface HttpApiOptions {
   logger?: Logger;
   /** Comment line sent to idle event streams so dead clients are noticed (ms). Default 15000. */
   heartbeatMs?: number;
+  /** Most `GET /v1/events` clients at once; the next one gets 503 (JSON body). Default 256. */
+  maxEventClients?: number;
+  /** Unsent bytes one event-stream client may have queued before it is disconnected. Default 256 KiB. */
+  maxEventBufferBytes?: number;
 }
 
 export interface HttpApi {
@@ -27,6 +33,8 @@ export interface HttpApi {
   readonly port: number;
   /** Event-stream clients connected now. */
   readonly openStreams: number;
+  /** Event-stream clients: open now, refused (503) and dropped (stopped reading) so far. */
+  readonly eventStreams: EventStreamStats;
   /** Stop listening and end open event streams. */
   close(): Promise<void>;
 }
@@ -59,8 +67,21 @@ export async function startHttpApi(source: Cluster | Promise<Cluster>, opts: Htt
   }
   const bind = parseHostPort(opts.bind ?? '127.0.0.1:0');
   const logger = opts.logger ?? silentLogger;
-  const heartbeatMs = opts.heartbeatMs ?? 15_000;
-  const streams = new Set<ServerResponse>();
+  const events = new EventStreams(
+    {
+      cluster: () => cluster,
+      finished: () => failed || cluster?.closed === true,
+      whenReady: (fn) => {
+        waiting.add(fn);
+        return () => waiting.delete(fn);
+      },
+    },
+    {
+      ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+      ...(opts.maxEventClients !== undefined ? { maxClients: opts.maxEventClients } : {}),
+      ...(opts.maxEventBufferBytes !== undefined ? { maxBufferedBytes: opts.maxEventBufferBytes } : {}),
+    },
+  );
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     req.on('error', () => undefined);
@@ -77,7 +98,7 @@ export async function startHttpApi(source: Cluster | Promise<Cluster>, opts: Htt
       res.setHeader('Allow', 'GET, HEAD');
       return sendJson(res, 405, { error: 'method not allowed', method: req.method ?? '' });
     }
-    if (path === '/v1/events') return openStream(req, res);
+    if (path === '/v1/events') return events.open(req, res);
     if (cluster === undefined) return sendJson(res, 503, { error: failed ? 'the node failed to start' : 'the node is starting' });
     switch (path) {
       case '/v1/members': {
@@ -94,49 +115,10 @@ export async function startHttpApi(source: Cluster | Promise<Cluster>, opts: Htt
         return sendJson(res, 200, members);
       }
       case '/metrics':
-        return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderPrometheus(cluster));
+        return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderPrometheus(cluster) + events.prometheus());
       case '/':
         return send(res, 200, 'text/html; charset=utf-8', dashboardHtml(cluster.name));
     }
-  };
-
-  const openStream = (req: IncomingMessage, res: ServerResponse): void => {
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    if (req.method === 'HEAD' || failed || cluster?.closed) {
-      res.end();
-      return;
-    }
-    res.write(': grapevine events\n\n');
-    streams.add(res);
-    let off: (() => void) | undefined;
-    const subscribe = (c: Cluster): void => {
-      const self = c.name;
-      off = c.on('change', (ev: MemberEvent): void => {
-        if (ev.member.name === self) return;
-        res.write(`data: ${JSON.stringify(memberEventToJson(ev))}\n\n`);
-      });
-    };
-    if (cluster !== undefined) subscribe(cluster);
-    else waiting.add(subscribe);
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
-    heartbeat.unref();
-    let cleaned = false;
-    const cleanup = (): void => {
-      if (cleaned) return;
-      cleaned = true;
-      off?.();
-      waiting.delete(subscribe);
-      clearInterval(heartbeat);
-      streams.delete(res);
-    };
-    // res 'close' fires when the client goes away (req 'close' fires once the request was read).
-    res.on('close', cleanup);
-    res.on('error', cleanup);
   };
 
   const server: Server = createServer((req, res) => {
@@ -170,11 +152,14 @@ export async function startHttpApi(source: Cluster | Promise<Cluster>, opts: Htt
     address,
     port: info.port,
     get openStreams() {
-      return streams.size;
+      return events.stats.open;
+    },
+    get eventStreams() {
+      return events.stats;
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
-        for (const res of [...streams]) res.end();
+        events.endAll();
         server.close(() => resolve());
         server.closeAllConnections();
       });

@@ -73,6 +73,7 @@ export {
   encodeKey,
   decodeKey,
   parseKeyFile,
+  MAX_KEY_FILE_BYTES,
   loadKeyFile,
   loadKeyFileSync,
   createNonceSource,

@@ -29,7 +29,7 @@ function usageError(argv: string[]): string {
 describe('grapevine agent flags', () => {
   it('has memberlist-like defaults', () => {
     expect(parseAgentArgs([])).toEqual({
-      name: hostname(), bind: '0.0.0.0:7946', seeds: [], transport: 'udp+tcp', meta: {}, overrides: {}, events: undefined, logLevel: 'info',
+      name: hostname(), bind: '0.0.0.0:7946', seeds: [], transport: 'udp+tcp', meta: {}, overrides: {}, events: undefined, logLevel: 'info', warnings: [],
     });
   });
 

@@ -81,7 +81,7 @@ describe('grapevine CLI: keys, labels, compression (built dist/cli.js)', () => {
     const key = keygen();
     const cases: [string[], RegExp][] = [
       [['--key-file', join(fx.dir(), 'missing.key')], /--key-file: cannot read key file .*missing\.key: ENOENT/],
-      [['--key-file', fx.dir()], /--key-file: cannot read key file .*EISDIR/],
+      [['--key-file', fx.dir()], /--key-file: key file .*: not a regular file \(a directory\)/],
       [['--key-file', file('empty.key', '\n# nothing\n')], /contains no key/],
       [['--key-file', file('garbage.key', 'not a key at all\n')], /line 1: not valid base64/],
       [['--key-file', file('short.key', `${key}\n${Buffer.alloc(16).toString('base64')}\n`)], /line 2: a key must be 32 bytes/],

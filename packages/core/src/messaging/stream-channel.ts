@@ -38,6 +38,16 @@ export interface StreamInfo {
   readonly initiator: boolean;
 }
 
+/** How a stream wrapper (the Node Duplex of @grapevine/node) should behave; the core channel ignores it. */
+export interface StreamOptions {
+  /**
+   * Keep our side open after the peer ended its side (like net.Socket's option of that name).
+   * Default false: once everything the peer sent was read, our side ends too, so a stream whose
+   * work is done closes on both nodes. Set it on the side that answers after reading to the end.
+   */
+  allowHalfOpen?: boolean;
+}
+
 export class StreamChannel implements StreamInfo {
   private sendCredit: number;
   private sendSeq = 0;
