@@ -8,7 +8,6 @@ import { hostname } from 'node:os';
 import {
   Cluster,
   GrapevineError,
-  parseHostPort,
   silentLogger,
   type Cipher,
   type ClusterOptions,
@@ -22,6 +21,7 @@ import { snappyCompressor } from '@grapevine/compress-snappy';
 import { Keyring, aes256gcm, createNonceSource, xchacha20poly1305 } from '@grapevine/crypto';
 import { TcpTransport } from '@grapevine/transport-tcp';
 import type { WsTransport } from '@grapevine/transport-ws';
+import { checkListenAddress } from './listen-address.js';
 import { checkMulticastOption, type MulticastChoice } from './multicast-option.js';
 import { DEFAULT_SEED_REFRESH_INTERVAL, SeedDiscovery } from './seed-discovery.js';
 import { checkDnsOption, checkSeeds, type SeedDnsOptions } from './seeds.js';
@@ -167,10 +167,12 @@ export interface BuiltinTransportOptions {
 /** Build (without starting) one of the built-in transports. */
 export function createTransport(kind: TransportName, opts: BuiltinTransportOptions = {}): UdpTcpTransport | TcpTransport | WsTransport {
   if (opts.ws !== undefined && kind !== 'ws') throw new GrapevineError('ERR_INVALID_OPTION', `option ws applies to transport 'ws', not '${String(kind)}'`);
+  if (opts.bind !== undefined && !/^wss?:\/\//i.test(opts.bind)) checkListenAddress('bind', opts.bind, DEFAULT_PORT);
   if (kind === 'ws') {
     return createWsTransport({ bind: opts.bind, advertise: opts.advertise, defaultBind: DEFAULT_BIND, defaultPort: DEFAULT_PORT, ws: opts.ws, logger: opts.logger });
   }
-  const bind = parseHostPort(opts.bind ?? DEFAULT_BIND, DEFAULT_PORT);
+  const bind = checkListenAddress('bind', opts.bind ?? DEFAULT_BIND, DEFAULT_PORT);
+  if (opts.advertise !== undefined) checkListenAddress('advertise', opts.advertise);
   const common = {
     bind,
     ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}),
