@@ -31,6 +31,8 @@ export {
   GrapevineError,
   RemoteError,
   JoinError,
+  messageType,
+  type MessageType,
   type JoinFailure,
   NodeGroup,
   StreamChannel,

@@ -67,7 +67,15 @@ export function toWire(m: Message): unknown[] {
 
 const STATE_CODE_OF: Record<MemberState, number> = { alive: 0, suspect: 1, dead: 2, left: 3 };
 
-const utf8 = new TextEncoder();
+/**
+ * The part of TextEncoder the core uses, named here so the published types never mention the
+ * DOM's (or Node's) TextEncoder: a consumer compiling with lib ["es2022"] has neither.
+ */
+export interface Utf8Encoder {
+  encode(input: string): Uint8Array;
+}
+
+const utf8: Utf8Encoder = new TextEncoder();
 
 /** UTF-8 length without allocating for the common ASCII case. */
 export function utf8Length(s: string): number {
