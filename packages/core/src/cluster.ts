@@ -16,6 +16,7 @@ import { SwimNode } from './protocol/swim-node.js';
 import { MAX_APP_VERSION_BYTES } from './protocol/messages.js';
 import { systemRandom } from './random.js';
 import type { Transport } from './transport.js';
+import type { MessageType } from './messaging/message-type.js';
 import type { MessageHandler, RequestHandler, RequestOptions, SendOptions } from './messaging/messenger.js';
 import type { StreamChannel, StreamInfo, StreamOptions } from './messaging/stream-channel.js';
 import { NodeGroup, type GroupCriteria, type GroupOptions } from './messaging/node-group.js';
@@ -221,12 +222,12 @@ export class Cluster<S = unknown> {
    * Handle messages of `type` (128..65535): direct sends and broadcasts. Broadcasts are delivered
    * once per node and forwarded onward unless `forward: false`. Returns the unregister function.
    */
-  handle<T = unknown>(type: number, fn: MessageHandler<T>, opts: { forward?: boolean } = {}): () => void {
+  handle<T = unknown>(type: MessageType<T, unknown>, fn: MessageHandler<T>, opts: { forward?: boolean } = {}): () => void {
     return this.node.messenger.register(type, { kind: 'message', fn: fn as MessageHandler, forward: opts.forward ?? true });
   }
 
   /** Answer requests of `type`: the returned value (or thrown error) travels back to the requester. */
-  handleRequest<T = unknown, R = unknown>(type: number, fn: RequestHandler<T, R>): () => void {
+  handleRequest<T = unknown, R = unknown>(type: MessageType<T, R>, fn: RequestHandler<T, R>): () => void {
     return this.node.messenger.register(type, { kind: 'request', fn: fn as RequestHandler });
   }
 
@@ -239,19 +240,19 @@ export class Cluster<S = unknown> {
    * Gossip `payload` to every live member (not to this node): pushed at once down a fan-out tree,
    * and repeated by piggybacked gossip so it survives loss. Returns the message id.
    */
-  broadcast(type: number, payload: unknown): number {
+  broadcast<T = unknown>(type: MessageType<T, unknown>, payload: T): number {
     this.assertRunning();
     return this.node.messenger.broadcast(type, payload);
   }
 
   /** Send to one live member: best-effort (default) or `reliable`. Large payloads go reliable. */
-  sendTo(node: string, type: number, payload: unknown, opts?: SendOptions): Promise<void> {
+  sendTo<T = unknown>(node: string, type: MessageType<T, unknown>, payload: T, opts?: SendOptions): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new GrapevineError('ERR_CLOSED', 'cluster is closed'));
     return this.node.messenger.sendTo(node, type, payload, opts);
   }
 
   /** Send to several members; one slow or dead member never holds up the others. */
-  sendToMany(nodes: readonly string[], type: number, payload: unknown, opts?: SendOptions): Promise<{ sent: string[]; failed: { node: string; error: unknown }[] }> {
+  sendToMany<T = unknown>(nodes: readonly string[], type: MessageType<T, unknown>, payload: T, opts?: SendOptions): Promise<{ sent: string[]; failed: { node: string; error: unknown }[] }> {
     if (this.state === 'closed') return Promise.reject(new GrapevineError('ERR_CLOSED', 'cluster is closed'));
     return this.node.messenger.sendToMany(nodes, type, payload, opts);
   }
@@ -260,7 +261,7 @@ export class Cluster<S = unknown> {
    * Ask one member and wait for its reply. Rejects with ERR_TIMEOUT, ERR_ABORTED, ERR_REMOTE
    * (a RemoteError: the handler threw), ERR_NO_HANDLER, ERR_BUSY, ERR_UNREACHABLE or ERR_LIMIT.
    */
-  request<R = unknown>(node: string, type: number, payload: unknown, opts?: RequestOptions): Promise<R> {
+  request<R = unknown, T = unknown>(node: string, type: MessageType<T, R>, payload: T, opts?: RequestOptions): Promise<R> {
     if (this.state === 'closed') return Promise.reject(new GrapevineError('ERR_CLOSED', 'cluster is closed'));
     return this.node.messenger.request(node, type, payload, opts) as Promise<R>;
   }

@@ -24,7 +24,13 @@ export type ErrorCode =
   /** The other node runs an incompatible protocol or application version. */
   | 'ERR_INCOMPATIBLE'
   /** The peer reset the stream or broke the stream protocol. */
-  | 'ERR_STREAM_RESET';
+  | 'ERR_STREAM_RESET'
+  /** A WebSocket seed answered HTTP 404: nothing serves Grapevine at the path dialed. */
+  | 'ERR_WRONG_PATH'
+  /** A WebSocket seed answered HTTP 401/403: a missing or wrong bearer token. */
+  | 'ERR_UNAUTHORIZED'
+  /** The seed reached holds this node's name itself: another live node already has it. */
+  | 'ERR_NAME_TAKEN';
 
 export class GrapevineError extends Error {
   readonly code: ErrorCode;
@@ -46,5 +52,23 @@ export class RemoteError extends GrapevineError {
   ) {
     super('ERR_REMOTE', `${node}: ${message}`);
     this.name = 'RemoteError';
+  }
+}
+
+/** One seed's reason in a failed join. */
+export interface JoinFailure {
+  readonly seed: string;
+  readonly error: GrapevineError;
+}
+
+/**
+ * A join that reached no seed: `failures` says, per seed, what happened (its `error.code`:
+ * ERR_UNREACHABLE, ERR_TIMEOUT for no answer, ERR_WRONG_PATH, ERR_UNAUTHORIZED, ERR_NAME_TAKEN,
+ * ERR_INCOMPATIBLE, ...); the message says it in words.
+ */
+export class JoinError extends GrapevineError {
+  constructor(code: ErrorCode, message: string, readonly failures: readonly JoinFailure[]) {
+    super(code, message, failures.length > 0 ? { cause: failures[0]!.error } : undefined);
+    this.name = 'JoinError';
   }
 }

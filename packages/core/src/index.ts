@@ -32,6 +32,7 @@ export * from './wire/pipeline.js';
 export { Messenger, checkUserType, type MessageHandler, type MessageInfo, type RequestHandler, type RequestOptions, type SendOptions } from './messaging/messenger.js';
 export { StreamChannel, type StreamInfo, type StreamOptions, type StreamReceiver } from './messaging/stream-channel.js';
 export { NodeGroup, matchesCriteria, type GroupCriteria, type GroupListener, type GroupOptions, type MetaMatcher } from './messaging/node-group.js';
+export { messageType, type MessageType } from './messaging/message-type.js';
 export { SeenMessages, type SeenVerdict } from './messaging/seen-messages.js';
 export { MessageQueue } from './messaging/message-queue.js';
 export { treeChildren, hopLimit } from './messaging/broadcast-tree.js';

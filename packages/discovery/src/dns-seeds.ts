@@ -1,7 +1,8 @@
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { GrapevineError, formatHostPort, silentLogger, type Logger, type SeedProvider } from '@grapevine/core';
-import { describeSeed, parseSeed, type DnsSeed, type SeedDescriptor, type SrvSeed } from './seed.js';
+import { describeSeed, parseSeed, type DnsSeed, type HostSeed, type SeedDescriptor, type SrvSeed } from './seed.js';
+import { systemLookup, type HostLookup } from './system-lookup.js';
 import { abortError, withDeadline } from './util.js';
 
 /** One SRV record as node:dns reports it. */
@@ -34,6 +35,12 @@ export interface DnsSeedsOptions {
   resolveTargets?: boolean;
   /** Port for `dns://host` without one, when the descriptor is given as a string. Default 7946. */
   defaultPort?: number;
+  /**
+   * The system resolver (getaddrinfo) used for host-name seeds, and by dns:// when DNS has no
+   * address for the name. Default node:dns lookup(). Without `servers` or `resolver` it is always
+   * used that way; with either, only when given here too (an explicit DNS setup is asked alone).
+   */
+  lookup?: HostLookup;
   logger?: Logger;
 }
 
@@ -55,17 +62,26 @@ function codeOf(err: unknown): string {
 }
 
 /**
- * Seeds from DNS, looked up again on every resolve(): `dns://host:port` gives every A/AAAA address
- * of host on port; `dns+srv://name` gives every SRV record's target (resolved to its addresses)
- * on the record's port. So a pod that restarts with a new IP is found at the next resolve().
- * A failed lookup (NXDOMAIN, timeout, refused, ...) is logged and resolves [] — a temporary miss.
+ * Seeds from names, looked up again on every resolve(): `dns://host:port` gives every A/AAAA
+ * address of host on port (asked of DNS; when DNS has none, of the system resolver, so /etc/hosts
+ * names such as localhost work); `dns+srv://name` gives every SRV record's target (resolved to its
+ * addresses) on the record's port; a plain `host:port` with a host name gives every address the
+ * system resolver (getaddrinfo) has for it, as any other program would see. So a pod that restarts
+ * with a new IP is found at the next resolve(). A failed lookup (NXDOMAIN, timeout, refused, ...)
+ * is logged and resolves [] — a temporary miss.
+ *
+ * With `servers` or `resolver` given, every name (host names too) is asked of that DNS alone,
+ * unless `lookup` is given as well: an explicit DNS setup (a split-horizon server, a test server)
+ * is never bypassed behind the user's back.
  */
 export class DnsSeeds implements SeedProvider {
   readonly name: string;
   readonly stats: DnsSeedsStats = { resolves: 0, misses: 0, lastError: undefined };
 
-  private readonly seed: DnsSeed | SrvSeed;
+  private readonly seed: DnsSeed | SrvSeed | HostSeed;
   private readonly resolver: DnsResolverLike;
+  /** The system resolver, when names may be given to it (see the class comment). */
+  private readonly system: HostLookup | undefined;
   private readonly timeout: number;
   private readonly family: 0 | 4 | 6;
   private readonly resolveTargets: boolean;
@@ -76,8 +92,8 @@ export class DnsSeeds implements SeedProvider {
 
   constructor(seed: SeedDescriptor | string, options: DnsSeedsOptions = {}) {
     const d = typeof seed === 'string' ? parseSeed(seed, options.defaultPort === undefined ? {} : { defaultPort: options.defaultPort }) : seed;
-    if (d.kind !== 'dns' && d.kind !== 'srv') {
-      throw new GrapevineError('ERR_INVALID_ADDRESS', `DnsSeeds takes dns:// or dns+srv:// addresses, not ${JSON.stringify(d.input)}`);
+    if (d.kind !== 'dns' && d.kind !== 'srv' && !(d.kind === 'host' && !d.ip)) {
+      throw new GrapevineError('ERR_INVALID_ADDRESS', `DnsSeeds takes dns://, dns+srv:// or host-name addresses, not ${JSON.stringify(d.input)}`);
     }
     this.seed = d;
     this.name = describeSeed(d);
@@ -108,6 +124,9 @@ export class DnsSeeds implements SeedProvider {
       this.resolver = r;
       this.ownResolver = true;
     }
+    if (options.lookup !== undefined && typeof options.lookup !== 'function') throw new GrapevineError('ERR_INVALID_OPTION', 'lookup must be a function (host, family) => Promise<string[]>');
+    const explicitDns = options.servers !== undefined || options.resolver !== undefined;
+    this.system = options.lookup ?? (explicitDns ? undefined : systemLookup);
   }
 
   /** Look the name up now. Resolves [] (and logs a warning) on any DNS failure; rejects only when aborted. */
@@ -147,8 +166,20 @@ export class DnsSeeds implements SeedProvider {
 
   private async lookup(): Promise<string[]> {
     const seed = this.seed;
+    if (seed.kind === 'host') {
+      const addrs = this.system !== undefined ? await this.systemAddresses(seed.host) : await this.addresses(seed.host);
+      return dedupe(addrs.map((host) => formatHostPort({ host, port: seed.port })));
+    }
     if (seed.kind === 'dns') {
-      const addrs = await this.addresses(seed.host);
+      let addrs: string[];
+      try {
+        addrs = await this.addresses(seed.host);
+      } catch (err) {
+        if (this.system === undefined) throw err;
+        addrs = [];
+      }
+      // DNS has no address (or failed): the system resolver may (localhost, /etc/hosts, mDNS).
+      if (addrs.length === 0 && this.system !== undefined) addrs = await this.systemAddresses(seed.host);
       return dedupe(addrs.map((host) => formatHostPort({ host, port: seed.port })));
     }
     const records = await this.resolver.resolveSrv(seed.name);
@@ -194,6 +225,14 @@ export class DnsSeeds implements SeedProvider {
     const failure = failures.find((e) => !NO_DATA.has(codeOf(e))) ?? failures[0];
     if (failure !== undefined) throw failure;
     return [];
+  }
+
+  private async systemAddresses(host: string): Promise<string[]> {
+    const bare = host.replace(/\.$/, '');
+    if (isIP(bare) !== 0) return [bare];
+    const found = await this.system!(bare, this.family);
+    // getaddrinfo may hand back IPv4-mapped or link-local forms; keep what is an IP literal.
+    return found.filter((a) => isIP(a) !== 0);
   }
 }
 

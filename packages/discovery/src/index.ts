@@ -1,6 +1,7 @@
 export {
   DEFAULT_SEED_PORT,
   describeSeed,
+  hostProblem,
   isDnsName,
   parseSeed,
   type DnsSeed,
@@ -11,6 +12,7 @@ export {
   type UrlSeed,
 } from './seed.js';
 export { StaticSeeds } from './static-seeds.js';
+export { systemLookup, type HostLookup } from './system-lookup.js';
 export { DnsSeeds, type DnsResolverLike, type DnsSeedsOptions, type DnsSeedsStats, type SrvRecordLike } from './dns-seeds.js';
 export { CombinedSeeds, combineSeeds, createSeedProvider, type CombineSeedsOptions, type CreateSeedProviderOptions } from './combine.js';
 export { SeedRefresher, type SeedChange, type SeedRefresherOptions } from './refresher.js';

@@ -4,7 +4,7 @@ import { GrapevineError, formatHostPort, parseHostPort } from '@grapevine/core';
 /** The gossip port a seed gets when its address names none (memberlist's and Serf's default). */
 export const DEFAULT_SEED_PORT = 7946;
 
-/** `host:port`, `host`, `[v6]:port`: one address, given as is (a hostname is resolved by the transport). */
+/** `host:port`, `host`, `[v6]:port`: one address; a host name is looked up with the system resolver. */
 export interface HostSeed {
   readonly kind: 'host';
   /** The input, trimmed. */
@@ -76,6 +76,18 @@ export function isDnsName(name: string): boolean {
   return true;
 }
 
+/**
+ * Why `host` (no port, IPv6 without brackets) can be neither an IP address nor a host name, or
+ * undefined when it can be one. "300.1.1.1" is refused here rather than sent to a resolver: a
+ * host name's last label is never all digits (RFC 3696 §2), so it can only be a bad IPv4 address.
+ */
+export function hostProblem(host: string): string | undefined {
+  if (isIP(host) !== 0) return undefined;
+  if (!isDnsName(host)) return `"${host}" is neither an IP address nor a host name`;
+  if (/(^|\.)\d+\.?$/.test(host)) return `"${host}" is not a valid IPv4 address`;
+  return undefined;
+}
+
 function checkPort(input: string, port: number): number {
   if (port === 0) throw invalid(input, 'port 0 is not a seed port');
   return port;
@@ -106,9 +118,8 @@ function hostPort(input: string, body: string, defaultPort: number): { host: str
   const family = isIP(host);
   if (family === 6) throw invalid(input, 'an IPv6 address with a port is written [v6]:port');
   if (family === 0) {
-    if (!isDnsName(host)) throw invalid(input, `"${host}" is neither an IP address nor a DNS name`);
-    // A hostname's last label is never all digits (RFC 3696 §2): "10.0.0.256" is a bad IPv4 address.
-    if (/(^|\.)\d+\.?$/.test(host)) throw invalid(input, `"${host}" is not a valid IPv4 address`);
+    const problem = hostProblem(host);
+    if (problem !== undefined) throw invalid(input, problem);
   }
   return { host, port: checkPort(input, port), ip: family !== 0 };
 }

@@ -160,7 +160,7 @@ describe('DnsSeeds against a DNS server on loopback', () => {
   });
 
   it('refuses a non-DNS descriptor and bad options at construction', () => {
-    expect(() => new DnsSeeds('10.0.0.1:7000')).toThrow(/dns:\/\/ or dns\+srv:\/\//);
+    expect(() => new DnsSeeds('10.0.0.1:7000')).toThrow(/takes dns:\/\/, dns\+srv:\/\/ or host-name addresses/);
     expect(() => new DnsSeeds('dns://a.test', { servers: ['not an ip'] })).toThrow(/bad DNS servers/);
     expect(() => new DnsSeeds('dns://a.test', { timeout: 0 })).toThrow(/timeout/);
   });

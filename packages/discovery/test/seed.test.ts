@@ -56,7 +56,7 @@ describe('parseSeed', () => {
     ['[10.0.0.1]:7000', /IPv6/],
     ['[::1]x', /expected host:port/],
     ['bad host:7000', /bad host/],
-    ['under_score!:1', /neither an IP address nor a DNS name/],
+    ['under_score!:1', /neither an IP address nor a host name/],
     ['-leading.example.com', /neither/],
     ['10.0.0.256:7946', /not a valid IPv4/],
     ['a..b:1', /neither/],

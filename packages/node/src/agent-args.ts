@@ -6,13 +6,14 @@
  */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { formatHostPort, parseHostPort, profiles, type ProfileName } from '@grapevine/core';
+import { profiles, type ProfileName } from '@grapevine/core';
 import { loadKeyFileSync } from '@grapevine/crypto';
 import { checkResolves, loadAgentConfig, type ProtocolOverrides } from './agent-config.js';
 import { parseWsFlags, type AgentWsSettings } from './agent-ws-args.js';
 import { CIPHERS, COMPRESSORS, DEFAULT_BIND, DEFAULT_PORT, type CipherName, type CompressName, type TransportName } from './create-cluster.js';
 import { isLogLevel, LOG_LEVELS, type LogLevelName } from './json-logger.js';
 import { checkMulticastOption, type MulticastOption } from './multicast-option.js';
+import { normalizeListenAddress } from './listen-address.js';
 import { checkSeeds, seedLabel } from './seeds.js';
 import { UsageError, oneLine, parseArgsError } from './usage-error.js';
 
@@ -219,7 +220,7 @@ function countFlag(flag: string, value: string | undefined, http: string | undef
 
 function address(flag: string, value: string, defaultPort?: number): string {
   try {
-    return formatHostPort(parseHostPort(value, defaultPort));
+    return normalizeListenAddress(flag, value, defaultPort);
   } catch (err) {
     throw new UsageError(`grapevine agent: ${flag}: ${(err as Error).message}`);
   }

@@ -13,6 +13,8 @@ import { applyKeys, formatKeyId, keyringChanged } from './key-reload.js';
 import { memberEventToJson, memberStateJson, type EventJson } from './event-json.js';
 import { startHttpApi, type HttpApi } from './http-api.js';
 import { createJsonLogger } from './json-logger.js';
+import { checkListenHostResolves } from './listen-address.js';
+import { UsageError } from './usage-error.js';
 
 /** How long a graceful leave may take before the agent closes anyway. */
 const LEAVE_TIMEOUT_MS = 3000;
@@ -26,6 +28,16 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   const print = (obj: EventJson): void => {
     if (s.events === 'json') process.stdout.write(`${JSON.stringify(obj)}\n`);
   };
+
+  // A --bind/--http host name that does not resolve is a bad flag (exit 2), not a bind failure.
+  for (const [flag, value] of [['--bind', s.bind], ['--http', s.http]] as const) {
+    if (value === undefined || /^wss?:\/\//i.test(value)) continue;
+    try {
+      await checkListenHostResolves(flag, value);
+    } catch (err) {
+      throw new UsageError(`grapevine agent: ${(err as Error).message}`);
+    }
+  }
 
   let cluster: Cluster | undefined;
   let http: HttpApi | undefined;

@@ -8,8 +8,6 @@ import { hostname } from 'node:os';
 import {
   Cluster,
   GrapevineError,
-  parseHostPort,
-  silentLogger,
   type Cipher,
   type ClusterOptions,
   type Codec,
@@ -22,6 +20,8 @@ import { snappyCompressor } from '@grapevine/compress-snappy';
 import { Keyring, aes256gcm, createNonceSource, xchacha20poly1305 } from '@grapevine/crypto';
 import { TcpTransport } from '@grapevine/transport-tcp';
 import type { WsTransport } from '@grapevine/transport-ws';
+import { checkListenAddress } from './listen-address.js';
+import { defaultLogger } from './default-logger.js';
 import { checkMulticastOption, type MulticastChoice } from './multicast-option.js';
 import { DEFAULT_SEED_REFRESH_INTERVAL, SeedDiscovery } from './seed-discovery.js';
 import { checkDnsOption, checkSeeds, type SeedDnsOptions } from './seeds.js';
@@ -167,10 +167,12 @@ export interface BuiltinTransportOptions {
 /** Build (without starting) one of the built-in transports. */
 export function createTransport(kind: TransportName, opts: BuiltinTransportOptions = {}): UdpTcpTransport | TcpTransport | WsTransport {
   if (opts.ws !== undefined && kind !== 'ws') throw new GrapevineError('ERR_INVALID_OPTION', `option ws applies to transport 'ws', not '${String(kind)}'`);
+  if (opts.bind !== undefined && !/^wss?:\/\//i.test(opts.bind)) checkListenAddress('bind', opts.bind, DEFAULT_PORT);
   if (kind === 'ws') {
     return createWsTransport({ bind: opts.bind, advertise: opts.advertise, defaultBind: DEFAULT_BIND, defaultPort: DEFAULT_PORT, ws: opts.ws, logger: opts.logger });
   }
-  const bind = parseHostPort(opts.bind ?? DEFAULT_BIND, DEFAULT_PORT);
+  const bind = checkListenAddress('bind', opts.bind ?? DEFAULT_BIND, DEFAULT_PORT);
+  if (opts.advertise !== undefined) checkListenAddress('advertise', opts.advertise);
   const common = {
     bind,
     ...(opts.advertise !== undefined ? { advertise: opts.advertise } : {}),
@@ -211,6 +213,9 @@ export async function createCluster(options: CreateClusterOptions = {}): Promise
   if (typeof refreshInterval !== 'number' || !Number.isFinite(refreshInterval) || refreshInterval < 100) {
     throw new GrapevineError('ERR_INVALID_OPTION', `option seedRefreshInterval must be a number of milliseconds, at least 100, got ${String(seedRefreshInterval)}`);
   }
+  const nodeName = name ?? hostname();
+  const logger = rest.logger ?? defaultLogger(nodeName);
+  rest.logger = logger;
   let transport: Transport;
   let owned = false;
   if (!custom) {
@@ -233,7 +238,7 @@ export async function createCluster(options: CreateClusterOptions = {}): Promise
   let cluster: NodeCluster;
   try {
     // Seeds are joined by SeedDiscovery below, once the node's own address is known.
-    cluster = await Cluster.create<ClusterStream>({ ...rest, ...wire, name: name ?? hostname(), transport, codec, wrapStream: toClusterStream });
+    cluster = await Cluster.create<ClusterStream>({ ...rest, ...wire, name: nodeName, transport, codec, wrapStream: toClusterStream });
   } catch (err) {
     if (owned) await transport.close().catch(() => undefined);
     throw err;
@@ -247,7 +252,7 @@ export async function createCluster(options: CreateClusterOptions = {}): Promise
         multicast: multicastOption,
         encryption: wire.encryption,
         label: rest.label,
-        logger: rest.logger ?? silentLogger,
+        logger,
       });
     } catch (err) {
       await cluster.close().catch(() => undefined);

@@ -25,10 +25,15 @@ export { startHttpApi, type HttpApi, type HttpApiOptions } from './http-api.js';
 export { memberToJson, memberEventToJson, type MemberJson, type EventJson } from './event-json.js';
 export { renderPrometheus, metricName, DROP_REASONS } from './prometheus.js';
 export { createJsonLogger, type JsonLoggerOptions, type LogLevelName } from './json-logger.js';
+export { defaultLogLevel } from './default-logger.js';
 export {
   Cluster,
   GrapevineError,
   RemoteError,
+  JoinError,
+  messageType,
+  type MessageType,
+  type JoinFailure,
   NodeGroup,
   StreamChannel,
   FIRST_USER_TYPE,

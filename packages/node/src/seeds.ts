@@ -1,12 +1,14 @@
 /**
  * Seeds in every address form @grapevine/discovery parses (host:port, host, [v6]:port, dns://,
  * dns+srv://, ws(s)://), checked before anything binds and turned into the addresses the running
- * transport speaks. DNS names are looked up here, when joining and when refreshing, so the
- * transports only ever send to IP addresses (a ws(s):// URL keeps its host name: the URL is what
+ * transport speaks. Names are looked up here, when joining and when refreshing, so the
+ * transports only ever send to IP addresses: a plain host name with the system resolver
+ * (getaddrinfo: /etc/hosts, then DNS, like any other program), dns:// with DNS queries falling
+ * back to the system resolver when DNS has no address, dns+srv:// with SRV queries (a ws(s):// URL keeps its host name: the URL is what
  * the WebSocket transport dials, and TLS checks the certificate against that name).
  */
 import { GrapevineError, parseHostPort, silentLogger, type Logger, type SeedProvider } from '@grapevine/core';
-import { DnsSeeds, createSeedProvider, describeSeed, parseSeed, type DnsResolverLike, type SeedDescriptor } from '@grapevine/discovery';
+import { DnsSeeds, combineSeeds, describeSeed, parseSeed, type DnsResolverLike, type HostLookup, type SeedDescriptor } from '@grapevine/discovery';
 import { canonicalPeerUrl, DEFAULT_PATH } from '@grapevine/transport-ws';
 
 /** Which transport the seeds are for: a built-in one by name, or any other Transport. */
@@ -15,12 +17,18 @@ export type SeedTransportKind = 'udp+tcp' | 'tcp' | 'ws' | 'custom';
 /** A seed after the check: a parsed descriptor, or (custom transports only) an address kept as given. */
 export type CheckedSeed = SeedDescriptor | { readonly kind: 'raw'; readonly input: string };
 
-/** DNS settings for `dns://`, `dns+srv://` and host-name seeds. */
+/**
+ * Name-lookup settings for `dns://`, `dns+srv://` and host-name seeds. With neither `servers` nor
+ * `resolver`, host names go to the system resolver and dns:// falls back to it; with either, every
+ * name is asked of that DNS alone (unless `lookup` is given too).
+ */
 export interface SeedDnsOptions {
   /** DNS servers ("ip", "ip:port") instead of the system's. */
   servers?: string[];
   /** Or a resolver of your own (anything with resolve4/resolve6/resolveSrv). */
   resolver?: DnsResolverLike;
+  /** The system resolver to use instead of node:dns lookup() (getaddrinfo), e.g. in a test. */
+  lookup?: HostLookup;
   /** A whole lookup gives up after this many ms (a logged miss, tried again later). Default 5000. */
   timeout?: number;
   /** 4: A records only; 6: AAAA only; 0: both. Default: 0 when this node's address is IPv6, else 4. */
@@ -65,6 +73,7 @@ export function checkDnsOption(dns: SeedDnsOptions | undefined): void {
     ...(dns.resolver !== undefined ? { resolver: dns.resolver } : {}),
     ...(dns.timeout !== undefined ? { timeout: dns.timeout } : {}),
     ...(dns.family !== undefined ? { family: dns.family } : {}),
+    ...(dns.lookup !== undefined ? { lookup: dns.lookup } : {}),
   }).close();
 }
 
@@ -137,28 +146,32 @@ export class ClusterSeeds implements SeedProvider {
     this.form = addressForm(selfAddress);
     this.logger = options.logger ?? silentLogger;
     const fixed: string[] = [];
-    const lookups: string[] = [];
+    const lookups: SeedDescriptor[] = [];
     for (const s of seeds) {
       if (s.kind === 'raw') fixed.push(s.input);
       else if (s.kind === 'url') fixed.push(s.url);
       else if (s.kind === 'host') {
         if (s.ip || !this.form.resolveHostNames) fixed.push(this.form.network ? s.address : s.input);
         // A host name becomes a lookup, so no transport resolves it again on every send.
-        else lookups.push(`dns://${s.address}`);
-      } else lookups.push(describeSeed(s));
+        else lookups.push(s);
+      } else if (s.kind === 'dns' || s.kind === 'srv') lookups.push(s);
     }
     this.fixed = [...new Set(fixed)];
     const dns = options.dns ?? {};
-    this.dns =
-      lookups.length === 0
-        ? undefined
-        : createSeedProvider(lookups, {
-            ...(dns.servers !== undefined ? { servers: dns.servers } : {}),
-            ...(dns.resolver !== undefined ? { resolver: dns.resolver } : {}),
-            ...(dns.timeout !== undefined ? { timeout: dns.timeout } : {}),
-            family: dns.family ?? this.form.family,
-            logger: this.logger,
-          });
+    const byName = new Map<string, SeedDescriptor>();
+    for (const d of lookups) byName.set(describeSeed(d).toLowerCase(), d);
+    const providers = [...byName.values()].map(
+      (d) =>
+        new DnsSeeds(d, {
+          ...(dns.servers !== undefined ? { servers: dns.servers } : {}),
+          ...(dns.resolver !== undefined ? { resolver: dns.resolver } : {}),
+          ...(dns.timeout !== undefined ? { timeout: dns.timeout } : {}),
+          ...(dns.lookup !== undefined ? { lookup: dns.lookup } : {}),
+          family: dns.family ?? this.form.family,
+          logger: this.logger,
+        }),
+    );
+    this.dns = providers.length === 0 ? undefined : providers.length === 1 ? providers[0] : combineSeeds(providers, { logger: this.logger });
     this.dynamic = this.dns !== undefined;
     this.name = [...this.fixed, ...(this.dns ? [this.dns.name] : [])].join(', ') || 'none';
   }

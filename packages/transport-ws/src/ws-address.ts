@@ -21,7 +21,7 @@ export function checkPath(path: string): string {
 /**
  * The canonical peer URL for an address: "ws(s)://host[:port]/path" as WHATWG URL prints it (the
  * default port of the scheme omitted, the host lower-cased). Accepts
- *  - ws:// and wss:// URLs; one without a path means `defaultPath`;
+ *  - ws:// and wss:// URLs; one without a path, or with the bare path "/", means `defaultPath`;
  *  - "host:port" and "[v6]:port", meaning `${scheme}://host:port${defaultPath}`.
  * Throws ERR_INVALID_ADDRESS for anything else (other schemes, user info, fragments, port 0).
  */
@@ -36,7 +36,9 @@ export function canonicalPeerUrl(input: string, defaultPath: string, scheme: Sch
     return canonicalPeerUrl(`${scheme}://${formatHostPort(hp)}${defaultPath}`, defaultPath, scheme);
   }
   const rest = m[3] ?? '';
-  const withPath = rest === '' || rest.startsWith('?') ? `${m[1]}://${m[2]}${defaultPath}${rest}` : s;
+  // No path, or a bare "/" (ws://host:port/), means the default path: nobody serves gossip at "/".
+  const bare = rest === '' || rest.startsWith('?') ? rest : rest === '/' || rest.startsWith('/?') ? rest.slice(1) : undefined;
+  const withPath = bare !== undefined ? `${m[1]}://${m[2]}${defaultPath}${bare}` : s;
   let url: URL;
   try {
     url = new URL(withPath);

@@ -17,6 +17,7 @@ import {
 import { BearerCheck } from './bearer.js';
 import { INSTANCE_BYTES, KIND_PACKET, KIND_RELIABLE, MAX_HELLO_URL_BYTES, encodeHello, encodeMessage } from './frames.js';
 import { Link, type LinkEvents, type LinkSettings } from './link.js';
+import { httpRefusal } from './dial-failure.js';
 import { clientOptions, emptyWsStats, resolveOptions, type Settings, type WsTransportOptions, type WsTransportStats } from './options.js';
 import { DialHistory, type Peer, type PeerLink } from './peer.js';
 import { listen, refuseUpgrade, requestPath, serveAsPlainRequest } from './upgrade.js';
@@ -492,6 +493,8 @@ export class WsTransport implements Transport {
     const timer = setTimeout(() => fail(`no handshake within ${this.s.handshakeTimeout} ms`), this.s.handshakeTimeout);
     // Stays attached: after the dial settled it is a no-op, and the link logs errors itself.
     ws.on('error', (err) => fail(err.message, err));
+    // An HTTP answer instead of the upgrade says why (wrong path, token): fail with that reason.
+    ws.once('unexpected-response', (_req, res) => fail('', undefined, httpRefusal(url, res.statusCode ?? 0, this.s.path, this.s.token !== undefined)));
     ws.once('close', () => fail('closed during the handshake'));
     ws.once('open', () => {
       if (settled || this.linkSettings === undefined) return;

@@ -9,7 +9,7 @@ describe('WebSocket peer addresses', () => {
     expect(canonicalPeerUrl('Node1.Example:80', p)).toBe('ws://node1.example/grapevine');
     expect(canonicalPeerUrl('node1:8443', p, 'wss')).toBe('wss://node1:8443/grapevine');
     expect(canonicalPeerUrl('WS://Host:8080', p)).toBe('ws://host:8080/grapevine');
-    expect(canonicalPeerUrl('ws://host:8080/', p)).toBe('ws://host:8080/');
+    expect(canonicalPeerUrl('ws://host:8080/', p)).toBe('ws://host:8080/grapevine');
     expect(canonicalPeerUrl('wss://host/cluster?x=1', p)).toBe('wss://host/cluster?x=1');
     expect(canonicalPeerUrl('wss://host:443/g', p)).toBe('wss://host/g');
     expect(canonicalPeerUrl('ws://[0:0::1]:9/g', p)).toBe('ws://[::1]:9/g');

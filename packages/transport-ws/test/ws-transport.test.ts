@@ -198,10 +198,11 @@ describe('WsTransport', () => {
       const { t: right } = await started({ token: 's3cret-token' });
 
       const missing = await outcome(noToken.sendReliable(server.address, Uint8Array.of(1)));
-      expect(missing).toMatchObject({ ok: false, code: 'ERR_UNREACHABLE' });
-      expect(missing.ok ? '' : missing.message).toMatch(/401/);
+      expect(missing).toMatchObject({ ok: false, code: 'ERR_UNAUTHORIZED' });
+      expect(missing.ok ? '' : missing.message).toMatch(/401: the seed requires a bearer token and this node has none/);
       const bad = await outcome(wrong.sendReliable(server.address, Uint8Array.of(2)));
-      expect(bad).toMatchObject({ ok: false, code: 'ERR_UNREACHABLE' });
+      expect(bad).toMatchObject({ ok: false, code: 'ERR_UNAUTHORIZED' });
+      expect(bad.ok ? '' : bad.message).toMatch(/refused our bearer token/);
       expect(server.stats.authFailures).toBe(2);
       expect(await upgradeStatus(server.address, { Authorization: 'Bearer s3cret-tokeN' })).toBe(401);
       expect(await upgradeStatus(server.address, { Authorization: 'Basic czNjcmV0LXRva2Vu' })).toBe(401);

@@ -37,8 +37,13 @@ export interface Alive { k: 5; name: string; addr: string; inc: number; inst: nu
 export interface Suspect { k: 6; name: string; inc: number; from: string; inst: number }
 export interface Dead { k: 7; name: string; inc: number; from: string; inst: number }
 export interface NodeState { name: string; addr: string; inc: number; inst: number; state: MemberState; metaVer: number; meta: Record<string, string>; proto?: number; app?: string }
-/** `refusal`: set in a reply that refuses the exchange (incompatible versions); states are then empty. */
-export interface PushPull { k: 8; seq: number; join: boolean; reply: boolean; from: string; fromAddr: string; states: NodeState[]; proto?: number; app?: string; refusal?: string }
+/**
+ * `refusal`: set in a reply that refuses the exchange; states are then empty. `refusalCode` says
+ * why in a form code can match: 'incompatible' (versions; also what an absent code means) or
+ * 'name-taken' (the receiver itself holds the requester's name).
+ */
+export interface PushPull { k: 8; seq: number; join: boolean; reply: boolean; from: string; fromAddr: string; states: NodeState[]; proto?: number; app?: string; refusal?: string; refusalCode?: RefusalCode }
+export type RefusalCode = 'incompatible' | 'name-taken';
 
 export type Message = Ping | PingReq | Ack | Nack | Alive | Suspect | Dead | PushPull;
 
@@ -58,13 +63,21 @@ export function toWire(m: Message): unknown[] {
     case 8:
       return [8, m.seq, (m.join ? PP_JOIN : 0) | (m.reply ? PP_REPLY : 0), m.from, m.fromAddr,
         m.states.map((s) => [s.name, s.addr, s.inc, s.inst, STATE_CODE_OF[s.state], s.metaVer, s.meta, s.proto ?? PROTOCOL_VERSION, s.app ?? '']),
-        m.proto ?? PROTOCOL_VERSION, m.app ?? '', ...(m.refusal !== undefined ? [m.refusal] : [])];
+        m.proto ?? PROTOCOL_VERSION, m.app ?? '', ...(m.refusal !== undefined ? [m.refusal, ...(m.refusalCode !== undefined ? [m.refusalCode] : [])] : [])];
   }
 }
 
 const STATE_CODE_OF: Record<MemberState, number> = { alive: 0, suspect: 1, dead: 2, left: 3 };
 
-const utf8 = new TextEncoder();
+/**
+ * The part of TextEncoder the core uses, named here so the published types never mention the
+ * DOM's (or Node's) TextEncoder: a consumer compiling with lib ["es2022"] has neither.
+ */
+export interface Utf8Encoder {
+  encode(input: string): Uint8Array;
+}
+
+const utf8: Utf8Encoder = new TextEncoder();
 
 /** UTF-8 length without allocating for the common ASCII case. */
 export function utf8Length(s: string): number {
@@ -196,9 +209,11 @@ export function parseMessage(v: unknown, limits: Limits): Message | null {
       if (!ver) return null;
       const refusal = a[8];
       if (refusal !== undefined && refusal !== null && (typeof refusal !== 'string' || refusal.length > 512)) return null;
+      // An unknown refusal code (a newer peer's) reads as a plain refusal: still a refusal.
+      const code = a[9] === 'name-taken' ? ('name-taken' as const) : undefined;
       return {
         k: 8, seq: a[1], join: (a[2] & PP_JOIN) !== 0, reply: (a[2] & PP_REPLY) !== 0, from: a[3], fromAddr: a[4], states, ...ver,
-        ...(typeof refusal === 'string' ? { refusal } : {}),
+        ...(typeof refusal === 'string' ? { refusal, ...(code !== undefined ? { refusalCode: code } : {}) } : {}),
       };
     }
     default:

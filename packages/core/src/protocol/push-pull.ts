@@ -56,18 +56,21 @@ export class PushPullExchange {
     this.seq = (this.seq + 1) % 0x7fffffff;
     const seq = this.seq;
     const msg: PushPull = { k: 8, seq, join, reply: false, from: self.name, fromAddr: self.address, states: this.localStates(), proto: self.protocol, app: self.appVersion };
+    const ms = this.timeout();
     return new Promise<number>((resolve, reject) => {
       const timer = this.env.clock.setTimer(() => {
         this.pending.delete(seq);
-        reject(new GrapevineError('ERR_TIMEOUT', `push-pull with ${addr} timed out`));
-      }, this.timeout());
+        reject(new GrapevineError('ERR_TIMEOUT', `no answer from ${addr} within ${ms} ms (push-pull)`));
+      }, ms);
       this.pending.set(seq, { resolve, reject, timer });
       this.outbox.sendReliable(addr, msg).catch((err: unknown) => {
         const p = this.pending.get(seq);
         if (!p) return;
         this.pending.delete(seq);
         p.timer.cancel();
-        reject(new GrapevineError('ERR_UNREACHABLE', `cannot reach ${addr}`, { cause: err }));
+        // A transport that knows why (an HTTP 404 or 401 from a WebSocket seed) keeps its code.
+        if (err instanceof GrapevineError && (err.code === 'ERR_WRONG_PATH' || err.code === 'ERR_UNAUTHORIZED')) reject(err);
+        else reject(new GrapevineError('ERR_UNREACHABLE', `cannot reach ${addr}: ${reasonOf(err)}`, { cause: err }));
       });
     });
   }
@@ -79,21 +82,25 @@ export class PushPullExchange {
    */
   onPushPull(pp: PushPull, info?: InboundInfo): void {
     const self = this.members.self;
-    const refusal = pp.refusal ?? this.versions.check(pp.from, pp.proto ?? 1, pp.app ?? '');
     const from = info?.from ?? pp.fromAddr;
+    const taken = !pp.reply && pp.join ? this.nameTaken(pp) : null;
+    const refusal = pp.refusal ?? taken ?? this.versions.check(pp.from, pp.proto ?? 1, pp.app ?? '');
     if (pp.reply) {
       const p = this.pending.get(pp.seq);
       if (refusal === null) this.merge(pp, p ? undefined : { key: from, trusted: this.trustedSource(from) });
       if (!p) return;
       this.pending.delete(pp.seq);
       p.timer.cancel();
-      if (refusal !== null) p.reject(new GrapevineError('ERR_INCOMPATIBLE', `${pp.from}: ${refusal}`));
+      if (refusal !== null) p.reject(new GrapevineError(pp.refusalCode === 'name-taken' ? 'ERR_NAME_TAKEN' : 'ERR_INCOMPATIBLE', `${pp.from}: ${refusal}`));
       else p.resolve(pp.states.length);
       return;
     }
     if (refusal !== null) {
       // Tell the node why, so its join fails with the reason instead of timing out.
-      const no: PushPull = { k: 8, seq: pp.seq, join: pp.join, reply: true, from: self.name, fromAddr: self.address, states: [], proto: self.protocol, app: self.appVersion, refusal };
+      const no: PushPull = {
+        k: 8, seq: pp.seq, join: pp.join, reply: true, from: self.name, fromAddr: self.address, states: [], proto: self.protocol, app: self.appVersion, refusal,
+        ...(taken !== null ? { refusalCode: 'name-taken' as const } : {}),
+      };
       this.outbox.sendReliable(pp.fromAddr, no).catch(() => undefined);
       return;
     }
@@ -118,6 +125,21 @@ export class PushPullExchange {
       if (own) this.members.onAlive({ k: 5, name: own.name, addr: own.addr, inc: own.inc, inst: own.inst, metaVer: own.metaVer, meta: own.meta, proto: own.proto ?? 1, app: own.app ?? '' });
       answer();
     });
+  }
+
+  /**
+   * A join from another process under this node's own name, from another address: this node is
+   * alive and answering, so the name is taken (two agents started with the same --name, or both
+   * defaulting to the host name). A restart of this node cannot be the sender: it would hold our
+   * address. The joiner is refused with the reason rather than allowed to push us aside.
+   */
+  private nameTaken(pp: PushPull): string | null {
+    const self = this.members.self;
+    if (pp.from !== self.name || pp.fromAddr === self.address) return null;
+    const theirs = pp.states.find((s) => s.name === pp.from);
+    if (theirs !== undefined && theirs.inst === self.instance) return null;
+    this.env.metrics.increment('grapevine.pushpull.name-taken');
+    return `the name ${JSON.stringify(self.name)} is taken by a live node at ${self.address}: give this node another name (--name, option name)`;
   }
 
   private merge(pp: PushPull, via: Introducer | undefined): void {
@@ -146,4 +168,11 @@ export class PushPullExchange {
     }
     this.pending.clear();
   }
+}
+
+/** A transport error's text, without repeating an address the message already names. */
+function reasonOf(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && !msg.includes(code) ? `${msg} (${code})` : msg;
 }

@@ -6,6 +6,7 @@
 import type { TimerHandle } from '../clock.js';
 import { TimerGroup } from '../timer-group.js';
 import type { ProtocolConfig } from '../config.js';
+import { allFinal, joinError } from './join-failure.js';
 import { GrapevineError } from '../errors.js';
 import { HybridLogicalClock } from '../hlc.js';
 import type { MemberEvent } from '../member.js';
@@ -376,16 +377,12 @@ export class SwimNode implements MessengerHost {
         return ok;
       }
       lastErrors = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
-      // Refused for its versions by every seed: retrying cannot help.
-      if (lastErrors.every((e) => e instanceof GrapevineError && e.code === 'ERR_INCOMPATIBLE')) {
-        throw new GrapevineError('ERR_INCOMPATIBLE', `refused by every seed: ${lastErrors.map((e) => (e as Error).message).join('; ')}`);
-      }
-      if (attempt >= this.cfg.joinRetries) break;
+      // Every seed answered no (versions, path, token, name): retrying cannot help.
+      if (allFinal(lastErrors) || attempt >= this.cfg.joinRetries) break;
       await new Promise<void>((resolve) => this.timer(resolve, backoff));
       backoff = Math.min(backoff * 2, this.cfg.joinBackoffMax);
     }
-    const reasons = lastErrors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
-    throw new GrapevineError('ERR_JOIN_FAILED', `could not join any of ${targets.join(', ')}: ${reasons}`);
+    throw joinError(targets, lastErrors, { label: this.env.label, encrypted: this.env.encryption !== undefined });
   }
 
   /**
