@@ -35,7 +35,7 @@ export class AntiEntropy {
     if (ctx.opts.antiEntropyInterval === 0) return;
     const tick = (): void => {
       if (this.ctx().closed) return;
-      void this.round().finally(() => {
+      void this.round().catch(() => this.ctx().metrics.increment('kv.anti-entropy-failed')).finally(() => {
         if (!this.ctx().closed) this.timer = ctx.opts.clock.setTimer(tick, ctx.opts.antiEntropyInterval);
       });
     };

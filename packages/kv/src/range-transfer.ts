@@ -57,7 +57,11 @@ export class RangeTransfer {
     this.timer?.cancel();
     this.timer = ctx.opts.clock.setTimer(() => {
       this.timer = undefined;
-      void this.run();
+      void this.run().catch(() => {
+        this.running = false;
+        this.ctx().metrics.increment('kv.range-failed');
+        this.schedule(Math.max(1000, this.ctx().opts.rebalanceDelay * 4));
+      });
     }, ms);
   }
 
