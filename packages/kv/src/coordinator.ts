@@ -203,3 +203,49 @@ export async function read(ctx: KvContext, key: string, r: number): Promise<KvRe
   if (newest) repair(ctx, newest, replies);
   return live(newest) ? newest : undefined;
 }
+
+/**
+ * Read many keys with R=1 in one request per owner: each key goes to its preferred owner (this node
+ * when it is one, else the primary); a key whose answer is not a live value, or whose owner failed,
+ * is read again on its own (read(), which asks the other owners before answering "absent"). With
+ * R > 1 every key is read on its own.
+ */
+export async function readMany(ctx: KvContext, keys: readonly string[], r: number): Promise<(KvRecord | undefined)[]> {
+  if (r !== 1) return Promise.all(keys.map((k) => read(ctx, k, r)));
+  const ring = ctx.ring();
+  const out: (KvRecord | undefined)[] = new Array<KvRecord | undefined>(keys.length);
+  const retry: number[] = [];
+  const byOwner = new Map<string, number[]>();
+  keys.forEach((k, i) => {
+    const owners = ring.owners(k);
+    const o = owners.includes(ctx.self) ? ctx.self : owners[0];
+    if (o === undefined) return retry.push(i);
+    let l = byOwner.get(o);
+    if (!l) byOwner.set(o, (l = []));
+    l.push(i);
+  });
+  const now = ctx.now();
+  const live = (rec: KvRecord | undefined): boolean => rec !== undefined && rec.value !== null && !expired(rec, now);
+  await Promise.all(
+    [...byOwner].map(async ([owner, idx]) => {
+      if (owner === ctx.self) {
+        for (const i of idx) {
+          const rec = ctx.store.getRecord(keys[i]!, now);
+          if (live(rec)) out[i] = rec;
+          else retry.push(i);
+        }
+        return;
+      }
+      const reply = await ctx.cluster.request<unknown>(owner, ctx.types.read, idx.map((i) => keys[i]!), { timeout: ctx.opts.requestTimeout }).catch(() => undefined);
+      idx.forEach((i, j) => {
+        const w = Array.isArray(reply) ? reply[j] : undefined;
+        const rec = w === null || w === undefined ? undefined : fromWire(w, ctx.opts.maxKeyBytes, ctx.opts.maxValueBytes);
+        if (rec) ctx.hlc.observe(rec.ts);
+        if (live(rec)) out[i] = rec;
+        else retry.push(i);
+      });
+    }),
+  );
+  await Promise.all(retry.map(async (i) => (out[i] = await read(ctx, keys[i]!, 1))));
+  return out;
+}

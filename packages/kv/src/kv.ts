@@ -6,7 +6,7 @@
 import { GrapevineError, HybridLogicalClock, type Cluster, type Metrics } from '@grapevine/core';
 import { AntiEntropy, handleDigest, handlePurge, handleSync, handleTombCheck } from './anti-entropy.js';
 import type { KvContext } from './context.js';
-import { handleRead, handleWrite, read, replicate } from './coordinator.js';
+import { handleRead, handleWrite, read, readMany, replicate } from './coordinator.js';
 import { KvError } from './errors.js';
 import { Hints } from './handoff.js';
 import type { Hasher } from './hash.js';
@@ -166,8 +166,12 @@ export class Kv<V = Uint8Array> {
     return (await this.getEntry(key, opts)) !== undefined;
   }
 
+  /** Read several keys; with R=1 one request per owner carries all of that owner's keys. */
   async getMany(keys: readonly string[], opts: ReadOptions = {}): Promise<(V | undefined)[]> {
-    return Promise.all(keys.map((k) => this.get(k, opts)));
+    this.checkOpen();
+    for (const k of keys) this.checkKey(k);
+    const recs = await readMany(this.ctx, keys, this.quorum(opts.r, this.options.readQuorum, 'r'));
+    return recs.map((rec) => (rec && rec.value !== null ? this.decode(rec.value) : undefined));
   }
 
   async set(key: string, value: V, opts: SetOptions = {}): Promise<void> {
