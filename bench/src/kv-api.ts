@@ -167,7 +167,10 @@ async function rebalanceBench(): Promise<void> {
     const total = all.reduce((s, n) => s + n.kv.stats().entries, 0);
     return total === REB_KEYS * 3 && joiner!.kv.stats().entries === owned;
   };
-  await until(settled, 600_000);
+  await until(settled, 300_000).catch(() => {
+    const st = all.map((n) => ({ entries: n.kv.stats().entries, rebalancing: n.kv.rebalancing }));
+    throw new Error(`rebalance did not settle: want ${REB_KEYS * 3} entries, joiner ${owned}; ${JSON.stringify(st)}`);
+  });
   const secs = (now() - t1) / 1000;
   const sent = nodes.reduce((s, n) => s + n.kv.stats().rangeBytesSent, 0) + joiner!.kv.stats().rangeBytesSent - sentBefore;
   emit({ bench: 'kv-rebalance', nodesBefore: NODES, keys: REB_KEYS, valueBytes: VBYTES, recordsToMove: owned, secondsUntilPlaced: Number(secs.toFixed(2)), bytesSent: sent, bytesMinimum: minimum, ratio: Number((sent / minimum).toFixed(3)) });

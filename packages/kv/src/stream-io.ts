@@ -17,6 +17,7 @@ interface DuplexLike {
   end(cb?: () => void): unknown;
   once(ev: string, fn: (...a: unknown[]) => void): unknown;
   on(ev: string, fn: (...a: unknown[]) => void): unknown;
+  off(ev: string, fn: (...a: unknown[]) => void): unknown;
   destroy(err?: Error): unknown;
   destroyed?: boolean;
 }
@@ -47,12 +48,18 @@ export function byteStream(s: unknown): ByteStream {
     write: (c) =>
       new Promise<void>((resolve, reject) => {
         if (d.destroyed) return reject(new Error('stream destroyed'));
-        if (d.write(c)) resolve();
-        else {
-          const onErr = (e: unknown): void => reject(e as Error);
-          d.once('error', onErr);
-          d.once('drain', () => resolve());
-        }
+        if (d.write(c)) return resolve();
+        // Wait for 'drain' or an error, whichever comes first, and take the other listener off.
+        const onErr = (e: unknown): void => {
+          d.off('drain', onDrain);
+          reject(e as Error);
+        };
+        const onDrain = (): void => {
+          d.off('error', onErr);
+          resolve();
+        };
+        d.once('error', onErr);
+        d.once('drain', onDrain);
       }),
     end: () => new Promise<void>((resolve) => void d.end(() => resolve())),
     reset: (m) => void d.destroy(new Error(m)),
