@@ -141,7 +141,15 @@ async function rebalanceBench(): Promise<void> {
   for (let i = 0; i < REB_KEYS; i += BATCH) {
     const entries: [string, Uint8Array][] = [];
     for (let j = i; j < Math.min(REB_KEYS, i + BATCH); j++) entries.push([`key:${String(j).padStart(12, '0')}`, value]);
-    await nodes[i % NODES]!.kv.setMany(entries);
+    // A batch that misses its quorum (a timeout on a busy machine) is written again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await nodes[i % NODES]!.kv.setMany(entries);
+        break;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+      }
+    }
   }
   progress(`loaded ${REB_KEYS} keys in ${((now() - t0) / 1000).toFixed(1)} s`);
   await sleep(500);
