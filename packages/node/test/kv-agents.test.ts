@@ -6,6 +6,7 @@
  * driving the RESP port. Waits poll with generous bounds; nothing asserts a timing.
  */
 import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { agentFixture, freePort, type Agent } from './cli-harness.js';
@@ -46,8 +47,34 @@ async function kvMembers(agents: KvAgent[]): Promise<boolean> {
   return true;
 }
 
-const put = (a: KvAgent, key: string, value: string, query = ''): Promise<Response> => fetch(`http://${a.http}/v1/kv/${encodeURIComponent(key)}${query}`, { method: 'PUT', body: value });
-const get = (a: KvAgent, key: string): Promise<Response> => fetch(`http://${a.http}/v1/kv/${encodeURIComponent(key)}`);
+/**
+ * One HTTP request on its own connection (no keep-alive: a pooled connection the server closes
+ * while idle would fail the next request for a reason that has nothing to do with the KV).
+ */
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+function fetch(url: string, init: { method?: string; body?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: async () => body, json: async () => JSON.parse(body) as unknown });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+const put = (a: KvAgent, key: string, value: string, query = ''): Promise<Reply> => fetch(`http://${a.http}/v1/kv/${encodeURIComponent(key)}${query}`, { method: 'PUT', body: value });
+const get = (a: KvAgent, key: string): Promise<Reply> => fetch(`http://${a.http}/v1/kv/${encodeURIComponent(key)}`);
 
 /** Send raw bytes to a RESP port; resolve what came back before the server closed (or a pause). */
 function rawResp(port: number, bytes: string | Buffer): Promise<string> {
@@ -140,7 +167,7 @@ describe('grapevine agent --kv (5 processes, RF=3, W=2)', () => {
     expect((await put(a, 'short-lived', 'v', '?ttl=1500')).status).toBe(204);
     const first = await get(a, 'short-lived');
     expect(first.status).toBe(200);
-    expect(first.headers.get('x-expires-at')).toMatch(/^\d{4}-/);
+    expect(first.headers['x-expires-at']).toMatch(/^\d{4}-/);
     await poll(async () => (await get(nodes[1]!, 'short-lived')).status === 404, 'the key to expire', 20_000);
 
     expect((await fetch(`http://${a.http}/v1/kv/%ZZ`)).status).toBe(400);
