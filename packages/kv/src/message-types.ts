@@ -1,7 +1,7 @@
 /**
  * The KV's message types, as offsets from `messageTypeBase` (default 65016, so 65016..65031; one
  * option moves the whole block so it never collides with an application's own types or the mesh
- * bus's 65000..65015). Offsets 9..15 are reserved for later use.
+ * bus's 65000..65015). Offsets 7..15 are reserved for later use.
  */
 export const KvMsg = {
   /** request: records to apply → per record, whether a live value was there before. */
