@@ -1,7 +1,7 @@
 /**
  * `grapevine agent` flags → settings. Every mistake is a UsageError (one line, exit 2), an
  * unreadable or malformed --key-file, --ws-token-file or certificate file included; flags the
- * contract reserves for later (--kv, --mesh) are recognised and refused clearly rather than
+ * contract reserves for later (--mesh) are recognised and refused clearly rather than
  * silently ignored.
  */
 import { hostname } from 'node:os';
@@ -11,6 +11,7 @@ import { loadKeyFileSync } from '@grapevine/crypto';
 import { checkResolves, loadAgentConfig, type ProtocolOverrides } from './agent-config.js';
 import { parseWsFlags, type AgentWsSettings } from './agent-ws-args.js';
 import { CIPHERS, COMPRESSORS, DEFAULT_BIND, DEFAULT_PORT, type CipherName, type CompressName, type TransportName } from './create-cluster.js';
+import { KV_FLAGS, parseKvFlags, type KvAgentSettings } from './kv-agent.js';
 import { isLogLevel, LOG_LEVELS, type LogLevelName } from './json-logger.js';
 import { checkMulticastOption, type MulticastOption } from './multicast-option.js';
 import { normalizeListenAddress } from './listen-address.js';
@@ -47,6 +48,8 @@ export interface AgentSettings {
   compress?: CompressName;
   /** Warnings about the flags' files (a secret others may read), logged by the agent at start. */
   warnings: string[];
+  /** --kv and its --kv-* settings. */
+  kv?: KvAgentSettings;
 }
 
 const OPTIONS = {
@@ -77,13 +80,12 @@ const OPTIONS = {
   'multicast-group': { type: 'string' },
   'multicast-port': { type: 'string' },
   'multicast-interface': { type: 'string' },
+  ...KV_FLAGS,
   // Reserved by the CLI contract for features that land later.
-  kv: { type: 'boolean' },
   mesh: { type: 'boolean' },
 } as const;
 
 const NOT_YET: Record<string, string> = {
-  kv: 'the key-value store',
   mesh: 'the invalidation mesh',
 };
 
@@ -126,6 +128,7 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
 
   const seeds = [...(('seeds' in file ? file.seeds : undefined) ?? []), ...(values.join ?? [])].map((s) => seed(s, transport));
   const multicast = multicastFlags(values);
+  const kv = parseKvFlags(values);
 
   const meta: Record<string, string> = { ...(('meta' in file ? file.meta : undefined) ?? {}) };
   for (const kv of values.meta ?? []) {
@@ -190,6 +193,7 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     ...(label !== undefined ? { label } : {}),
     ...(compress !== undefined ? { compress: compress as CompressName } : {}),
     warnings,
+    ...(kv !== undefined ? { kv } : {}),
   };
 }
 

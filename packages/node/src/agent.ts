@@ -15,6 +15,8 @@ import { startHttpApi, type HttpApi } from './http-api.js';
 import { createJsonLogger } from './json-logger.js';
 import { checkListenHostResolves } from './listen-address.js';
 import { UsageError } from './usage-error.js';
+import { kvHttpRoute } from './kv-http.js';
+import { startKvAgent, type KvAgent } from './kv-agent.js';
 
 /** How long a graceful leave may take before the agent closes anyway. */
 const LEAVE_TIMEOUT_MS = 3000;
@@ -41,6 +43,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
 
   let cluster: Cluster | undefined;
   let http: HttpApi | undefined;
+  let kvAgent: KvAgent | undefined;
   let stopping = false;
 
   const inner = createTransport(s.transport, {
@@ -80,6 +83,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     try {
       if (cluster) await cluster.leave({ signal: AbortSignal.timeout(LEAVE_TIMEOUT_MS) });
       else await transport.close();
+      await kvAgent?.close();
       await http?.close();
     } catch (err) {
       logger.warn({ err }, 'error while leaving');
@@ -124,6 +128,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
       logger,
       ...(s.httpMaxEventClients !== undefined ? { maxEventClients: s.httpMaxEventClients } : {}),
       ...(s.httpEventBufferBytes !== undefined ? { maxEventBufferBytes: s.httpEventBufferBytes } : {}),
+      ...(s.kv ? { routes: [kvHttpRoute(() => kvAgent?.kv)] } : {}),
     });
   }
   print({ event: 'ready', name: s.name, addr, ...(http ? { http: http.address } : {}) });
@@ -141,6 +146,17 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   if (s.seeds.length > 0) logger.info({ seeds: s.seeds }, 'joining');
 
   cluster = await starting;
+  if (s.kv) {
+    try {
+      kvAgent = await startKvAgent(cluster, s.kv, logger);
+    } catch (err) {
+      logger.error({ error: (err as Error).message }, 'key-value store failed to start');
+      process.stderr.write(`grapevine agent: ${(err as Error).message}\n`);
+      await cluster.close();
+      await http?.close();
+      process.exit(2);
+    }
+  }
   const self = cluster.name;
   // Members learned while joining (before we could listen) are printed as they are now.
   const onEvent = (ev: MemberEvent): void => {

@@ -21,6 +21,8 @@ Usage:
                   [--label NAME] [--compress snappy|none] [--meta KEY=VALUE]... [--config FILE]
                   [--profile lan|wan|local|fast] [--events json] [--http HOST:PORT]
                   [--http-max-event-clients N] [--http-event-buffer-bytes N]
+                  [--kv [--kv-resp HOST:PORT] [--kv-replicas N] [--kv-write-quorum N]
+                        [--kv-read-quorum N] [--kv-max-bytes N]]
                   [--log-level debug|info|warn|error|silent]
   grapevine members --http HOST:PORT [--json]
   grapevine keygen [--out FILE [--force]]
@@ -57,7 +59,14 @@ agent
   --http-max-event-clients N   most /v1/events clients at once (default 256); the next gets 503
   --http-event-buffer-bytes N  a /v1/events client with more unsent bytes is disconnected (default 262144)
   --log-level L          stderr log level (default info); logs are JSON lines
-  Reserved, not supported yet: --kv, --mesh.
+  --kv                   run the replicated key-value store (docs/kv.md); with --http also
+                         PUT|GET|DELETE /v1/kv/{key} (value in the body, ?ttl=MS)
+  --kv-resp HOST:PORT    with --kv: speak the Redis protocol (RESP2) here, for redis-cli and Redis clients
+  --kv-replicas N        with --kv: owners per key (default 3); the same on every node
+  --kv-write-quorum N    with --kv: acknowledgements a write waits for (default 2)
+  --kv-read-quorum N     with --kv: answers a read waits for (default 1)
+  --kv-max-bytes N       with --kv: this node's store budget in bytes (default 268435456); LRU eviction past it
+  Reserved, not supported yet: --mesh.
   SIGTERM or SIGINT leaves the cluster gracefully and exits 0. A bad flag or key file exits 2.
 
 members   print the members an agent knows, as a table (or --json), from its --http address

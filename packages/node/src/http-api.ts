@@ -25,7 +25,15 @@ export interface HttpApiOptions {
   maxEventClients?: number;
   /** Unsent bytes one event-stream client may have queued before it is disconnected. Default 256 KiB. */
   maxEventBufferBytes?: number;
+  /**
+   * Extra routes (a plugin's, e.g. the KV's /v1/kv/): each is asked first and returns true when it
+   * took the request. A route that throws gets a JSON 500, like the built-in ones.
+   */
+  routes?: HttpRoute[];
 }
+
+/** An extra route: handle the request and return true, or return false to pass it on. */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 
 export interface HttpApi {
   /** "host:port" the server listens on (the real port when bound to 0). */
@@ -93,6 +101,7 @@ export async function startHttpApi(source: Cluster | Promise<Cluster>, opts: Htt
       return sendJson(res, 400, { error: 'bad request target' });
     }
     const path = url.pathname;
+    for (const route of opts.routes ?? []) if (route(req, res, url)) return;
     if (!ROUTES.has(path)) return sendJson(res, 404, { error: 'not found', path });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');

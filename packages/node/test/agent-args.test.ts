@@ -51,7 +51,10 @@ describe('grapevine agent flags', () => {
   });
 
   it('refuses reserved and malformed flags with one line', () => {
-    expect(usageError(['--kv'])).toMatch(/--kv is not supported yet/);
+    expect(usageError(['--kv-resp', '127.0.0.1:0'])).toMatch(/--kv-resp needs --kv/);
+    expect(usageError(['--kv', '--kv-write-quorum', '4'])).toMatch(/more than the replicas/);
+    expect(usageError(['--kv', '--kv-replicas', 'x'])).toMatch(/--kv-replicas must be an integer/);
+    expect(usageError(['--kv', '--kv-resp', 'nohost'])).toMatch(/--kv-resp/);
     expect(usageError(['--mesh'])).toMatch(/--mesh is not supported yet/);
     expect(usageError(['--transport', 'quic'])).toMatch(/udp\+tcp, tcp or ws/);
     expect(usageError(['--bind', 'host:99999'])).toMatch(/--bind/);

@@ -110,7 +110,7 @@ describe('grapevine CLI (built dist/cli.js)', () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/no-such-flag/);
-    const reserved = run(['agent', '--kv']);
+    const reserved = run(['agent', '--mesh']);
     expect(reserved.status).toBe(2);
     expect(reserved.stderr).toMatch(/not supported yet/);
     const ws = run(['agent', '--transport', 'ws', '--ws-path', 'no-slash']);

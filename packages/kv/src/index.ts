@@ -1,0 +1,12 @@
+export { createKv } from './create-kv.js';
+export { Kv, KV_MEMBER_META, type KvEntry, type KvStats, type ReadOptions, type SetOptions, type WriteOptions } from './kv.js';
+export { KvError, QuorumError, type KvErrorCode } from './errors.js';
+export { DEFAULT_KV_TYPE_BASE, KV_TYPE_COUNT, kvDefaults, resolveKvOptions, type KvOptions, type ResolvedKvOptions } from './options.js';
+export { Ring, type RingMember } from './ring.js';
+export { loadHasher, mix32, type Hasher } from './hash.js';
+export { compareVersions, newer, sameVersion, type Version } from './versions.js';
+export { ReplicaStore, type StoreStats } from './replica-store.js';
+export { type KvRecord } from './record.js';
+export { encodeRecord, FrameReader, FrameError } from './record-frames.js';
+export { repairTargets } from './read-repair.js';
+export { KvMsg, kvTypes, type KvTypes } from './message-types.js';

@@ -1,0 +1,104 @@
+/**
+ * Placement properties: balance across 10 nodes, minimal movement on join and leave, zone-aware
+ * replicas, determinism.
+ */
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadHasher, Ring, type Hasher } from '../src/index.js';
+
+let hasher: Hasher;
+beforeAll(async () => {
+  hasher = await loadHasher();
+});
+
+const names = fc.uniqueArray(fc.string({ minLength: 1, maxLength: 16 }), { minLength: 11, maxLength: 11 });
+const KEYS = Array.from({ length: 20_000 }, (_, i) => `key:${i}`);
+
+function ring(members: string[], rf = 3, zones?: (n: string) => string): Ring {
+  return new Ring(hasher, 8192, rf, members.map((name) => ({ name, zone: zones ? zones(name) : '' })));
+}
+
+describe('ring', () => {
+  it('keys per node stay within ±15% of the mean across 10 nodes (primaries and all replicas)', () => {
+    fc.assert(
+      fc.property(names, (ns) => {
+        const r = ring(ns.slice(0, 10));
+        const primary = new Map<string, number>();
+        const replica = new Map<string, number>();
+        let malformed = 0;
+        for (const k of KEYS) {
+          const o = r.owners(k);
+          if (o.length !== 3 || new Set(o).size !== 3) malformed++;
+          primary.set(o[0]!, (primary.get(o[0]!) ?? 0) + 1);
+          for (const n of o) replica.set(n, (replica.get(n) ?? 0) + 1);
+        }
+        expect(malformed).toBe(0);
+        for (const [counts, mean] of [[primary, KEYS.length / 10], [replica, (KEYS.length * 3) / 10]] as const) {
+          expect(counts.size).toBe(10);
+          for (const c of counts.values()) expect(Math.abs(c - mean) / mean).toBeLessThan(0.15);
+        }
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('a join moves about 1/(N+1) of the primaries and only onto the new node; a leave moves only the leaver', () => {
+    fc.assert(
+      fc.property(names, (ns) => {
+        const before = ring(ns.slice(0, 10));
+        const after = ring(ns);
+        const joiner = ns[10]!;
+        let movedPrimary = 0;
+        let placementsChanged = 0;
+        let wrong = 0;
+        for (const k of KEYS) {
+          const a = before.owners(k);
+          const b = after.owners(k);
+          if (a[0] !== b[0]) {
+            movedPrimary++;
+            if (b[0] !== joiner) wrong++;
+          }
+          // Every owner that is not the joiner was an owner before: nothing else reshuffles.
+          for (const o of b) if (o !== joiner && !a.includes(o)) wrong++;
+          if (b.includes(joiner)) placementsChanged++;
+        }
+        expect(wrong).toBe(0);
+        const frac = movedPrimary / KEYS.length;
+        expect(frac).toBeGreaterThan((1 / 11) * 0.8);
+        expect(frac).toBeLessThan((1 / 11) * 1.2);
+        expect(placementsChanged / KEYS.length).toBeLessThan((3 / 11) * 1.2);
+        // Leave is the reverse: the leaver's keys go elsewhere, no other key moves.
+        let reshuffled = 0;
+        for (const k of KEYS) {
+          const a = after.owners(k);
+          const b = before.owners(k);
+          if (!a.includes(joiner) && a.join() !== b.join()) reshuffled++;
+        }
+        expect(reshuffled).toBe(0);
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  it('places replicas in distinct zones when there are enough zones', () => {
+    const members = Array.from({ length: 9 }, (_, i) => `n${i}`);
+    const zone = (n: string): string => `z${Number(n.slice(1)) % 3}`;
+    const r = ring(members, 3, zone);
+    for (const k of KEYS.slice(0, 5000)) expect(new Set(r.owners(k).map(zone)).size).toBe(3);
+    // Two zones for three replicas: both zones used, the third replica by score.
+    const two = ring(members, 3, (n) => `z${Number(n.slice(1)) % 2}`);
+    for (const k of KEYS.slice(0, 5000)) {
+      const o = two.owners(k);
+      expect(new Set(o).size).toBe(3);
+      expect(new Set(o.map((n) => Number(n.slice(1)) % 2)).size).toBe(2);
+    }
+  });
+
+  it('is a function of the member set alone, and copes with fewer members than replicas', () => {
+    const a = ring(['a', 'b', 'c', 'd']);
+    const b = ring(['d', 'c', 'b', 'a']);
+    for (const k of KEYS.slice(0, 1000)) expect(a.owners(k)).toEqual(b.owners(k));
+    expect(ring(['solo']).owners('x')).toEqual(['solo']);
+    expect(ring([]).owners('x')).toEqual([]);
+  });
+});
