@@ -24,7 +24,9 @@ export type ErrorCode =
   /** The other node runs an incompatible protocol or application version. */
   | 'ERR_INCOMPATIBLE'
   /** The peer reset the stream or broke the stream protocol. */
-  | 'ERR_STREAM_RESET';
+  | 'ERR_STREAM_RESET'
+  /** An acknowledged publish (mesh publishAndAwait) did not gather enough acknowledgements in time. */
+  | 'ERR_QUORUM_TIMEOUT';
 
 export class GrapevineError extends Error {
   readonly code: ErrorCode;
