@@ -12,7 +12,7 @@ import { OriginLog } from './origin-log.js';
 import { packetFit, type PacketFit } from './packet-fit.js';
 import { Recovery } from './recovery.js';
 import { RejoinMarks } from './rejoin-marks.js';
-import { Subscriptions, type MeshEvent, type SubscribeOptions, type SubscribeTarget, type Subscription } from './subscriptions.js';
+import { Subscriptions, type InvalidateEvent, type MeshEvent, type SubscribeOptions, type SubscribeTarget, type Subscription } from './subscriptions.js';
 import { KeyVersions } from './versions.js';
 import {
   MeshType, batchToWire, fetchReplyToWire, fetchToWire, parseAck, parseBatch, parseFetch, parseFetchReply, parseHead, utf8Length,
@@ -75,6 +75,7 @@ export class MeshBus {
   private readonly waiters: AckWaiters;
   private readonly hlc: HybridLogicalClock;
   private readonly epoch: number;
+  private readonly startedAt: number;
   private readonly unregister: (() => void)[] = [];
   private batchTimer: TimerHandle | undefined;
   private ticker: TimerHandle | undefined;
@@ -97,6 +98,7 @@ export class MeshBus {
     this.versions = new KeyVersions(o.maxTrackedKeys);
     this.hlc = new HybridLogicalClock(() => o.clock.now());
     this.epoch = cluster.localNode.instance;
+    this.startedAt = o.clock.now();
     this.subs = new Subscriptions(
       o.subscriberBuffer,
       (n) => this.count('grapevine.mesh.overflowed', n),
@@ -110,6 +112,7 @@ export class MeshBus {
       clock: o.clock,
       opts: o,
       instance: this.epoch,
+      uptime: () => o.clock.now() - this.startedAt,
       fetch: (origin, req) => this.fetch(origin, req),
       isLive: (origin) => {
         const m = cluster.member(origin);
@@ -169,11 +172,17 @@ export class MeshBus {
     this.count('grapevine.mesh.invalid', 1);
   }
 
-  /** Counter name → the metrics() field it also feeds (computed once per name). */
+  /** Counter name → the metrics() field it feeds (computed once per name), or null. */
   private readonly fieldOf = new Map<string, string | null>();
+  /** What of `counters` has been added to the cluster's metrics already. */
+  private synced: Record<string, number> = {};
 
+  /**
+   * Count an event. The hot counters (one per delivered event) stay in this bus and reach the
+   * cluster's metrics sink once a second (syncMetrics), so a million deliveries do not cost a
+   * million map updates; rare ones go to the sink at once.
+   */
   private count(name: string, by = 1): void {
-    this.cluster.metrics.increment(name, by);
     let field = this.fieldOf.get(name);
     if (field === undefined) {
       const short = name.slice('grapevine.mesh.'.length).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -181,6 +190,17 @@ export class MeshBus {
       this.fieldOf.set(name, field);
     }
     if (field !== null) (this.counters as unknown as Record<string, number>)[field]! += by;
+    else this.cluster.metrics.increment(name, by);
+  }
+
+  /** Add what the bus counted since the last call to the cluster's metrics (`grapevine.mesh.*`). */
+  syncMetrics(): void {
+    for (const [k, v] of Object.entries(this.counters) as [string, number][]) {
+      const d = v - (this.synced[k] ?? 0);
+      if (d === 0) continue;
+      this.synced[k] = v;
+      this.cluster.metrics.increment(`grapevine.mesh.${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, d);
+    }
   }
 
   private armTicker(): void {
@@ -189,6 +209,7 @@ export class MeshBus {
       this.ticker = undefined;
       if (this.closedFlag || this.cluster.closed) return;
       const now = o.clock.now();
+      this.syncMetrics();
       this.log.expire(now);
       const last = this.log.lastAt;
       // Announce the head while receivers could still fetch what they missed: a lost last batch
@@ -349,7 +370,7 @@ export class MeshBus {
     this.count('grapevine.mesh.delivered', 1);
     const fresh = this.versions.admit(e.key, e.version);
     if (!fresh) this.count('grapevine.mesh.stale', 1);
-    else this.subs.deliver({ type: 'invalidate', key: e.key, ...(e.hasValue ? { value: e.value } : {}), hasValue: e.hasValue, origin, seq, version: e.version });
+    else if (this.subs.size > 0) this.subs.deliver(invalidation(origin, seq, e));
     if (e.ack && this.subs.wants(e.key)) {
       this.cluster.sendTo(origin, this.type(MeshType.ack), [epoch, seq], { reliable: true }).catch(() => this.count('grapevine.mesh.ack-failed', 1));
     }
@@ -357,7 +378,7 @@ export class MeshBus {
 
   private deliverLocal(seq: number, e: WireEvent): void {
     if (!this.versions.admit(e.key, e.version)) return;
-    this.subs.deliver({ type: 'invalidate', key: e.key, ...(e.hasValue ? { value: e.value } : {}), hasValue: e.hasValue, origin: this.cluster.name, seq, version: e.version });
+    this.subs.deliver(invalidation(this.cluster.name, seq, e));
   }
 
   private answerFetch(from: string, req: FetchReq): FetchReply {
@@ -365,9 +386,8 @@ export class MeshBus {
     this.log.expire(now);
     const base = { epoch: this.epoch, head: this.log.head, oldest: this.log.oldest };
     if (req.fresh) {
-      const owed = this.marks.owed(from, req.instance, now);
-      const events = owed !== null ? this.page(owed) : [];
-      return { ...base, owed, first: owed !== null ? Math.max(owed, this.log.oldest) : 0, events };
+      const owed = this.marks.owed(from, req.instance, now, req.uptime, this.options.fetchTimeout);
+      return { ...base, owed, first: Math.max(owed, this.log.oldest), events: this.page(owed) };
     }
     if (req.epoch !== this.epoch) return { ...base, owed: null, first: 0, events: [] };
     return { ...base, owed: null, first: Math.max(req.from, this.log.oldest), events: this.page(req.from) };
@@ -423,6 +443,7 @@ export class MeshBus {
   }
 
   metrics(): MeshMetrics {
+    this.syncMetrics();
     return { ...this.counters };
   }
 
@@ -450,6 +471,7 @@ export class MeshBus {
     if (this.closedFlag) return Promise.resolve();
     if (!this.cluster.closed) this.flush();
     this.closedFlag = true;
+    this.syncMetrics();
     this.batcher.clear();
     this.ticker?.cancel();
     this.batchTimer?.cancel();
@@ -463,6 +485,12 @@ export class MeshBus {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function invalidation(origin: string, seq: number, e: WireEvent): InvalidateEvent {
+  const ev: InvalidateEvent = { type: 'invalidate', key: e.key, hasValue: e.hasValue, origin, seq, version: e.version };
+  if (e.hasValue) ev.value = e.value;
+  return ev;
 }
 
 /** Start a bus on a running cluster. Its message types collide with nothing (ERR_DUPLICATE_HANDLER otherwise). */

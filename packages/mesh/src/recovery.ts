@@ -26,6 +26,8 @@ export interface RecoveryHost {
   readonly opts: ResolvedMeshOptions;
   /** This process's instance id (sent on fresh fetches). */
   readonly instance: number;
+  /** ms since this bus started (sent on fresh fetches). */
+  uptime(): number;
   /** Ask an origin for events. */
   fetch(origin: string, req: FetchReq): Promise<FetchReply>;
   /** Is `origin` a live member right now? */
@@ -199,7 +201,7 @@ export class Recovery {
     const epoch = st.epoch;
     this.host.count('grapevine.mesh.fetches', 1);
     this.host
-      .fetch(origin, { epoch, from: 0, fresh: true, instance: this.host.instance })
+      .fetch(origin, { epoch, from: 0, fresh: true, instance: this.host.instance, uptime: this.host.uptime() })
       .then(
         (reply) => this.freshAnswer(origin, st, epoch, reply),
         () => this.freshAnswer(origin, st, epoch, undefined),
@@ -212,6 +214,7 @@ export class Recovery {
     st.early = undefined;
     let start: number;
     if (reply && reply.epoch === epoch && reply.owed !== null) start = reply.owed - 1;
+    // No answer: start with the first event heard (anything before it this run never saw).
     else if (early.size > 0) start = Math.min(...early.keys()) - 1;
     else if (reply && reply.epoch === epoch) start = reply.head;
     else start = 0;
@@ -265,7 +268,7 @@ export class Recovery {
     let reply: FetchReply | undefined;
     let error: unknown;
     try {
-      reply = await this.host.fetch(origin, { epoch, from: s.delivered + 1, fresh: false, instance: this.host.instance });
+      reply = await this.host.fetch(origin, { epoch, from: s.delivered + 1, fresh: false, instance: this.host.instance, uptime: 0 });
     } catch (err) {
       error = err;
     }

@@ -60,10 +60,18 @@ export class RejoinMarks {
   }
 
   /**
-   * A fresh process under `name` (instance `instance`) asks where to start: the first sequence
-   * number it is owed, or null when it is new to this origin (it starts where it joined).
+   * A fresh bus under `name` (process `instance`, started `uptime` ms ago) asks where to start:
+   * the first sequence number it is owed. A restarted process is owed what its predecessor
+   * missed; any other is owed what was sent since its bus started (plus `margin` ms for the
+   * request's own travel).
    */
-  owed(name: string, instance: number, now: number): number | null {
+  owed(name: string, instance: number, now: number, uptime: number, margin: number): number {
+    const sinceStart = this.seqBefore(now - uptime - margin) + 1;
+    const own = this.restartOwed(name, instance, now);
+    return own !== null ? Math.min(own, sinceStart) : sinceStart;
+  }
+
+  private restartOwed(name: string, instance: number, now: number): number | null {
     const cur = this.marks.get(name);
     if (cur && cur.instance !== instance) {
       this.marks.delete(name);

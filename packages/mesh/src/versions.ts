@@ -85,8 +85,8 @@ export class OriginStream {
 }
 
 /**
- * Newest delivered version per key, for the stale rule. Bounded: past `max` keys the least
- * recently updated is forgotten (an event for a forgotten key is delivered, never dropped: losing
+ * Newest delivered version per key, for the stale rule. Bounded: past `max` keys the one first
+ * recorded longest ago is forgotten (an event for a forgotten key is delivered, never dropped: losing
  * the record can only cause a redundant invalidation, never a missed one).
  */
 export class KeyVersions {
@@ -106,7 +106,6 @@ export class KeyVersions {
     if (this.max === 0) return true;
     const cur = this.map.get(key);
     if (cur !== undefined && version < cur) return false;
-    if (cur !== undefined) this.map.delete(key);
     this.map.set(key, version);
     if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
     return true;

@@ -30,13 +30,20 @@ export interface WireEvent {
 
 export interface BatchMsg { epoch: number; first: number; events: WireEvent[] }
 export interface HeadMsg { epoch: number; head: number }
-export interface FetchReq { epoch: number | null; from: number; fresh: boolean; instance: number }
+export interface FetchReq {
+  epoch: number | null;
+  from: number;
+  fresh: boolean;
+  instance: number;
+  /** Fresh requests: ms since the requester's bus started (it is owed what was sent since). */
+  uptime: number;
+}
 export interface FetchReply {
   epoch: number;
   head: number;
   /** The oldest sequence number the origin still holds (head + 1 when it holds none). */
   oldest: number;
-  /** Fresh requests: the first sequence number this requester is owed, or null (start where you joined). */
+  /** Fresh requests: the first sequence number this requester is owed. */
   owed: number | null;
   /** Consecutive events from the requested number (or from `oldest`, if that is later). */
   first: number;
@@ -110,14 +117,14 @@ export function parseHead(v: unknown): HeadMsg | undefined {
 }
 
 export function parseFetch(v: unknown): FetchReq | undefined {
-  if (!Array.isArray(v) || v.length !== 4) return undefined;
-  const [epoch, from, fresh, instance] = v as unknown[];
-  if ((epoch !== null && !isSeq(epoch)) || !isSeq(from) || (fresh !== 0 && fresh !== 1) || !isSeq(instance)) return undefined;
-  return { epoch: epoch as number | null, from, fresh: fresh === 1, instance };
+  if (!Array.isArray(v) || v.length !== 5) return undefined;
+  const [epoch, from, fresh, instance, uptime] = v as unknown[];
+  if ((epoch !== null && !isSeq(epoch)) || !isSeq(from) || (fresh !== 0 && fresh !== 1) || !isSeq(instance) || !isSeq(uptime)) return undefined;
+  return { epoch: epoch as number | null, from, fresh: fresh === 1, instance, uptime };
 }
 
 export function fetchToWire(m: FetchReq): unknown[] {
-  return [m.epoch, m.from, m.fresh ? 1 : 0, m.instance];
+  return [m.epoch, m.from, m.fresh ? 1 : 0, m.instance, m.uptime];
 }
 
 export function parseFetchReply(v: unknown, maxKeyBytes: number): FetchReply | undefined {
