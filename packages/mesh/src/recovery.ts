@@ -111,8 +111,7 @@ export class Recovery {
    * events are all for us (we knew it before), so the new stream starts at 0.
    */
   private newEpoch(origin: string, st: OriginState, epoch: number): void {
-    const s = st.stream;
-    if (s && s.incomplete) this.reportGap(origin, s.delivered + 1, s.knownHead);
+    if (st.stream && st.stream.incomplete) this.skip(origin, st, st.stream.knownHead);
     st.epoch = epoch;
     if (st.early) {
       // A first-contact fetch is out for the old run; its answer will be ignored.
@@ -243,15 +242,20 @@ export class Recovery {
     const s = st.stream!;
     s.noteHead(reply.head);
     // The gap rule: what the origin says it no longer holds is reported once and stepped over.
-    if (reply.oldest > s.delivered + 1) {
-      const to = Math.min(reply.oldest - 1, reply.head);
-      if (to > s.delivered) {
-        this.reportGap(origin, s.delivered + 1, to);
-        s.skipTo(to);
-      }
-    }
+    for (const { seq, event } of s.drain()) this.host.deliver(origin, st.epoch, seq, event);
+    if (reply.oldest > s.delivered + 1) this.skip(origin, st, Math.min(reply.oldest - 1, reply.head));
     if (reply.events.length > 0) this.host.count('grapevine.mesh.fetched-events', reply.events.length);
     this.offer(origin, st, reply.first, reply.events);
+  }
+
+  /** Step over everything up to `to`: a gap for each missing run, held events delivered between. */
+  private skip(origin: string, st: OriginState, to: number): void {
+    const s = st.stream!;
+    for (const item of s.skipTo(to)) {
+      if ('gap' in item) this.reportGap(origin, item.gap[0], item.gap[1]);
+      else this.host.deliver(origin, st.epoch, item.seq, item.event);
+    }
+    for (const { seq, event } of s.drain()) this.host.deliver(origin, st.epoch, seq, event);
   }
 
   private reportGap(origin: string, from: number, to: number): void {
@@ -305,13 +309,7 @@ export class Recovery {
     // can never resend: report what is missing and deliver what we hold.
     const hopeless = code === 'ERR_NO_HANDLER' || (!live && s.missingSince !== undefined && now - s.missingSince > this.host.opts.retentionWindow);
     if (hopeless) {
-      const firstHeld = s.firstHeld();
-      const to = firstHeld !== undefined ? firstHeld - 1 : s.knownHead;
-      if (to > s.delivered) {
-        this.reportGap(origin, s.delivered + 1, to);
-        s.skipTo(to);
-      }
-      for (const { seq, event } of s.drain()) this.host.deliver(origin, st.epoch, seq, event);
+      this.skip(origin, st, s.knownHead);
       this.checkComplete(origin, st);
       return;
     }

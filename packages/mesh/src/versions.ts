@@ -74,13 +74,24 @@ export class OriginStream {
   }
 
   /**
-   * The origin no longer holds `[delivered + 1, to]`: step over it (the caller reports the gap).
-   * Held events inside the range are dropped too (they are older than the gap's end).
+   * The origin no longer holds anything up to `to`: step over it. Returns, in order, the missing
+   * runs (to report as gaps) and the held events inside the range (still delivered: we have them).
    */
-  skipTo(to: number): void {
-    for (const seq of [...this.held.keys()]) if (seq <= to) this.held.delete(seq);
-    if (to > this.delivered) this.delivered = to;
+  skipTo(to: number): ({ gap: [number, number] } | { seq: number; event: WireEvent })[] {
+    const out: ({ gap: [number, number] } | { seq: number; event: WireEvent })[] = [];
+    if (to <= this.delivered) return out;
+    const inside = [...this.held.keys()].filter((seq) => seq <= to).sort((a, b) => a - b);
+    let next = this.delivered + 1;
+    for (const seq of inside) {
+      if (seq > next) out.push({ gap: [next, seq - 1] });
+      out.push({ seq, event: this.held.get(seq)! });
+      this.held.delete(seq);
+      next = seq + 1;
+    }
+    if (next <= to) out.push({ gap: [next, to] });
+    this.delivered = to;
     if (to > this.knownHead) this.knownHead = to;
+    return out;
   }
 }
 
