@@ -254,6 +254,9 @@ export class MeshBus {
 
   private enqueue(e: Omit<PendingEntry, 'owner'>, signal: AbortSignal | undefined): void {
     if (this.batcher.wouldOverflow(e.key, e.bytes)) this.flush();
+    // This node's own write is the newest it knows for the key: an older write from another
+    // origin that arrives later is stale here too (with deliverLocal, delivery records it).
+    if (!this.options.deliverLocal) this.versions.admit(e.key, e.version);
     const owner = signal ? {} : undefined;
     const merged = this.batcher.add(e, owner);
     this.count('grapevine.mesh.published', 1);
