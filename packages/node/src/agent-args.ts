@@ -41,6 +41,8 @@ export interface AgentSettings {
   cipher?: CipherName;
   label?: string;
   compress?: CompressName;
+  /** --mesh: run the invalidation bus and serve it under /v1/mesh (mesh-agent.ts). */
+  mesh?: boolean;
 }
 
 const OPTIONS = {
@@ -69,14 +71,13 @@ const OPTIONS = {
   'multicast-group': { type: 'string' },
   'multicast-port': { type: 'string' },
   'multicast-interface': { type: 'string' },
-  // Reserved by the CLI contract for features that land later.
-  kv: { type: 'boolean' },
   mesh: { type: 'boolean' },
+  // Reserved by the CLI contract for a feature that lands later.
+  kv: { type: 'boolean' },
 } as const;
 
 const NOT_YET: Record<string, string> = {
   kv: 'the key-value store',
-  mesh: 'the invalidation mesh',
 };
 
 /** Parse agent flags; returns undefined for --help (the caller prints usage). */
@@ -176,6 +177,7 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     ...(cipher !== undefined ? { cipher: cipher as CipherName } : {}),
     ...(label !== undefined ? { label } : {}),
     ...(compress !== undefined ? { compress: compress as CompressName } : {}),
+    ...(values.mesh ? { mesh: true } : {}),
   };
 }
 

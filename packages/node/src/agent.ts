@@ -13,6 +13,7 @@ import { applyKeys, formatKeyId, keyringChanged } from './key-reload.js';
 import { memberEventToJson, memberStateJson, type EventJson } from './event-json.js';
 import { startHttpApi, type HttpApi } from './http-api.js';
 import { createJsonLogger } from './json-logger.js';
+import { startMeshAgent, type MeshAgent } from './mesh-agent.js';
 
 /** How long a graceful leave may take before the agent closes anyway. */
 const LEAVE_TIMEOUT_MS = 3000;
@@ -28,6 +29,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
 
   let cluster: Cluster | undefined;
   let http: HttpApi | undefined;
+  let mesh: MeshAgent | undefined;
   let stopping = false;
 
   const inner = createTransport(s.transport, {
@@ -65,6 +67,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     }, HARD_EXIT_MS).unref();
     logger.info({ signal }, cluster ? 'leaving the cluster' : 'stopping');
     try {
+      await mesh?.close();
       if (cluster) await cluster.leave({ signal: AbortSignal.timeout(LEAVE_TIMEOUT_MS) });
       else await transport.close();
       await http?.close();
@@ -105,8 +108,9 @@ export async function runAgent(s: AgentSettings): Promise<void> {
 
   // Wait for the sockets (or for a start failure: a taken port, a bad option).
   const addr = await Promise.race([bound, starting.then(() => bound)]);
+  if (s.mesh) mesh = startMeshAgent(starting, { logger });
   if (s.http !== undefined) {
-    http = await startHttpApi(starting, { bind: s.http, logger });
+    http = await startHttpApi(starting, { bind: s.http, logger, ...(mesh ? { routes: [mesh.route] } : {}) });
   }
   print({ event: 'ready', name: s.name, addr, ...(http ? { http: http.address } : {}) });
   logger.info({
@@ -118,6 +122,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     encryption: keyring ? (s.cipher ?? 'xchacha20-poly1305') : 'none',
     ...(keyring ? { keys: keyring.size, primaryKeyId: formatKeyId(keyring.primary.id) } : {}),
     compress: s.compress ?? 'none',
+    ...(s.mesh ? { mesh: true } : {}),
     ...(s.label !== undefined ? { label: s.label } : {}),
   }, 'agent listening');
   if (s.seeds.length > 0) logger.info({ seeds: s.seeds }, 'joining');

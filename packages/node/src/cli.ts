@@ -53,7 +53,9 @@ agent
   --events json          print one JSON object per line on stdout: a "ready" line, then member events
   --http HOST:PORT       serve GET /v1/members, /v1/events (SSE), /metrics (Prometheus) and / (dashboard)
   --log-level L          stderr log level (default info); logs are JSON lines
-  Reserved, not supported yet: --kv, --mesh.
+  --mesh                 run the invalidation bus (@grapevine/mesh); with --http also serve
+                         POST /v1/mesh/publish and GET /v1/mesh/subscribe?key=K|prefix=P (SSE)
+  Reserved, not supported yet: --kv.
   SIGTERM or SIGINT leaves the cluster gracefully and exits 0. A bad flag or key file exits 2.
 
 members   print the members an agent knows, as a table (or --json), from its --http address

@@ -13,7 +13,15 @@ import { dashboardHtml } from './dashboard.js';
 import { memberEventToJson, memberToJson } from './event-json.js';
 import { renderPrometheus } from './prometheus.js';
 
+/**
+ * An extra route (a plugin's: the mesh bus, the KV store): called before the built-in routes;
+ * returns true when it handled (or is handling) the request.
+ */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
+
 export interface HttpApiOptions {
+  /** Extra routes, tried in order before the built-in ones. */
+  routes?: readonly HttpRoute[];
   /** "host:port" to listen on; port 0 picks a free port. Default "127.0.0.1:0". */
   bind?: string;
   logger?: Logger;
@@ -72,6 +80,7 @@ export async function startHttpApi(source: Cluster | Promise<Cluster>, opts: Htt
       return sendJson(res, 400, { error: 'bad request target' });
     }
     const path = url.pathname;
+    for (const route of opts.routes ?? []) if (route(req, res, url)) return;
     if (!ROUTES.has(path)) return sendJson(res, 404, { error: 'not found', path });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');

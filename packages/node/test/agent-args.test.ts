@@ -52,7 +52,8 @@ describe('grapevine agent flags', () => {
 
   it('refuses reserved and malformed flags with one line', () => {
     expect(usageError(['--kv'])).toMatch(/--kv is not supported yet/);
-    expect(usageError(['--mesh'])).toMatch(/--mesh is not supported yet/);
+    expect(parseAgentArgs(['--mesh'])!.mesh).toBe(true);
+    expect(parseAgentArgs([])!.mesh).toBeUndefined();
     expect(usageError(['--transport', 'quic'])).toMatch(/udp\+tcp, tcp or ws/);
     expect(usageError(['--bind', 'host:99999'])).toMatch(/--bind/);
     expect(usageError(['--advertise', 'nohost'])).toMatch(/--advertise/);
