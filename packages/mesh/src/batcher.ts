@@ -72,7 +72,7 @@ export class Batcher {
       cur.owner = undefined;
       return true;
     }
-    this.pending.set(e.key, { ...e, owner });
+    this.pending.set(e.key, { key: e.key, version: e.version, hasValue: e.hasValue, value: e.value, ack: e.ack, bytes: e.bytes, owner });
     this.pendingBytes += e.bytes;
     return false;
   }

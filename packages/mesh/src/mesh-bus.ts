@@ -346,8 +346,9 @@ export class MeshBus {
         const events: WireEvent[] = [];
         for (let i = 0; i < chunk.length; i++) {
           const p = chunk[i]!;
-          const ev: WireEvent = { key: p.key, version: p.version, ack: p.ack, hasValue: p.hasValue, ...(p.hasValue ? { value: p.value } : {}) };
-          this.log.append({ ...ev, seq: first + i, at: now });
+          const ev: WireEvent = { key: p.key, version: p.version, ack: p.ack, hasValue: p.hasValue };
+          if (p.hasValue) ev.value = p.value;
+          this.log.append({ key: p.key, version: p.version, ack: p.ack, hasValue: p.hasValue, value: p.value, seq: first + i, at: now });
           events.push(ev);
           out.set(p.key, first + i);
         }
