@@ -11,7 +11,8 @@
  * skipped (a `skipped` line) otherwise. The Redis and NATS clients are a few lines of their text
  * protocols, so no client library's batching stands between the socket and the clock.
  *
- *   node bench/dist/mesh.js [--n 10] [--rate 1000] [--seconds 5] [--keys 200000]
+ *   node bench/dist/mesh.js [--n 10] [--rate 1000] [--seconds 5] [--keys 200000] [--batch-size 20]
+ *                           [--only latency,throughput,enqueue]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
@@ -27,12 +28,15 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     keys: { type: 'string', default: '200000' },
     only: { type: 'string' },
+    'batch-size': { type: 'string', default: '20' },
   },
 });
 const N = Number(values.n);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const KEYS = Number(values.keys);
+/** The bus's batchSize for the throughput run (20 is the default; larger batches still stop at one packet). */
+const BATCH_SIZE = Number(values['batch-size']);
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 const want = (name: string): boolean => !only || only.has(name);
 
@@ -73,7 +77,7 @@ const round = (x: number): number => Math.round(x * 100) / 100;
 
 // ---- Grapevine ----------------------------------------------------------------------------------
 
-async function grapevineCluster(batchInterval: number): Promise<{ clusters: NodeCluster[]; buses: MeshBus[] }> {
+async function grapevineCluster(batchInterval: number, batchSize = 20): Promise<{ clusters: NodeCluster[]; buses: MeshBus[] }> {
   const clusters: NodeCluster[] = [];
   for (let i = 0; i < N; i++) {
     clusters.push(await createCluster({ name: `b${i}`, bind: '127.0.0.1:0', seeds: i === 0 ? [] : [clusters[0]!.localNode.address], profile: 'lan' }));
@@ -83,7 +87,7 @@ async function grapevineCluster(batchInterval: number): Promise<{ clusters: Node
     if (Date.now() > end) throw new Error('grapevine cluster did not converge');
     await sleep(50);
   }
-  const buses = clusters.map((c) => createMesh(c, { batchInterval }));
+  const buses = clusters.map((c) => createMesh(c, { batchInterval, batchSize }));
   return { clusters, buses };
 }
 
@@ -118,7 +122,7 @@ async function grapevineLatency(batchInterval: number): Promise<void> {
 
 async function grapevineThroughput(): Promise<void> {
   progress('grapevine throughput');
-  const { clusters, buses } = await grapevineCluster(100);
+  const { clusters, buses } = await grapevineCluster(100, BATCH_SIZE);
   const counts = buses.map(() => 0);
   buses.forEach((b, i) => b.subscribe({ prefix: 't' }, (e) => { if (e.type === 'invalidate') counts[i]!++; }));
   await sleep(500);
@@ -135,7 +139,7 @@ async function grapevineThroughput(): Promise<void> {
   const elapsed = now() - start;
   const delivered = counts.slice(1).reduce((a, b) => a + b, 0);
   const m = buses[0]!.metrics();
-  emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', n: N, keys: KEYS, complete: counts.slice(1).every((c) => c === KEYS), publish_ms: round(published), all_delivered_ms: round(elapsed), keys_per_s: Math.round((KEYS * 1000) / elapsed), deliveries_per_s: Math.round((delivered * 1000) / elapsed), batches: m.batches, keys_per_batch: round(m.eventsSent / m.batches), fetched_events: buses.reduce((s, b) => s + b.metrics().fetchedEvents, 0) });
+  emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', n: N, keys: KEYS, batchSize: BATCH_SIZE, complete: counts.slice(1).every((c) => c === KEYS), publish_ms: round(published), all_delivered_ms: round(elapsed), keys_per_s: Math.round((KEYS * 1000) / elapsed), deliveries_per_s: Math.round((delivered * 1000) / elapsed), batches: m.batches, keys_per_batch: round(m.eventsSent / m.batches), fetched_events: buses.reduce((s, b) => s + b.metrics().fetchedEvents, 0) });
   await closeAll(clusters, buses);
 }
 
