@@ -6,7 +6,7 @@
  * replaces the value and version (the newest write is the one receivers should see) and may add an
  * acknowledgement request. So a hot key costs one slot per batch however often it changes.
  *
- * Sizes are estimated cheaply here (a publish must stay a few hundred nanoseconds); the bus checks
+ * Sizes are estimated cheaply (a publish must stay a few hundred nanoseconds); the bus checks
  * the exact encoded size of every batch before it is sent and splits one that would not fit.
  */
 
@@ -113,13 +113,17 @@ export class Batcher {
 }
 
 /**
- * An upper estimate of one event's encoded size for the common payloads (msgpack and JSON both
- * stay under it for strings without control characters, numbers, booleans and null). Anything
- * else is measured by encoding it (`measure`).
+ * An estimate of one event's encoded size, calibrated to the cluster's codec: `base` is the
+ * measured size of an event with an empty key and the largest version (packet-fit.ts), to which
+ * the key's bytes and the growth of its string header are added. It is exact for keys the codec
+ * writes verbatim (msgpack always; JSON unless the key holds quotes, backslashes or control
+ * characters); when it is short, the exact check before sending splits the batch, so it only
+ * ever costs packing, never an oversize packet. Values other than short plain strings, numbers,
+ * booleans and null are measured by encoding them (`measure`).
  */
-export function estimateEntryBytes(keyBytes: number, hasValue: boolean, value: unknown, measure: (v: unknown) => number): number {
-  // array header + key (string header + bytes) + version (up to 9 bytes in msgpack, 16 digits in JSON) + ack flag + commas
-  let n = 2 + (keyBytes + 5) + 17 + 2 + 4;
+export function estimateEntryBytes(base: number, keyBytes: number, hasValue: boolean, value: unknown, measure: (v: unknown) => number): number {
+  // + 4: a longer string header (msgpack str16) and the separator between entries.
+  let n = base + keyBytes + 4;
   if (!hasValue) return n;
   if (value === null || typeof value === 'boolean') n += 6;
   else if (typeof value === 'number') n += 24;

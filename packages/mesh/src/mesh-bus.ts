@@ -76,6 +76,8 @@ export class MeshBus {
   private readonly hlc: HybridLogicalClock;
   private readonly epoch: number;
   private readonly startedAt: number;
+  /** Encoded bytes of an event with an empty key and the largest version, in the cluster's codec. */
+  private readonly entryBase: number;
   private readonly unregister: (() => void)[] = [];
   private batchTimer: TimerHandle | undefined;
   private ticker: TimerHandle | undefined;
@@ -91,6 +93,7 @@ export class MeshBus {
     const o = resolveMeshOptions(opts, cluster.node.env.clock);
     this.options = o;
     this.fit = packetFit(cluster);
+    this.entryBase = this.fit.measure(['', Number.MAX_SAFE_INTEGER, 1]);
     const budget = o.batchBytes > 0 ? Math.min(o.batchBytes, this.fit.payloadBudget) : this.fit.payloadBudget;
     this.batcher = new Batcher({ size: o.batchSize, bytes: Math.max(1, budget) });
     this.log = new OriginLog(o.retentionEvents, o.retentionWindow);
@@ -241,7 +244,7 @@ export class MeshBus {
     if (opts?.signal?.aborted) throw new GrapevineError('ERR_ABORTED', 'aborted');
     const hasValue = opts !== undefined && 'value' in opts && opts.value !== undefined;
     const value = hasValue ? opts!.value : undefined;
-    let bytes = estimateEntryBytes(keyBytes, hasValue, value, this.fit.measure);
+    let bytes = estimateEntryBytes(this.entryBase, keyBytes, hasValue, value, this.fit.measure);
     if (bytes > this.batcher.limits.bytes) {
       // The estimate is an upper bound; measure exactly before refusing.
       bytes = this.fit.measure(hasValue ? [key, Number.MAX_SAFE_INTEGER, 1, value] : [key, Number.MAX_SAFE_INTEGER, 1]) + 2;

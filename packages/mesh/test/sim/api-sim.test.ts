@@ -202,3 +202,29 @@ describe('versions across origins', () => {
     for (const b of buses) await b.close();
   });
 });
+
+describe('the byte budget', () => {
+  for (const codecName of ['json', 'msgpack'] as const) {
+    it(`every batch fits one packet, with keys and values the ${codecName} codec escapes or widens`, async () => {
+      const { jsonCodec } = await import('@grapevine/core');
+      ms = new MeshSim(39, {}, codecName === 'json' ? { codec: jsonCodec } : {});
+      await ms.start(3);
+      const [a, b] = [...ms.nodes.values()];
+      let seed = 7;
+      const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+      const alphabet = ['a', 'Z', '"', '\\', '\n', '\u0001', 'é', '€', '😀', ':'];
+      const keys = new Set<string>();
+      for (let i = 0; keys.size < 400; i++) {
+        let k = `k${i}:`;
+        const len = rnd(60);
+        for (let j = 0; j < len; j++) k += alphabet[rnd(alphabet.length)];
+        keys.add(k);
+      }
+      for (const k of keys) a!.bus.publish(k, rnd(3) === 0 ? { value: { s: k, n: rnd(1e9) } } : undefined);
+      await ms.sim.clock.advance(3000);
+      expect(b!.seen.size).toBe(keys.size);
+      expect(ms.sim.totalCounter('grapevine.mesh.oversize')).toBe(0);
+      expect(a!.bus.metrics().batches).toBeGreaterThan(keys.size / 20);
+    });
+  }
+});
