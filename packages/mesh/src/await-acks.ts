@@ -29,7 +29,7 @@ interface Waiter {
 }
 
 export class AckWaiters {
-  /** By "epoch:seq" of the awaited event. */
+  /** By sequence number (this origin's current run) of the awaited event. */
   private waiters = new Map<number, Waiter[]>();
   private count = 0;
 

@@ -56,13 +56,6 @@ export class OriginStream {
     return out;
   }
 
-  /** Lowest held (undelivered, out-of-order) sequence number. */
-  firstHeld(): number | undefined {
-    let min: number | undefined;
-    for (const seq of this.held.keys()) if (min === undefined || seq < min) min = seq;
-    return min;
-  }
-
   /** The origin announced its head. */
   noteHead(head: number): void {
     if (head > this.knownHead) this.knownHead = head;
