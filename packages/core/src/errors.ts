@@ -30,7 +30,9 @@ export type ErrorCode =
   /** A WebSocket seed answered HTTP 401/403: a missing or wrong bearer token. */
   | 'ERR_UNAUTHORIZED'
   /** The seed reached holds this node's name itself: another live node already has it. */
-  | 'ERR_NAME_TAKEN';
+  | 'ERR_NAME_TAKEN'
+  /** An acknowledged publish (mesh publishAndAwait) did not gather enough acknowledgements in time. */
+  | 'ERR_QUORUM_TIMEOUT';
 
 export class GrapevineError extends Error {
   readonly code: ErrorCode;

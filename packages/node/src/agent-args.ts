@@ -50,6 +50,8 @@ export interface AgentSettings {
   warnings: string[];
   /** --kv and its --kv-* settings. */
   kv?: KvAgentSettings;
+  /** --mesh: run the invalidation bus and serve it under /v1/mesh (mesh-agent.ts). */
+  mesh?: boolean;
 }
 
 const OPTIONS = {
@@ -81,13 +83,8 @@ const OPTIONS = {
   'multicast-port': { type: 'string' },
   'multicast-interface': { type: 'string' },
   ...KV_FLAGS,
-  // Reserved by the CLI contract for features that land later.
   mesh: { type: 'boolean' },
 } as const;
-
-const NOT_YET: Record<string, string> = {
-  mesh: 'the invalidation mesh',
-};
 
 /** Parse agent flags; returns undefined for --help (the caller prints usage). */
 export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
@@ -101,9 +98,6 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
   const fail = (msg: string): never => {
     throw new UsageError(`grapevine agent: ${msg}`);
   };
-  for (const [flag, what] of Object.entries(NOT_YET)) {
-    if ((values as Record<string, unknown>)[flag] !== undefined) fail(`--${flag} is not supported yet (${what} is not implemented in this version)`);
-  }
 
   const transportFlag = values.transport ?? 'udp+tcp';
   if (transportFlag !== 'udp+tcp' && transportFlag !== 'tcp' && transportFlag !== 'ws') fail(`--transport must be udp+tcp, tcp or ws, got "${transportFlag}"`);
@@ -194,6 +188,7 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     ...(compress !== undefined ? { compress: compress as CompressName } : {}),
     warnings,
     ...(kv !== undefined ? { kv } : {}),
+    ...(values.mesh ? { mesh: true } : {}),
   };
 }
 

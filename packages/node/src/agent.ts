@@ -17,6 +17,7 @@ import { checkListenHostResolves } from './listen-address.js';
 import { UsageError } from './usage-error.js';
 import { kvHttpRoute } from './kv-http.js';
 import { startKvAgent, type KvAgent } from './kv-agent.js';
+import { startMeshAgent, type MeshAgent } from './mesh-agent.js';
 
 /** How long a graceful leave may take before the agent closes anyway. */
 const LEAVE_TIMEOUT_MS = 3000;
@@ -44,6 +45,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   let cluster: Cluster | undefined;
   let http: HttpApi | undefined;
   let kvAgent: KvAgent | undefined;
+  let mesh: MeshAgent | undefined;
   let stopping = false;
 
   const inner = createTransport(s.transport, {
@@ -81,6 +83,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     }, HARD_EXIT_MS).unref();
     logger.info({ signal }, cluster ? 'leaving the cluster' : 'stopping');
     try {
+      await mesh?.close();
       if (cluster) await cluster.leave({ signal: AbortSignal.timeout(LEAVE_TIMEOUT_MS) });
       else await transport.close();
       await kvAgent?.close();
@@ -122,13 +125,14 @@ export async function runAgent(s: AgentSettings): Promise<void> {
 
   // Wait for the sockets (or for a start failure: a taken port, a bad option).
   const addr = await Promise.race([bound, starting.then(() => bound)]);
+  if (s.mesh) mesh = startMeshAgent(starting, { logger });
   if (s.http !== undefined) {
     http = await startHttpApi(starting, {
       bind: s.http,
       logger,
       ...(s.httpMaxEventClients !== undefined ? { maxEventClients: s.httpMaxEventClients } : {}),
       ...(s.httpEventBufferBytes !== undefined ? { maxEventBufferBytes: s.httpEventBufferBytes } : {}),
-      ...(s.kv ? { routes: [kvHttpRoute(() => kvAgent?.kv)] } : {}),
+      routes: [...(s.kv ? [kvHttpRoute(() => kvAgent?.kv)] : []), ...(mesh ? [mesh.route] : [])],
     });
   }
   print({ event: 'ready', name: s.name, addr, ...(http ? { http: http.address } : {}) });
@@ -141,6 +145,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     encryption: keyring ? (s.cipher ?? 'xchacha20-poly1305') : 'none',
     ...(keyring ? { keys: keyring.size, primaryKeyId: formatKeyId(keyring.primary.id) } : {}),
     compress: s.compress ?? 'none',
+    ...(s.mesh ? { mesh: true } : {}),
     ...(s.label !== undefined ? { label: s.label } : {}),
   }, 'agent listening');
   if (s.seeds.length > 0) logger.info({ seeds: s.seeds }, 'joining');

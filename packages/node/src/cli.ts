@@ -66,7 +66,8 @@ agent
   --kv-write-quorum N    with --kv: acknowledgements a write waits for (default 2)
   --kv-read-quorum N     with --kv: answers a read waits for (default 1)
   --kv-max-bytes N       with --kv: this node's store budget in bytes (default 268435456); LRU eviction past it
-  Reserved, not supported yet: --mesh.
+  --mesh                 run the invalidation bus (@grapevine/mesh); with --http also serve
+                         POST /v1/mesh/publish and GET /v1/mesh/subscribe?key=K|prefix=P (SSE)
   SIGTERM or SIGINT leaves the cluster gracefully and exits 0. A bad flag or key file exits 2.
 
 members   print the members an agent knows, as a table (or --json), from its --http address

@@ -15,7 +15,15 @@ import { memberToJson } from './event-json.js';
 import { EventStreams, type EventStreamStats } from './event-stream.js';
 import { renderPrometheus } from './prometheus.js';
 
+/**
+ * An extra route (a plugin's: the mesh bus, the KV store): called before the built-in routes;
+ * returns true when it handled (or is handling) the request.
+ */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
+
 export interface HttpApiOptions {
+  /** Extra routes, tried in order before the built-in ones. */
+  routes?: readonly HttpRoute[];
   /** "host:port" to listen on; port 0 picks a free port. Default "127.0.0.1:0". */
   bind?: string;
   logger?: Logger;
@@ -25,15 +33,7 @@ export interface HttpApiOptions {
   maxEventClients?: number;
   /** Unsent bytes one event-stream client may have queued before it is disconnected. Default 256 KiB. */
   maxEventBufferBytes?: number;
-  /**
-   * Extra routes (a plugin's, e.g. the KV's /v1/kv/): each is asked first and returns true when it
-   * took the request. A route that throws gets a JSON 500, like the built-in ones.
-   */
-  routes?: HttpRoute[];
 }
-
-/** An extra route: handle the request and return true, or return false to pass it on. */
-export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 
 export interface HttpApi {
   /** "host:port" the server listens on (the real port when bound to 0). */

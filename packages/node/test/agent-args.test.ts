@@ -55,7 +55,8 @@ describe('grapevine agent flags', () => {
     expect(usageError(['--kv', '--kv-write-quorum', '4'])).toMatch(/more than the replicas/);
     expect(usageError(['--kv', '--kv-replicas', 'x'])).toMatch(/--kv-replicas must be an integer/);
     expect(usageError(['--kv', '--kv-resp', 'nohost'])).toMatch(/--kv-resp/);
-    expect(usageError(['--mesh'])).toMatch(/--mesh is not supported yet/);
+    expect(parseAgentArgs(['--mesh'])!.mesh).toBe(true);
+    expect(parseAgentArgs([])!.mesh).toBeUndefined();
     expect(usageError(['--transport', 'quic'])).toMatch(/udp\+tcp, tcp or ws/);
     expect(usageError(['--bind', 'host:99999'])).toMatch(/--bind/);
     expect(usageError(['--advertise', 'nohost'])).toMatch(/--advertise/);

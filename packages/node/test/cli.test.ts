@@ -110,9 +110,9 @@ describe('grapevine CLI (built dist/cli.js)', () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/no-such-flag/);
-    const reserved = run(['agent', '--mesh']);
-    expect(reserved.status).toBe(2);
-    expect(reserved.stderr).toMatch(/not supported yet/);
+    const kvFlag = run(['agent', '--kv-resp', '127.0.0.1:0']);
+    expect(kvFlag.status).toBe(2);
+    expect(kvFlag.stderr).toMatch(/--kv-resp needs --kv/);
     const ws = run(['agent', '--transport', 'ws', '--ws-path', 'no-slash']);
     expect(ws.status).toBe(2);
     expect(ws.stderr.trimEnd().split('\n')).toHaveLength(1);

@@ -1,0 +1,326 @@
+/**
+ * The receive side: per-origin ordering, gap detection and recovery of missed events.
+ *
+ * - Batches from an origin go into its OriginStream; whatever is next in order is delivered.
+ * - When something is missing (a hole before held events, or a head announcement ahead of what
+ *   was delivered) and gossip has not filled it within `recoveryDelay`, the receiver fetches the
+ *   events from the origin's log by request/reply, page by page.
+ * - When the origin's log no longer holds them (too old, or the origin restarted and lost them),
+ *   the receiver steps over them and emits one `gap` {origin, from, to}: the application flushes.
+ * - An origin seen for the first time is asked "fresh" where this process should start (a
+ *   restarted process under a known name is owed what it missed; see rejoin-marks.ts).
+ * - When an origin comes back (alive after suspect/dead/left, healed partition, restart) the
+ *   receiver fetches from where it is, to learn what it missed in between.
+ *
+ * The gap rule, exactly: a gap is reported only for sequence numbers that the origin said it no
+ * longer holds (or that belong to an origin run that ended), never because a fetch failed: failed
+ * fetches are retried while the origin is live, and for `retentionWindow` after it is not.
+ */
+import { GrapevineError, type Clock, type TimerHandle } from '@grapevine/core';
+import type { ResolvedMeshOptions } from './options.js';
+import { OriginStream } from './versions.js';
+import type { FetchReply, FetchReq, WireEvent } from './wire.js';
+
+export interface RecoveryHost {
+  readonly clock: Clock;
+  readonly opts: ResolvedMeshOptions;
+  /** This process's instance id (sent on fresh fetches). */
+  readonly instance: number;
+  /** ms since this bus started (sent on fresh fetches). */
+  uptime(): number;
+  /** Ask an origin for events. */
+  fetch(origin: string, req: FetchReq): Promise<FetchReply>;
+  /** Is `origin` a live member right now? */
+  isLive(origin: string): boolean;
+  /** Events ready in order. */
+  deliver(origin: string, epoch: number, seq: number, e: WireEvent): void;
+  gap(origin: string, from: number, to: number): void;
+  count(name: string, by?: number): void;
+}
+
+interface OriginState {
+  /** Last clock time anything was heard from or about this origin. */
+  lastHeard: number;
+  /** The current run's stream; undefined while the first-contact fetch is out. */
+  stream: OriginStream | undefined;
+  epoch: number;
+  /** Events that came before the first-contact fetch answered, by sequence number. */
+  early: Map<number, WireEvent> | undefined;
+  timer: TimerHandle | undefined;
+  failures: number;
+}
+
+export class Recovery {
+  private origins = new Map<string, OriginState>();
+  private closed = false;
+
+  constructor(private readonly host: RecoveryHost) {}
+
+  get size(): number {
+    return this.origins.size;
+  }
+
+  /** Origin names with their delivered position (for diagnostics and tests). */
+  positions(): Map<string, { epoch: number; delivered: number; knownHead: number; held: number }> {
+    const out = new Map<string, { epoch: number; delivered: number; knownHead: number; held: number }>();
+    for (const [name, st] of this.origins) {
+      if (st.stream) out.set(name, { epoch: st.epoch, delivered: st.stream.delivered, knownHead: st.stream.knownHead, held: st.stream.heldCount });
+    }
+    return out;
+  }
+
+  /** Every origin is complete: nothing known to exist is undelivered. */
+  get settled(): boolean {
+    for (const st of this.origins.values()) if (!st.stream || st.stream.incomplete) return false;
+    return true;
+  }
+
+  private state(origin: string, epoch: number): OriginState | undefined {
+    const now = this.host.clock.now();
+    let st = this.origins.get(origin);
+    if (!st) {
+      st = { lastHeard: now, stream: undefined, epoch, early: new Map(), timer: undefined, failures: 0 };
+      this.origins.set(origin, st);
+      this.evictOrigins();
+      this.startFresh(origin, st);
+      return st;
+    }
+    if (epoch < st.epoch) {
+      // A retired process's news (its successor already spoke): nothing to deliver.
+      this.host.count('grapevine.mesh.stale', 1);
+      return undefined;
+    }
+    this.origins.delete(origin);
+    this.origins.set(origin, st); // most recently heard last
+    st.lastHeard = now;
+    if (epoch > st.epoch) this.newEpoch(origin, st, epoch);
+    return st;
+  }
+
+  private evictOrigins(): void {
+    while (this.origins.size > this.host.opts.maxOrigins) {
+      const [name, st] = this.origins.entries().next().value as [string, OriginState];
+      st.timer?.cancel();
+      this.origins.delete(name);
+      this.host.count('grapevine.mesh.origins-evicted', 1);
+    }
+  }
+
+  /**
+   * The origin restarted: what its old run sent and we never got is gone with it. Its new run's
+   * events are all for us (we knew it before), so the new stream starts at 0.
+   */
+  private newEpoch(origin: string, st: OriginState, epoch: number): void {
+    if (st.stream && st.stream.incomplete) this.skip(origin, st, st.stream.knownHead);
+    st.epoch = epoch;
+    if (st.early) {
+      // A first-contact fetch is out for the old run; its answer will be ignored.
+      st.early = new Map();
+      this.startFresh(origin, st);
+      return;
+    }
+    st.stream = new OriginStream(epoch, 0, this.host.opts.maxHeldEvents);
+    st.failures = 0;
+  }
+
+  /** A batch or fetched events from `origin`. */
+  receive(origin: string, epoch: number, first: number, events: readonly WireEvent[]): void {
+    if (this.closed) return;
+    const st = this.state(origin, epoch);
+    if (!st) return;
+    if (!st.stream) {
+      const early = st.early!;
+      for (let i = 0; i < events.length; i++) {
+        if (early.size >= this.host.opts.maxHeldEvents) {
+          this.host.count('grapevine.mesh.held-overflow', events.length - i);
+          break;
+        }
+        early.set(first + i, events[i]!);
+      }
+      return;
+    }
+    this.offer(origin, st, first, events);
+  }
+
+  /** An origin announced its newest sequence number. */
+  head(origin: string, epoch: number, head: number): void {
+    if (this.closed) return;
+    const st = this.state(origin, epoch);
+    if (!st?.stream) return;
+    st.stream.noteHead(head);
+    this.checkComplete(origin, st);
+  }
+
+  /** The origin is live again after being suspect, dead, left, or restarted: look for what we missed. */
+  originBack(origin: string): void {
+    const st = this.origins.get(origin);
+    if (!st || this.closed) return;
+    st.failures = 0;
+    if (st.stream && !st.stream.fetching) void this.fetchMore(origin, st, true);
+  }
+
+  private offer(origin: string, st: OriginState, first: number, events: readonly WireEvent[]): void {
+    const s = st.stream!;
+    let dup = 0;
+    let overflow = 0;
+    for (let i = 0; i < events.length; i++) {
+      const r = s.offer(first + i, events[i]!);
+      if (r === 'duplicate') dup++;
+      else if (r === 'overflow') overflow++;
+    }
+    if (dup > 0) this.host.count('grapevine.mesh.duplicates', dup);
+    if (overflow > 0) this.host.count('grapevine.mesh.held-overflow', overflow);
+    for (const { seq, event } of s.drain()) this.host.deliver(origin, st.epoch, seq, event);
+    this.checkComplete(origin, st);
+  }
+
+  private checkComplete(origin: string, st: OriginState): void {
+    const s = st.stream!;
+    if (!s.incomplete) {
+      s.missingSince = undefined;
+      return;
+    }
+    const now = this.host.clock.now();
+    if (s.missingSince === undefined) s.missingSince = now;
+    this.schedule(origin, st, this.host.opts.recoveryDelay);
+  }
+
+  private schedule(origin: string, st: OriginState, delay: number): void {
+    if (st.timer || this.closed) return;
+    st.timer = this.host.clock.setTimer(() => {
+      st.timer = undefined;
+      if (this.closed || this.origins.get(origin) !== st) return;
+      const s = st.stream;
+      if (!s || !s.incomplete || s.fetching) return;
+      void this.fetchMore(origin, st, false);
+    }, delay);
+  }
+
+  private startFresh(origin: string, st: OriginState): void {
+    const epoch = st.epoch;
+    this.host.count('grapevine.mesh.fetches', 1);
+    this.host
+      .fetch(origin, { epoch, from: 0, fresh: true, instance: this.host.instance, uptime: this.host.uptime() })
+      .then(
+        (reply) => this.freshAnswer(origin, st, epoch, reply),
+        () => this.freshAnswer(origin, st, epoch, undefined),
+      );
+  }
+
+  private freshAnswer(origin: string, st: OriginState, epoch: number, reply: FetchReply | undefined): void {
+    if (this.closed || this.origins.get(origin) !== st || st.epoch !== epoch || st.stream) return;
+    const early = st.early!;
+    st.early = undefined;
+    let start: number;
+    if (reply && reply.epoch === epoch && reply.owed !== null) start = reply.owed - 1;
+    // No answer: start with the first event heard (anything before it this run never saw).
+    else if (early.size > 0) start = Math.min(...early.keys()) - 1;
+    else if (reply && reply.epoch === epoch) start = reply.head;
+    else start = 0;
+    // A reply from a newer run than the batches that made us ask: follow the newer run.
+    if (reply && reply.epoch > epoch) {
+      st.epoch = reply.epoch;
+      start = reply.owed !== null ? reply.owed - 1 : reply.head;
+      early.clear();
+    }
+    st.stream = new OriginStream(st.epoch, start, this.host.opts.maxHeldEvents);
+    for (const [seq, e] of [...early].sort((a, b) => a[0] - b[0])) this.offerOne(st, seq, e);
+    if (reply && reply.epoch === st.epoch) this.applyReply(origin, st, reply);
+    else {
+      for (const { seq, event } of st.stream.drain()) this.host.deliver(origin, st.epoch, seq, event);
+      this.checkComplete(origin, st);
+    }
+  }
+
+  private offerOne(st: OriginState, seq: number, e: WireEvent): void {
+    const r = st.stream!.offer(seq, e);
+    if (r === 'duplicate') this.host.count('grapevine.mesh.duplicates', 1);
+    else if (r === 'overflow') this.host.count('grapevine.mesh.held-overflow', 1);
+  }
+
+  private applyReply(origin: string, st: OriginState, reply: FetchReply): void {
+    const s = st.stream!;
+    s.noteHead(reply.head);
+    // The gap rule: what the origin says it no longer holds is reported once and stepped over.
+    for (const { seq, event } of s.drain()) this.host.deliver(origin, st.epoch, seq, event);
+    if (reply.oldest > s.delivered + 1) this.skip(origin, st, Math.min(reply.oldest - 1, reply.head));
+    if (reply.events.length > 0) this.host.count('grapevine.mesh.fetched-events', reply.events.length);
+    this.offer(origin, st, reply.first, reply.events);
+  }
+
+  /** Step over everything up to `to`: a gap for each missing run, held events delivered between. */
+  private skip(origin: string, st: OriginState, to: number): void {
+    const s = st.stream!;
+    for (const item of s.skipTo(to)) {
+      if ('gap' in item) this.reportGap(origin, item.gap[0], item.gap[1]);
+      else this.host.deliver(origin, st.epoch, item.seq, item.event);
+    }
+    for (const { seq, event } of s.drain()) this.host.deliver(origin, st.epoch, seq, event);
+  }
+
+  private reportGap(origin: string, from: number, to: number): void {
+    this.host.count('grapevine.mesh.gaps', 1);
+    this.host.gap(origin, from, to);
+  }
+
+  private async fetchMore(origin: string, st: OriginState, sync: boolean): Promise<void> {
+    const s = st.stream!;
+    if (s.fetching) return;
+    s.fetching = true;
+    const epoch = st.epoch;
+    this.host.count('grapevine.mesh.fetches', 1);
+    let reply: FetchReply | undefined;
+    let error: unknown;
+    try {
+      reply = await this.host.fetch(origin, { epoch, from: s.delivered + 1, fresh: false, instance: this.host.instance, uptime: 0 });
+    } catch (err) {
+      error = err;
+    }
+    s.fetching = false;
+    if (this.closed || this.origins.get(origin) !== st || st.stream !== s) return;
+    if (!reply) {
+      this.host.count('grapevine.mesh.fetch-failed', 1);
+      st.failures++;
+      this.afterFailure(origin, st, error);
+      return;
+    }
+    st.failures = 0;
+    if (reply.epoch > epoch) {
+      // It restarted: the old run's missing events are gone; the new run starts at 1.
+      this.newEpoch(origin, st, reply.epoch);
+      void this.fetchMore(origin, st, true);
+      return;
+    }
+    if (reply.epoch < epoch) return;
+    const before = s.delivered;
+    this.applyReply(origin, st, reply);
+    // More pages: go on at once while we make progress.
+    if (s.incomplete && s.delivered > before && !s.fetching) void this.fetchMore(origin, st, false);
+    else if (sync && !s.incomplete) s.missingSince = undefined;
+  }
+
+  private afterFailure(origin: string, st: OriginState, error: unknown): void {
+    const s = st.stream!;
+    if (!s.incomplete) return;
+    const now = this.host.clock.now();
+    const live = this.host.isLive(origin);
+    const code = error instanceof GrapevineError ? error.code : undefined;
+    // An origin that no longer runs a bus, or has been gone longer than its log could cover,
+    // can never resend: report what is missing and deliver what we hold.
+    const hopeless = code === 'ERR_NO_HANDLER' || (!live && s.missingSince !== undefined && now - s.missingSince > this.host.opts.retentionWindow);
+    if (hopeless) {
+      this.skip(origin, st, s.knownHead);
+      this.checkComplete(origin, st);
+      return;
+    }
+    // Back off while it is unreachable; originBack() retries at once when it returns.
+    const delay = Math.min(this.host.opts.retentionWindow, this.host.opts.recoveryDelay * 2 ** Math.min(st.failures, 6));
+    this.schedule(origin, st, Math.max(delay, 1));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const st of this.origins.values()) st.timer?.cancel();
+    this.origins.clear();
+  }
+}

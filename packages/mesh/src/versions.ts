@@ -1,0 +1,121 @@
+/**
+ * What a receiver knows about each origin's numbering, and about each key's newest version.
+ *
+ * Every event carries (origin, epoch, sequence number, version). The epoch names one run of the
+ * origin's bus (its process instance): a restarted origin numbers from 1 again under a new epoch.
+ * Within an epoch, a receiver delivers in sequence order: an event ahead of the next expected one is
+ * held (bounded) until the missing ones come by gossip or by a fetch; one at or below what was
+ * delivered is a duplicate. The version is the origin's hybrid-logical-clock time at publish:
+ * across origins, an event for a key older than the version already delivered for that key is
+ * stale and dropped (its news is older than what the subscriber already has).
+ */
+import type { WireEvent } from './wire.js';
+
+export type Offer = 'duplicate' | 'held' | 'next' | 'overflow';
+
+/** One origin epoch's receive state. */
+export class OriginStream {
+  /** Highest sequence number delivered in order (or skipped over by a gap). */
+  delivered: number;
+  /** Newest sequence number the origin is known to have sent. */
+  knownHead: number;
+  private held = new Map<number, WireEvent>();
+  /** Clock time when this stream first noticed it is missing something (undefined: complete). */
+  missingSince: number | undefined;
+  /** A fetch to the origin is under way. */
+  fetching = false;
+
+  constructor(readonly epoch: number, start: number, private readonly maxHeld: number) {
+    this.delivered = start;
+    this.knownHead = start;
+  }
+
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** Place one event. 'next' means it is the next in order: call drain(). */
+  offer(seq: number, e: WireEvent): Offer {
+    if (seq > this.knownHead) this.knownHead = seq;
+    if (seq <= this.delivered || this.held.has(seq)) return 'duplicate';
+    if (seq !== this.delivered + 1 && this.held.size >= this.maxHeld) return 'overflow';
+    this.held.set(seq, e);
+    return seq === this.delivered + 1 ? 'next' : 'held';
+  }
+
+  /** The events now deliverable in order, removing them from the hold. */
+  drain(): { seq: number; event: WireEvent }[] {
+    const out: { seq: number; event: WireEvent }[] = [];
+    for (;;) {
+      const e = this.held.get(this.delivered + 1);
+      if (!e) break;
+      this.held.delete(this.delivered + 1);
+      this.delivered++;
+      out.push({ seq: this.delivered, event: e });
+    }
+    return out;
+  }
+
+  /** The origin announced its head. */
+  noteHead(head: number): void {
+    if (head > this.knownHead) this.knownHead = head;
+  }
+
+  /** Something is known to exist that has not been delivered. */
+  get incomplete(): boolean {
+    return this.knownHead > this.delivered;
+  }
+
+  /**
+   * The origin no longer holds anything up to `to`: step over it. Returns, in order, the missing
+   * runs (to report as gaps) and the held events inside the range (still delivered: we have them).
+   */
+  skipTo(to: number): ({ gap: [number, number] } | { seq: number; event: WireEvent })[] {
+    const out: ({ gap: [number, number] } | { seq: number; event: WireEvent })[] = [];
+    if (to <= this.delivered) return out;
+    const inside = [...this.held.keys()].filter((seq) => seq <= to).sort((a, b) => a - b);
+    let next = this.delivered + 1;
+    for (const seq of inside) {
+      if (seq > next) out.push({ gap: [next, seq - 1] });
+      out.push({ seq, event: this.held.get(seq)! });
+      this.held.delete(seq);
+      next = seq + 1;
+    }
+    if (next <= to) out.push({ gap: [next, to] });
+    this.delivered = to;
+    if (to > this.knownHead) this.knownHead = to;
+    return out;
+  }
+}
+
+/**
+ * Newest delivered version per key, for the stale rule. Bounded: past `max` keys the one first
+ * recorded longest ago is forgotten (an event for a forgotten key is delivered, never dropped: losing
+ * the record can only cause a redundant invalidation, never a missed one).
+ */
+export class KeyVersions {
+  private map = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /**
+   * True (and remembered) unless an event with a newer version was delivered for `key`. Equal
+   * versions pass: two origins' clocks can give the same time to two different writes.
+   */
+  admit(key: string, version: number): boolean {
+    if (this.max === 0) return true;
+    const cur = this.map.get(key);
+    if (cur !== undefined && version < cur) return false;
+    this.map.set(key, version);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+    return true;
+  }
+
+  get(key: string): number | undefined {
+    return this.map.get(key);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The bus's messages, as the codec carries them (docs/protocol.md, "Mesh bus"), and the checks
+ * every inbound one passes before the bus looks at it. A message that fails a check is dropped
+ * and counted (`mesh.drop.invalid`); nothing from the network can throw out of a handler.
+ *
+ * Types are offsets from the `typeBase` option: the bus owns a block of 16, uses 4, and keeps the
+ * rest for later versions so a new message never collides with an application's types.
+ */
+
+export const MeshType = {
+  /** Broadcast: a batch of events from one origin, consecutive sequence numbers. */
+  batch: 0,
+  /** Broadcast: an origin's newest sequence number, so receivers notice a lost last batch. */
+  head: 1,
+  /** Request to an origin: events from a sequence number on (or, fresh, where to start). */
+  fetch: 2,
+  /** Direct: a subscriber acknowledges an event sent with publishAndAwait. */
+  ack: 3,
+} as const;
+
+/** One event as it travels: the key, its version (origin HLC), whether the origin awaits acks, the value. */
+export interface WireEvent {
+  key: string;
+  version: number;
+  ack: boolean;
+  /** Absent for a bare invalidation. */
+  value?: unknown;
+  hasValue: boolean;
+}
+
+export interface BatchMsg { epoch: number; first: number; events: WireEvent[] }
+export interface HeadMsg { epoch: number; head: number }
+export interface FetchReq {
+  epoch: number | null;
+  from: number;
+  fresh: boolean;
+  instance: number;
+  /** Fresh requests: ms since the requester's bus started (it is owed what was sent since). */
+  uptime: number;
+}
+export interface FetchReply {
+  epoch: number;
+  head: number;
+  /** The oldest sequence number the origin still holds (head + 1 when it holds none). */
+  oldest: number;
+  /** Fresh requests: the first sequence number this requester is owed. */
+  owed: number | null;
+  /** Consecutive events from the requested number (or from `oldest`, if that is later). */
+  first: number;
+  events: WireEvent[];
+}
+export interface AckMsg { epoch: number; seq: number }
+
+/** Entries in one message at most, whatever the sender claims. */
+export const MAX_WIRE_EVENTS = 100_000;
+
+export function eventToWire(e: WireEvent): unknown[] {
+  return e.hasValue ? [e.key, e.version, e.ack ? 1 : 0, e.value ?? null] : [e.key, e.version, e.ack ? 1 : 0];
+}
+
+export function batchToWire(m: BatchMsg): unknown[] {
+  return [m.epoch, m.first, m.events.map(eventToWire)];
+}
+
+export function fetchReplyToWire(m: FetchReply): unknown[] {
+  return [m.epoch, m.head, m.oldest, m.owed, m.first, m.events.map(eventToWire)];
+}
+
+function isSeq(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** UTF-8 length without allocating (keys are checked on every inbound event). */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+function parseEvents(v: unknown, maxKeyBytes: number): WireEvent[] | undefined {
+  if (!Array.isArray(v) || v.length > MAX_WIRE_EVENTS) return undefined;
+  const out: WireEvent[] = [];
+  for (const raw of v) {
+    if (!Array.isArray(raw) || raw.length < 3 || raw.length > 4) return undefined;
+    const [key, version, ack] = raw as unknown[];
+    if (typeof key !== 'string' || key.length === 0 || utf8Length(key) > maxKeyBytes) return undefined;
+    if (!isSeq(version) || (ack !== 0 && ack !== 1)) return undefined;
+    const e: WireEvent = { key, version, ack: ack === 1, hasValue: raw.length === 4 };
+    if (e.hasValue) e.value = raw[3];
+    out.push(e);
+  }
+  return out;
+}
+
+export function parseBatch(v: unknown, maxKeyBytes: number): BatchMsg | undefined {
+  if (!Array.isArray(v) || v.length !== 3) return undefined;
+  const [epoch, first, events] = v as unknown[];
+  if (!isSeq(epoch) || !isSeq(first) || first < 1) return undefined;
+  const evs = parseEvents(events, maxKeyBytes);
+  if (!evs || evs.length === 0 || !Number.isSafeInteger(first + evs.length)) return undefined;
+  return { epoch, first, events: evs };
+}
+
+export function parseHead(v: unknown): HeadMsg | undefined {
+  if (!Array.isArray(v) || v.length !== 2) return undefined;
+  const [epoch, head] = v as unknown[];
+  if (!isSeq(epoch) || !isSeq(head)) return undefined;
+  return { epoch, head };
+}
+
+export function parseFetch(v: unknown): FetchReq | undefined {
+  if (!Array.isArray(v) || v.length !== 5) return undefined;
+  const [epoch, from, fresh, instance, uptime] = v as unknown[];
+  if ((epoch !== null && !isSeq(epoch)) || !isSeq(from) || (fresh !== 0 && fresh !== 1) || !isSeq(instance) || !isSeq(uptime)) return undefined;
+  return { epoch: epoch as number | null, from, fresh: fresh === 1, instance, uptime };
+}
+
+export function fetchToWire(m: FetchReq): unknown[] {
+  return [m.epoch, m.from, m.fresh ? 1 : 0, m.instance, m.uptime];
+}
+
+export function parseFetchReply(v: unknown, maxKeyBytes: number): FetchReply | undefined {
+  if (!Array.isArray(v) || v.length !== 6) return undefined;
+  const [epoch, head, oldest, owed, first, events] = v as unknown[];
+  if (!isSeq(epoch) || !isSeq(head) || !isSeq(oldest) || (owed !== null && !isSeq(owed)) || !isSeq(first)) return undefined;
+  const evs = parseEvents(events, maxKeyBytes);
+  if (!evs || !Number.isSafeInteger(first + evs.length)) return undefined;
+  if (evs.length > 0 && (first < 1 || first + evs.length - 1 > head)) return undefined;
+  return { epoch, head, oldest, owed: owed as number | null, first, events: evs };
+}
+
+export function parseAck(v: unknown): AckMsg | undefined {
+  if (!Array.isArray(v) || v.length !== 2) return undefined;
+  const [epoch, seq] = v as unknown[];
+  if (!isSeq(epoch) || !isSeq(seq)) return undefined;
+  return { epoch, seq };
+}

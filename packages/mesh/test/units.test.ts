@@ -1,0 +1,312 @@
+/**
+ * Unit and property tests of the bus's parts: batching and pending-dedup, the origin log's bounds,
+ * per-origin ordering and dedup, the per-key stale rule, the gap rule, and the wire checks.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { Batcher, KeyVersions, OriginLog, OriginStream, MESH_DEFAULTS, resolveMeshOptions } from '@grapevine/mesh';
+import type { Clock, TimerHandle } from '@grapevine/core';
+import { Recovery, type RecoveryHost } from '../src/recovery.js';
+import { parseBatch, parseFetch, parseFetchReply, parseHead, parseAck, batchToWire, type FetchReply, type FetchReq, type WireEvent } from '../src/wire.js';
+
+const entry = (key: string, bytes = 10, version = 1, value?: unknown) => ({ key, version, hasValue: value !== undefined, value, ack: false, bytes });
+
+describe('batcher', () => {
+  it('pending-dedup: a waiting key is merged, keeping the newest value and its place', () => {
+    const b = new Batcher({ size: 20, bytes: 1000 });
+    expect(b.add(entry('a', 10, 1, 'v1'))).toBe(false);
+    expect(b.add(entry('b'))).toBe(false);
+    expect(b.add(entry('a', 12, 5, 'v2'))).toBe(true);
+    expect(b.size).toBe(2);
+    expect(b.bytes).toBe(22);
+    const out = b.take();
+    expect(out.map((e) => [e.key, e.value, e.version])).toEqual([['a', 'v2', 5], ['b', undefined, 1]]);
+    expect(b.size).toBe(0);
+    expect(b.bytes).toBe(0);
+  });
+
+  it('an aborted publish is withdrawn only while it alone owns the entry', () => {
+    const b = new Batcher({ size: 20, bytes: 1000 });
+    const owner = {};
+    b.add(entry('a'), owner);
+    expect(b.withdraw('a', owner)).toBe(true);
+    b.add(entry('b'), owner);
+    b.add(entry('b')); // someone else published b too
+    expect(b.withdraw('b', owner)).toBe(false);
+    expect(b.size).toBe(1);
+  });
+
+  it('property: batches never exceed the key count or byte budget, keep publish order, and lose nothing', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 30 }),
+      fc.integer({ min: 50, max: 2000 }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1, max: 50 })), { maxLength: 300 }),
+      (size, bytes, ops) => {
+        const b = new Batcher({ size, bytes });
+        const batches: string[][] = [];
+        const lastWritten = new Map<string, number>();
+        const order: string[] = [];
+        let t = 0;
+        const flushAll = (): void => { while (b.size > 0) batches.push(b.take().map((e) => { expect(e.version).toBe(lastWritten.get(e.key)); return e.key; })); };
+        for (const [k, sz] of ops) {
+          const key = `k${k}`;
+          t++;
+          if (b.wouldOverflow(key, sz)) flushAll();
+          if (!b.has(key)) order.push(key);
+          lastWritten.set(key, t);
+          b.add(entry(key, sz, t));
+          if (b.full()) {
+            const taken = b.take();
+            batches.push(taken.map((e) => e.key));
+          }
+        }
+        flushAll();
+        for (const batch of batches) {
+          expect(batch.length).toBeLessThanOrEqual(size);
+          expect(new Set(batch).size).toBe(batch.length); // pending-dedup within a batch
+        }
+        // Every key published reaches a batch, in the order it first waited.
+        expect(batches.flat()).toEqual(order);
+      },
+    ), { numRuns: 200 });
+  });
+
+  it('property: with the byte check before add, a batch of two or more never exceeds the byte budget', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 200 }), fc.integer({ min: 300, max: 1400 }), (sizes, budget) => {
+      const b = new Batcher({ size: 1000, bytes: budget });
+      const out: number[][] = [];
+      sizes.forEach((sz, i) => {
+        if (b.wouldOverflow(`k${i}`, sz)) out.push(b.take().map((e) => e.bytes));
+        b.add(entry(`k${i}`, sz));
+        if (b.full()) out.push(b.take().map((e) => e.bytes));
+      });
+      while (b.size > 0) out.push(b.take().map((e) => e.bytes));
+      for (const batch of out) if (batch.length > 1) expect(batch.reduce((s, x) => s + x, 0)).toBeLessThanOrEqual(budget);
+      expect(out.flat().length).toBe(sizes.length);
+    }));
+  });
+});
+
+describe('origin log', () => {
+  const ev = (seq: number, at: number) => ({ key: `k${seq}`, version: seq, ack: false, hasValue: false, seq, at });
+
+  it('keeps at most retentionEvents and retentionWindow; range starts at the oldest held', () => {
+    const log = new OriginLog(5, 1000);
+    for (let i = 1; i <= 8; i++) log.append(ev(i, i * 100));
+    expect(log.size).toBe(5);
+    expect(log.oldest).toBe(4);
+    expect(log.head).toBe(8);
+    expect(log.range(1, 100).map((e) => e.seq)).toEqual([4, 5, 6, 7, 8]);
+    expect(log.range(6, 2).map((e) => e.seq)).toEqual([6, 7]);
+    expect(log.range(9, 2)).toEqual([]);
+    log.expire(1650); // events sent before 650 are older than the window
+    expect(log.oldest).toBe(7);
+    log.expire(10_000);
+    expect(log.size).toBe(0);
+    expect(log.oldest).toBe(9);
+    expect(() => log.append(ev(11, 0))).toThrow();
+  });
+
+  it('seqBefore: the last event sent before t, or 0 when the log no longer reaches back to t', () => {
+    const log = new OriginLog(100, 1_000_000);
+    expect(log.seqBefore(50)).toBe(0);
+    for (let i = 1; i <= 10; i++) log.append(ev(i, i * 100));
+    expect(log.seqBefore(50)).toBe(0);
+    expect(log.seqBefore(100)).toBe(0);
+    expect(log.seqBefore(101)).toBe(1);
+    expect(log.seqBefore(550)).toBe(5);
+    expect(log.seqBefore(5000)).toBe(10);
+    const small = new OriginLog(3, 1_000_000);
+    for (let i = 1; i <= 10; i++) small.append(ev(i, i * 100));
+    expect(small.seqBefore(850)).toBe(8);
+    expect(small.seqBefore(750)).toBe(7); // 7 (sent at 700) was dropped, but sent before 750
+    expect(small.seqBefore(650)).toBe(0); // 7 was sent after 650 and is gone: a gap
+    expect(small.seqBefore(5000)).toBe(10);
+  });
+});
+
+describe('per-origin order, dedup and staleness', () => {
+  it('property: any arrival order with duplicates delivers each sequence number once, in order', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 60 }).chain((n) => fc.tuple(fc.constant(n), fc.array(fc.integer({ min: 1, max: n }), { maxLength: 120 }))), ([n, extra]) => {
+      const s = new OriginStream(1, 0, 1000);
+      const arrivals = [...Array.from({ length: n }, (_, i) => i + 1), ...extra];
+      // A deterministic shuffle from the extra values.
+      arrivals.sort((x, y) => ((x * 7919 + extra.length) % 97) - ((y * 7919 + extra.length) % 97));
+      const delivered: number[] = [];
+      let dups = 0;
+      for (const seq of arrivals) {
+        const r = s.offer(seq, { key: `k${seq}`, version: seq, ack: false, hasValue: false });
+        if (r === 'duplicate') dups++;
+        for (const d of s.drain()) delivered.push(d.seq);
+      }
+      expect(delivered).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      expect(dups).toBe(extra.length);
+      expect(s.incomplete).toBe(false);
+    }));
+  });
+
+  it('holds at most maxHeld out-of-order events; the next in order is always taken', () => {
+    const s = new OriginStream(1, 0, 2);
+    const e = { key: 'k', version: 1, ack: false, hasValue: false };
+    expect(s.offer(3, e)).toBe('held');
+    expect(s.offer(4, e)).toBe('held');
+    expect(s.offer(5, e)).toBe('overflow');
+    expect(s.offer(1, e)).toBe('next');
+    expect(s.drain().map((d) => d.seq)).toEqual([1]);
+    expect(s.incomplete).toBe(true);
+    s.skipTo(2);
+    expect(s.drain().map((d) => d.seq)).toEqual([3, 4]);
+  });
+
+  it('stale rule: an older version of a key than the one delivered is dropped; equal versions pass', () => {
+    const v = new KeyVersions(2);
+    expect(v.admit('a', 10)).toBe(true);
+    expect(v.admit('a', 5)).toBe(false);
+    expect(v.admit('a', 10)).toBe(true);
+    expect(v.admit('a', 11)).toBe(true);
+    v.admit('b', 1);
+    v.admit('c', 1); // bound 2: 'a' forgotten
+    expect(v.size).toBe(2);
+    expect(v.admit('a', 1)).toBe(true); // forgotten keys are delivered, never dropped
+  });
+});
+
+/** A manual clock for the recovery state machine. */
+class ManualClock implements Clock {
+  t = 1_000_000;
+  timers: { at: number; fn: () => void; off: boolean }[] = [];
+  now(): number { return this.t; }
+  setTimer(fn: () => void, ms: number): TimerHandle {
+    const h = { at: this.t + ms, fn, off: false };
+    this.timers.push(h);
+    return { cancel: () => { h.off = true; } };
+  }
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at);
+      const next = this.timers.find((x) => !x.off && x.at <= end);
+      if (!next) break;
+      next.off = true;
+      this.t = next.at;
+      next.fn();
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    }
+    this.t = end;
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+  }
+}
+
+describe('the gap rule', () => {
+  function setup(log: OriginLog, initialEpoch = 7) {
+    const clock = new ManualClock();
+    const origin = { epoch: initialEpoch };
+    const delivered: number[] = [];
+    const gaps: [number, number][] = [];
+    const asked: FetchReq[] = [];
+    const host: RecoveryHost = {
+      clock,
+      opts: resolveMeshOptions({}, clock),
+      instance: 1,
+      uptime: () => 0,
+      fetch: async (_o, req): Promise<FetchReply> => {
+        asked.push(req);
+        const owed = req.fresh ? 1 : req.from;
+        const events = log.range(owed, 500);
+        return { epoch: origin.epoch, head: log.head, oldest: log.oldest, owed: req.fresh ? owed : null, first: Math.max(owed, log.oldest), events };
+      },
+      isLive: () => true,
+      deliver: (_o, _e, seq) => delivered.push(seq),
+      gap: (_o, from, to) => gaps.push([from, to]),
+      count: () => {},
+    };
+    return { clock, delivered, gaps, asked, origin, rec: new Recovery(host) };
+  }
+  const logged = (n: number, keep: number): OriginLog => {
+    const log = new OriginLog(keep, 1e9);
+    for (let i = 1; i <= n; i++) log.append({ key: `k${i}`, version: i, ack: false, hasValue: false, seq: i, at: i });
+    return log;
+  };
+  const wire = (seq: number): WireEvent => ({ key: `k${seq}`, version: seq, ack: false, hasValue: false });
+
+  it('a hole the log still covers is fetched: no gap', async () => {
+    const log = logged(30, 1000);
+    const { clock, delivered, gaps, rec } = setup(log);
+    rec.receive('o', 7, 1, [wire(1)]);
+    await clock.advance(10);
+    rec.receive('o', 7, 25, [wire(25)]);
+    await clock.advance(1000);
+    expect(delivered).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(gaps).toEqual([]);
+  });
+
+  it('a hole the log no longer covers: one gap for exactly the lost range, then the rest in order', async () => {
+    const log = logged(30, 10); // holds 21..30
+    const { clock, delivered, gaps, rec } = setup(log);
+    rec.receive('o', 7, 1, [wire(1)]);
+    await clock.advance(10);
+    rec.receive('o', 7, 30, [wire(30)]);
+    await clock.advance(1000);
+    expect(gaps).toEqual([[2, 20]]);
+    expect(delivered).toEqual([1, ...Array.from({ length: 10 }, (_, i) => 21 + i)]);
+  });
+
+  it('property: for any log bound and loss pattern, every event is delivered or inside a reported gap, and a gap is only reported for what the log lost', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 100 }), fc.array(fc.boolean(), { minLength: 80, maxLength: 80 }), async (n, keep, lost) => {
+      const log = logged(n, keep);
+      const { clock, delivered, gaps, rec } = setup(log);
+      rec.receive('o', 7, 1, [wire(1)]);
+      await clock.advance(10);
+      for (let i = 2; i <= n; i++) if (!lost[i - 1]) rec.receive('o', 7, i, [wire(i)]);
+      rec.head('o', 7, n);
+      await clock.advance(5000);
+      const inGap = (s: number): boolean => gaps.some(([f, t]) => f <= s && s <= t);
+      for (let s = 1; s <= n; s++) expect(delivered.includes(s) !== inGap(s)).toBe(true);
+      expect([...delivered].sort((a, b) => a - b)).toEqual(delivered); // in order
+      for (const [from, to] of gaps) {
+        expect(to).toBeLessThan(log.oldest); // only what the log no longer holds
+        expect(from).toBeGreaterThanOrEqual(2);
+      }
+      if (n <= keep) expect(gaps).toEqual([]);
+    }), { numRuns: 100 });
+  });
+
+  it('an origin restart (new epoch) reports what its old run never delivered', async () => {
+    const log = logged(1, 100);
+    const { clock, gaps, rec, origin, delivered } = setup(log);
+    rec.receive('o', 7, 1, [wire(1)]);
+    await clock.advance(10);
+    rec.head('o', 7, 4); // the old run had sent 4; we got 1
+    origin.epoch = 8; // it restarted before we could fetch 2..4
+    rec.receive('o', 8, 1, [wire(1)]);
+    await clock.advance(100);
+    expect(gaps).toEqual([[2, 4]]);
+    expect(delivered).toEqual([1, 1]); // event 1 of the old run, then event 1 of the new one
+  });
+});
+
+describe('wire checks', () => {
+  it('malformed messages are refused, never thrown on', () => {
+    fc.assert(fc.property(fc.anything(), (v) => {
+      expect(() => { parseBatch(v, 512); parseHead(v); parseFetch(v); parseFetchReply(v, 512); parseAck(v); }).not.toThrow();
+    }), { numRuns: 500 });
+    expect(parseBatch([1, 1, [['k', 1, 0]]], 512)).toBeDefined();
+    expect(parseBatch([1, 0, [['k', 1, 0]]], 512)).toBeUndefined(); // sequence numbers start at 1
+    expect(parseBatch([1, 1, []], 512)).toBeUndefined();
+    expect(parseBatch([1, 1, [['x'.repeat(513), 1, 0]]], 512)).toBeUndefined();
+    expect(parseBatch([1, 1, [['k', -1, 0]]], 512)).toBeUndefined();
+    expect(parseBatch(batchToWire({ epoch: 3, first: 9, events: [{ key: 'a', version: 2, ack: true, hasValue: true, value: { x: 1 } }] }), 512))
+      .toEqual({ epoch: 3, first: 9, events: [{ key: 'a', version: 2, ack: true, hasValue: true, value: { x: 1 } }] });
+  });
+
+  it('every option is in docs/configuration.md with its default', () => {
+    const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Mesh bus'));
+    for (const [k, v] of Object.entries(MESH_DEFAULTS)) {
+      const row = section.split('\n').find((l) => l.startsWith(`| \`${k}\` |`));
+      expect(row, k).toBeDefined();
+      expect(row!.split('|')[2]!.replace(/[`,\s]/g, ''), k).toBe(String(v));
+    }
+  });
+});
