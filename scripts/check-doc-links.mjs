@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Broken-link check for the docs, run by `pnpm docs` (and so by CI): every relative link in the
+ * Broken-link check for the docs, run by `pnpm run docs` (and so by CI): every relative link in the
  * generated API reference (docs/api, TypeDoc's HTML) and in the repository's markdown (README.md,
  * docs/, bench/, every package's and example's README) must point at a file that exists. TypeDoc
  * itself rejects broken {@link} references (validation.invalidLink in typedoc.json). External
@@ -37,7 +37,7 @@ function check(file, href) {
 }
 
 if (!existsSync(join(api, 'index.html'))) {
-  process.stderr.write('check-doc-links: docs/api/index.html is missing: run typedoc first (pnpm docs)\n');
+  process.stderr.write('check-doc-links: docs/api/index.html is missing: run typedoc first (pnpm run docs)\n');
   process.exit(1);
 }
 let htmlLinks = 0;
