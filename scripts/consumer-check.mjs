@@ -2,8 +2,8 @@
 /**
  * Checks the packages as a library user gets them, not as the workspace sees them: packs every
  * published package (`pnpm pack`, so workspace: and catalog: ranges become versions), installs the
- * tarballs with npm into a scratch TypeScript project in a temp dir, type-checks the README's
- * snippets there with `strict`, `skipLibCheck: false` and `lib: ["es2022"]` (no DOM), then runs
+ * tarballs with npm into a scratch TypeScript project in a temp dir, type-checks the snippets of
+ * README.md and of the package READMEs that stand alone with `strict`, `skipLibCheck: false` and `lib: ["es2022"]` (no DOM), then runs
  * the runnable snippet of packages/node/README.md (the block after `<!-- consumer-check: run -->`).
  *
  * It needs the packages built (`tsc -b`) and npm able to fetch typescript and @types/node (the
@@ -97,6 +97,14 @@ try {
     '',
   ].join('\n');
   writeFileSync(join(project, 'readme.ts'), `${preamble}\n${readme.map((b) => `// README.md:${b.line}\n${b.code}`).join('\n\n')}\nexport {};\n`);
+  // Package READMEs whose snippets stand alone (each README's blocks make one module).
+  const checked = ['readme.ts', 'run.ts'];
+  for (const dir of ['core', 'transport-memory', 'transport-udp', 'transport-tcp', 'codec-msgpack', 'compress-snappy', 'crypto']) {
+    const blocks = tsBlocks(join(root, 'packages', dir, 'README.md'));
+    if (blocks.length === 0) throw new Error(`packages/${dir}/README.md has no ts blocks`);
+    writeFileSync(join(project, `readme-${dir}.ts`), `${blocks.map((b) => `// packages/${dir}/README.md:${b.line}\n${b.code}`).join('\n\n')}\nexport {};\n`);
+    checked.push(`readme-${dir}.ts`);
+  }
   const node = tsBlocks(join(root, 'packages', 'node', 'README.md'));
   const runnable = node.filter((b) => b.before === '<!-- consumer-check: run -->');
   if (runnable.length !== 1) throw new Error(`packages/node/README.md needs exactly one block after <!-- consumer-check: run -->, found ${runnable.length}`);
@@ -110,7 +118,7 @@ try {
     module: 'nodenext',
     moduleResolution: 'nodenext',
   };
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...compilerOptions, noEmit: true }, files: ['readme.ts', 'run.ts'] }, null, 2));
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...compilerOptions, noEmit: true }, files: checked }, null, 2));
   writeFileSync(join(project, 'tsconfig.run.json'), JSON.stringify({ compilerOptions: { ...compilerOptions, outDir: 'out' }, files: ['run.ts'] }, null, 2));
   const tsc = join(project, 'node_modules', 'typescript', 'bin', 'tsc');
   run(process.execPath, [tsc, '-p', 'tsconfig.json'], project);
