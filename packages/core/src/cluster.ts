@@ -149,11 +149,12 @@ export class Cluster<S = unknown> {
 
   /**
    * True when a member other than this node, alive or suspect, advertises `address` (what
-   * TransportReceiver.isMember answers). The addresses are indexed in a set rebuilt when it is
-   * over a second old or when an address is missing from it, so a flood of strangers costs one
-   * rebuild per question and members cost a lookup.
+   * TransportReceiver.isMember answers). An address no record holds is answered from the
+   * membership's address index at once, so a flood of strangers costs a lookup each; for the
+   * others the live addresses are indexed in a set rebuilt when it is over a second old or misses.
    */
   hasMemberAt(address: string): boolean {
+    if (!this.node.members.hasAddress(address)) return false;
     const now = this.clock.now();
     if (this.memberAddresses === undefined || now - this.memberAddressesAt > 1000) this.indexMemberAddresses(now);
     else if (this.memberAddresses.has(address)) return true;

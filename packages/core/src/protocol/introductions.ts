@@ -8,8 +8,8 @@
  * crash then takes minutes to detect), and every node would ping, gossip to and dial that address
  * for as long as they lived. Held here instead, a candidate is never probed in the rotation, never
  * gossiped to, never relayed, never sent in a push-pull and never counted in N. It gets a few plain
- * pings of its own (no piggybacked updates, no ping-req fan-out, no TCP fallback), on a budget of
- * its own; the first ack admits it as a member (and only then is it relayed, so every member a
+ * pings of its own (no piggybacked updates, no ping-req fan-out, no TCP fallback), from the next
+ * protocol period on, on a budget of its own; the first ack admits it as a member (and only then is it relayed, so every member a
  * node gossips is one some node has heard from). A candidate that never answers is dropped
  * quietly and remembered for a while, so copies of the same forgery are not pinged again.
  *
@@ -107,7 +107,9 @@ export class Introductions {
     this.candidates.set(a.name, fresh);
     this.perSource.set(via.key, fromSource + 1);
     this.hooks.count('introductions.pending');
-    this.probe(fresh);
+    // Not pinged at once: in a cluster that is forming, news of most members reaches us from a
+    // member soon after (and settles the candidate), so only those still pending at the next
+    // protocol period cost a ping.
   }
 
   /** Once per protocol period: a fresh ping budget, spent on candidates waiting for one. */

@@ -175,7 +175,11 @@ export class Membership {
     const proto = a.proto ?? 1;
     const app = a.app ?? '';
     if ((!r || a.inst > r.instance) && !this.hooks.compatible(a.name, proto, app)) return;
-    if (via && !via.trusted && this.hooks.introduce && (!r || (r.address !== a.addr && a.inst >= r.instance && (a.inst > r.instance || a.inc >= r.incarnation)))) {
+    // A member announcing itself from its own address, the first at that address, is a packet
+    // from it: direct evidence. (A forger who can fake source addresses gets one member per
+    // address this way, which then fails its probes like a crashed node.)
+    const fromItself = via !== undefined && !r && via.key === a.addr && !this.addressCounts.has(a.addr);
+    if (via && !via.trusted && !fromItself && this.hooks.introduce && (!r || (r.address !== a.addr && a.inst >= r.instance && (a.inst > r.instance || a.inc >= r.incarnation)))) {
       this.hooks.introduce(a, via);
       return;
     }

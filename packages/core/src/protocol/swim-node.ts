@@ -303,6 +303,7 @@ export class SwimNode implements MessengerHost {
       m.increment(`grapevine.drop.${env}`);
       return;
     }
+    let deferred: Message[] | undefined;
     for (const part of env.parts) {
       let value: unknown;
       try {
@@ -321,8 +322,15 @@ export class SwimNode implements MessengerHost {
         m.increment(known ? 'grapevine.drop.invalid' : 'grapevine.drop.unknown-type');
         continue;
       }
+      if (msg.k === 5 && msg.addr !== info.from && !this.trustedAddress(info.from)) {
+        // News of others from a source we do not know yet: the sender's own alive may come later
+        // in this envelope and make it known, so this waits for the end of the envelope.
+        (deferred ??= []).push(msg);
+        continue;
+      }
       this.safely(() => this.dispatch(msg, info));
     }
+    if (deferred) for (const msg of deferred) this.safely(() => this.dispatch(msg, info));
     // Digests are compared once the packet's piggybacked updates are applied (view-sync.ts).
     this.safely(() => this.viewSync.settle());
   }
