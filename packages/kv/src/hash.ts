@@ -4,6 +4,7 @@
  * awaits `loadHasher()` once and every ring and digest hashes synchronously after that.
  */
 import xxhash from 'xxhash-wasm';
+import { fmix32 } from '@grapevine/core';
 
 export interface Hasher {
   /** 32-bit hash of a string's UTF-8 bytes, as an unsigned integer. */
@@ -28,11 +29,5 @@ export function loadHasher(): Promise<Hasher> {
  * number this way costs a few integer operations instead of a string hash per pair.
  */
 export function mix32(a: number, b: number): number {
-  let h = (a ^ Math.imul(b, 0x9e3779b1)) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32((a ^ Math.imul(b, 0x9e3779b1)) >>> 0);
 }

@@ -80,8 +80,8 @@ function fnvUint(h: number, n: number): number {
   return fnvWord(fnvWord(h, n % TWO_32), Math.floor(n / TWO_32));
 }
 
-/** murmur3's 32-bit finaliser: every input bit affects every output bit. */
-function fmix32(h: number): number {
+/** murmur3's 32-bit finaliser: every input bit affects every output bit (the KV ring mixes with it too). */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
