@@ -39,22 +39,14 @@ export interface UdpTcpTransportOptions extends Pick<TcpTransportOptions, (typeo
   logger?: Logger;
 }
 
+/**
+ * The counters of both halves summed, `filtered`, and the TCP half's own counters (as
+ * TcpTransportStats describes them; `badAddress` counts refused UDP and TCP sends alike).
+ */
 export type UdpTcpTransportStats = TransportStats & {
   /** Inbound datagrams dropped by `inboundFilter`. */
   filtered: number;
-  /** Inbound TCP connections accepted (`connectionsOpened` counts outbound ones). */
-  connectionsAccepted: number;
-  /** Inbound TCP connections refused at a limit or during close. */
-  connectionsRejected: number;
-  /** Of `connectionsRejected`, those refused at `maxInboundPerPeer`. */
-  perPeerRejected: number;
-  /** Sends (UDP or TCP) refused because the destination is not "ip:port"; also in `sendErrors`. */
-  badAddress: number;
-  /** TCP connections closed because a frame did not complete within `frameTimeout`. */
-  frameTimeouts: number;
-  /** Unproductive inbound TCP connections closed at `maxConnections` to make room. */
-  evicted: number;
-};
+} & Pick<TcpTransportStats, 'connectionsAccepted' | 'connectionsRejected' | 'perPeerRejected' | 'badAddress' | 'frameTimeouts' | 'evicted'>;
 
 const STAT_KEYS = Object.keys(emptyTransportStats()) as (keyof TransportStats)[];
 
