@@ -4,7 +4,7 @@
  * public messaging API (handle, handleRequest, broadcast, sendTo, request, members, events), so it
  * runs the same on real sockets and in the simulator. docs/mesh.md states what it guarantees.
  */
-import { GrapevineError, HybridLogicalClock, type Cluster, type MemberEvent, type TimerHandle } from '@grapevine/core';
+import { GrapevineError, HybridLogicalClock, utf8Length, type Cluster, type MemberEvent, type TimerHandle } from '@grapevine/core';
 import { AckWaiters, type AckResult } from './await-acks.js';
 import { Batcher, estimateEntryBytes, type PendingEntry } from './batcher.js';
 import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from './options.js';
@@ -15,7 +15,7 @@ import { RejoinMarks } from './rejoin-marks.js';
 import { Subscriptions, type InvalidateEvent, type MeshEvent, type SubscribeOptions, type SubscribeTarget, type Subscription } from './subscriptions.js';
 import { KeyVersions } from './versions.js';
 import {
-  MeshType, batchToWire, fetchReplyToWire, fetchToWire, parseAck, parseBatch, parseFetch, parseFetchReply, parseHead, utf8Length,
+  MeshType, batchToWire, fetchReplyToWire, fetchToWire, parseAck, parseBatch, parseFetch, parseFetchReply, parseHead,
   type FetchReply, type FetchReq, type WireEvent,
 } from './wire.js';
 

@@ -6,6 +6,7 @@
  * Types are offsets from the `typeBase` option: the bus owns a block of 16, uses 4, and keeps the
  * rest for later versions so a new message never collides with an application's types.
  */
+import { utf8Length } from '@grapevine/core';
 
 export const MeshType = {
   /** Broadcast: a batch of events from one origin, consecutive sequence numbers. */
@@ -68,21 +69,6 @@ export function fetchReplyToWire(m: FetchReply): unknown[] {
 
 function isSeq(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}
-
-/** UTF-8 length without allocating (keys are checked on every inbound event). */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }
 
 function parseEvents(v: unknown, maxKeyBytes: number): WireEvent[] | undefined {

@@ -79,15 +79,21 @@ export interface Utf8Encoder {
 
 const utf8: Utf8Encoder = new TextEncoder();
 
-/** UTF-8 length without allocating for the common ASCII case. */
+/**
+ * The length of `s` in UTF-8 as TextEncoder writes it, without allocating (inbound names and keys
+ * are checked against their limits on every message). A surrogate pair is 4 bytes; a lone
+ * surrogate becomes U+FFFD, 3 bytes.
+ */
 export function utf8Length(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x80) n += 1;
     else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) { n += 4; i++; }
-    else n += 3;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
   }
   return n;
 }
