@@ -8,10 +8,10 @@ WORKDIR /app
 # pnpm and the TypeScript build need the whole workspace (sources, manifests, lockfile).
 COPY . .
 RUN npx -y pnpm@10 install --frozen-lockfile \
- && node packages/node/dist/cli.js help > /dev/null
+ && node packages/agent/dist/cli.js help > /dev/null
 # UDP and TCP gossip on one port; the HTTP API (when --http is given) on 8080.
 EXPOSE 7946/udp 7946/tcp 8080/tcp
 # Runs as the unprivileged user of the node image; SIGTERM (docker stop) leaves the cluster gracefully.
 USER node
-ENTRYPOINT ["node", "/app/packages/node/dist/cli.js"]
+ENTRYPOINT ["node", "/app/packages/agent/dist/cli.js"]
 CMD ["agent", "--bind", "0.0.0.0:7946"]

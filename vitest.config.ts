@@ -5,13 +5,15 @@ import { readdirSync, existsSync } from 'node:fs';
 // Tests import workspace packages from their TypeScript sources, so a test never runs against a
 // stale dist/. (Multi-process tests spawn the built CLI; `pnpm test` builds first.)
 const root = fileURLToPath(new URL('.', import.meta.url));
-const alias: Record<string, string> = {};
+// Exact-match regexes, so a subpath such as `@grapevine/node/internal` maps to its own source file
+// instead of being prefixed onto the package's index.
+const alias: { find: RegExp; replacement: string }[] = [];
 for (const dir of readdirSync(`${root}packages`)) {
   const src = `${root}packages/${dir}/src/index.ts`;
   if (!existsSync(src)) continue;
-  const name = `@grapevine/${dir}`;
-  alias[name] = src;
+  alias.push({ find: new RegExp(`^@grapevine/${dir}$`), replacement: src });
 }
+alias.push({ find: /^@grapevine\/node\/internal$/, replacement: `${root}packages/node/src/internal.ts` });
 
 export default defineConfig({
   resolve: { alias },

@@ -40,8 +40,8 @@ for (const file of walk(join(root, 'packages/core/src/protocol'))) {
   }
 }
 
-// Every package but core, the batteries-included `@grapevine/node` package and the test kit is an implementation.
-const implementations = readdirSync(join(root, 'packages')).filter((d) => !['core', 'node', 'testkit'].includes(d) && existsSync(join(root, 'packages', d, 'src')));
+// Every package but core, the batteries-included `@grapevine/node` package, the agent and the test kit is an implementation.
+const implementations = readdirSync(join(root, 'packages')).filter((d) => !['core', 'node', 'agent', 'testkit'].includes(d) && existsSync(join(root, 'packages', d, 'src')));
 for (const pkg of implementations) {
   const dir = join(root, 'packages', pkg, 'src');
   for (const file of walk(dir)) {

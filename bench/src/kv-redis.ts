@@ -20,7 +20,7 @@ const { values } = parseArgs({ options: { requests: { type: 'string' }, agents: 
 const REQUESTS = Number(values.requests ?? 100_000);
 const AGENTS = Number(values.agents ?? 5);
 const MEM_KEYS = Number(values['memory-keys'] ?? 100_000);
-const CLI = fileURLToPath(new URL('../../packages/node/dist/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/agent/dist/cli.js', import.meta.url));
 const procs: ChildProcess[] = [];
 
 async function freePort(): Promise<number> {

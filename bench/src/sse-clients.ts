@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { createCluster } from '@grapevine/node';
 import { emit, progress, sleep } from './util.js';
 
-const CLI = fileURLToPath(new URL('../../packages/node/dist/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/agent/dist/cli.js', import.meta.url));
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1]! : fallback;

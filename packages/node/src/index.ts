@@ -21,10 +21,7 @@ export { type WsClusterOptions } from './ws-option.js';
 export { DEFAULT_CLUSTER_MULTICAST_PORT, type MulticastChoice, type MulticastOption } from './multicast-option.js';
 export { DEFAULT_SEED_REFRESH_INTERVAL } from './seed-discovery.js';
 export { type SeedDnsOptions } from './seeds.js';
-export { startHttpApi, type HttpApi, type HttpApiOptions, type HttpRoute } from './http-api.js';
 export { createMeshNode, type MeshNode, type MeshNodeOptions } from './mesh-node.js';
-export { memberToJson, memberEventToJson, type MemberJson, type EventJson } from './event-json.js';
-export { renderPrometheus, metricName, DROP_REASONS } from './prometheus.js';
 export { createJsonLogger, type JsonLoggerOptions, type LogLevelName } from './json-logger.js';
 export { defaultLogLevel } from './default-logger.js';
 export {

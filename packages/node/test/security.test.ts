@@ -11,13 +11,13 @@ import {
   createCluster,
   generateKey,
   keyId,
-  renderPrometheus,
   UdpTcpTransport,
   type CipherName,
   type Cluster,
   type CreateClusterOptions,
   type MemoryMetrics,
 } from '@grapevine/node';
+import { renderPrometheus } from '@grapevine/agent';
 
 const FAST = { profile: 'fast', probeInterval: 250, probeTimeout: 100, suspicionMult: 2, gossipInterval: 50 } as const;
 /** Short, so "replayed after the window" takes seconds, not 30 s. Every node runs on this host's clock. */

@@ -10,12 +10,9 @@ import { profiles, type ProfileName } from '@grapevine/core';
 import { loadKeyFileSync } from '@grapevine/crypto';
 import { checkResolves, loadAgentConfig, type ProtocolOverrides } from './agent-config.js';
 import { parseWsFlags, type AgentWsSettings } from './agent-ws-args.js';
-import { CIPHERS, COMPRESSORS, DEFAULT_BIND, DEFAULT_PORT, type CipherName, type CompressName, type TransportName } from './create-cluster.js';
+import { CIPHERS, COMPRESSORS, DEFAULT_BIND, DEFAULT_PORT, type CipherName, type CompressName, type LogLevelName, type MulticastOption, type TransportName } from '@grapevine/node';
+import { checkMulticastOption, checkSeeds, isLogLevel, LOG_LEVELS, normalizeListenAddress, seedLabel } from '@grapevine/node/internal';
 import { KV_FLAGS, parseKvFlags, type KvAgentSettings } from './kv-agent.js';
-import { isLogLevel, LOG_LEVELS, type LogLevelName } from './json-logger.js';
-import { checkMulticastOption, type MulticastOption } from './multicast-option.js';
-import { normalizeListenAddress } from './listen-address.js';
-import { checkSeeds, seedLabel } from './seeds.js';
 import { UsageError, oneLine, parseArgsError } from './usage-error.js';
 
 export interface AgentSettings {

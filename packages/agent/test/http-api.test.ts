@@ -2,7 +2,8 @@
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCluster, startHttpApi, type Cluster, type HttpApi } from '@grapevine/node';
+import { createCluster, type Cluster } from '@grapevine/node';
+import { startHttpApi, type HttpApi } from '@grapevine/agent';
 
 const FAST = { profile: 'fast', probeInterval: 250, probeTimeout: 100 } as const;
 

@@ -7,7 +7,7 @@
 import { DEFAULT_PATH } from '@grapevine/transport-ws';
 import { MAX_PEM_FILE_BYTES, MAX_TOKEN_FILE_BYTES, readFlagFile } from './flag-file.js';
 import { UsageError } from './usage-error.js';
-import type { WsClusterOptions } from './ws-option.js';
+import type { WsClusterOptions } from '@grapevine/node/internal';
 
 export interface AgentWsSettings {
   path: string;

@@ -6,9 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { Cluster, MemberEvent } from '@grapevine/core';
-import { createCluster } from './create-cluster.js';
+import { createCluster, createJsonLogger } from '@grapevine/node';
 import { memberToJson } from './event-json.js';
-import { createJsonLogger } from './json-logger.js';
 import { formatMemberTable } from './members-command.js';
 import { UsageError, parseArgsError } from './usage-error.js';
 

@@ -5,7 +5,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHttpApi, type Cluster, type HttpApi, type MemberEvent } from '@grapevine/node';
+import type { Cluster, MemberEvent } from '@grapevine/node';
+import { startHttpApi, type HttpApi } from '@grapevine/agent';
 import { agentFixture, httpGet } from './cli-harness.js';
 
 async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Shared by the black-box CLI tests: spawn the built `grapevine` (packages/node/dist/cli.js;
+ * Shared by the black-box CLI tests: spawn the built `grapevine` (packages/agent/dist/cli.js;
  * `pnpm test` builds first) as agents that print --events json, and small HTTP helpers.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -7,7 +7,7 @@
  * refer to them before anything was dropped.
  */
 import { MemoryMetrics, type Cluster } from '@grapevine/core';
-import { multicastStats } from './seed-discovery.js';
+import { multicastStats } from '@grapevine/node/internal';
 
 type Kind = 'counter' | 'gauge' | 'summary';
 

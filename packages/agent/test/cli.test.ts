@@ -1,5 +1,5 @@
 /**
- * Black-box tests of the built `grapevine` CLI (packages/node/dist/cli.js; `pnpm test` builds
+ * Black-box tests of the built `grapevine` CLI (packages/agent/dist/cli.js; `pnpm test` builds
  * first): five agent processes on loopback find each other, see a SIGKILLed one die and a
  * SIGTERMed one leave; the HTTP API and `grapevine members` answer; bad flags exit 2.
  */

@@ -1,0 +1,8 @@
+/**
+ * `@grapevine/agent`: the `grapevine` command (agent, demo, members, keygen) and the pieces it is
+ * made of, for embedding the agent's HTTP API next to your own cluster.
+ * @packageDocumentation
+ */
+export { startHttpApi, type HttpApi, type HttpApiOptions, type HttpRoute } from './http-api.js';
+export { memberToJson, memberEventToJson, type MemberJson, type EventJson } from './event-json.js';
+export { renderPrometheus, metricName, DROP_REASONS } from './prometheus.js';
