@@ -10,7 +10,7 @@
  * does, when group or others may read it.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { GrapevineError } from '@grapevine/core';
 
 export interface SmallFile {
@@ -62,18 +62,27 @@ function unreadable(path: string, o: SmallFileOptions, err: unknown): GrapevineE
   return new GrapevineError('ERR_INVALID_OPTION', `cannot read ${o.what} ${path}: ${why}`, { cause: err });
 }
 
-/** Read `path` as UTF-8 text under the rules above; every refusal is an ERR_INVALID_OPTION naming the file. */
-export function readSmallFileSync(path: string, o: SmallFileOptions): SmallFile {
-  let fd: number;
+/**
+ * The reading rules, written once as a generator of file operations: the sync and async readers
+ * below only differ in how they carry an operation out, so the checks cannot drift apart.
+ */
+type Step<H> =
+  | { op: 'open' }
+  | { op: 'stat'; h: H }
+  | { op: 'read'; h: H; buf: Buffer; off: number }
+  | { op: 'close'; h: H };
+
+function* reading<H>(path: string, o: SmallFileOptions): Generator<Step<H>, SmallFile, unknown> {
+  let h: H;
   try {
-    fd = openSync(path, FLAGS);
+    h = (yield { op: 'open' }) as H;
   } catch (err) {
     throw unreadable(path, o, err);
   }
   try {
     let st: Stats;
     try {
-      st = fstatSync(fd);
+      st = (yield { op: 'stat', h }) as Stats;
     } catch (err) {
       throw unreadable(path, o, err);
     }
@@ -82,7 +91,7 @@ export function readSmallFileSync(path: string, o: SmallFileOptions): SmallFile 
     let got = 0;
     try {
       for (;;) {
-        const n = readSync(fd, buf, got, buf.length - got, null);
+        const n = (yield { op: 'read', h, buf, off: got }) as number;
         if (n === 0) break;
         got += n;
         if (got > o.maxBytes) throw tooLarge(path, o);
@@ -93,41 +102,59 @@ export function readSmallFileSync(path: string, o: SmallFileOptions): SmallFile 
     }
     return { text: buf.toString('utf8', 0, got), mode: st.mode & 0o777 };
   } finally {
-    closeSync(fd);
+    // A failed close loses nothing already read; it is not the caller's error.
+    yield { op: 'close', h };
   }
+}
+
+function stepSync(path: string, s: Step<number>): unknown {
+  switch (s.op) {
+    case 'open': return openSync(path, FLAGS);
+    case 'stat': return fstatSync(s.h);
+    case 'read': return readSync(s.h, s.buf, s.off, s.buf.length - s.off, null);
+    case 'close': try { closeSync(s.h); } catch { /* see reading() */ } return undefined;
+  }
+}
+
+async function stepAsync(path: string, s: Step<FileHandle>): Promise<unknown> {
+  switch (s.op) {
+    case 'open': return open(path, FLAGS);
+    case 'stat': return s.h.stat();
+    case 'read': return (await s.h.read(s.buf, s.off, s.buf.length - s.off, null)).bytesRead;
+    case 'close': return s.h.close().catch(() => undefined);
+  }
+}
+
+/** Read `path` as UTF-8 text under the rules above; every refusal is an ERR_INVALID_OPTION naming the file. */
+export function readSmallFileSync(path: string, o: SmallFileOptions): SmallFile {
+  const gen = reading<number>(path, o);
+  let r = gen.next();
+  while (!r.done) {
+    let value: unknown;
+    try {
+      value = stepSync(path, r.value);
+    } catch (err) {
+      r = gen.throw(err);
+      continue;
+    }
+    r = gen.next(value);
+  }
+  return r.value;
 }
 
 /** readSmallFileSync without blocking the event loop (for reloads in a running process). */
 export async function readSmallFile(path: string, o: SmallFileOptions): Promise<SmallFile> {
-  let fh: Awaited<ReturnType<typeof open>>;
-  try {
-    fh = await open(path, FLAGS);
-  } catch (err) {
-    throw unreadable(path, o, err);
-  }
-  try {
-    let st: Stats;
+  const gen = reading<FileHandle>(path, o);
+  let r = gen.next();
+  while (!r.done) {
+    let value: unknown;
     try {
-      st = await fh.stat();
+      value = await stepAsync(path, r.value);
     } catch (err) {
-      throw unreadable(path, o, err);
+      r = gen.throw(err);
+      continue;
     }
-    check(st, path, o);
-    const buf = Buffer.alloc(o.maxBytes + 1);
-    let got = 0;
-    try {
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-        if (got > o.maxBytes) throw tooLarge(path, o);
-      }
-    } catch (err) {
-      if (err instanceof GrapevineError) throw err;
-      throw unreadable(path, o, err);
-    }
-    return { text: buf.toString('utf8', 0, got), mode: st.mode & 0o777 };
-  } finally {
-    await fh.close().catch(() => undefined);
+    r = gen.next(value);
   }
+  return r.value;
 }
