@@ -17,12 +17,13 @@ import {
 import { BearerCheck } from './bearer.js';
 import { INSTANCE_BYTES, KIND_PACKET, KIND_RELIABLE, MAX_HELLO_URL_BYTES, encodeHello, encodeMessage } from './frames.js';
 import { Link, type LinkEvents, type LinkSettings } from './link.js';
-import { httpRefusal } from './dial-failure.js';
+import { SUPERSEDED, dialLink, unreachable, type DialContext } from './dial.js';
 import { clientOptions, emptyWsStats, resolveOptions, type Settings, type WsTransportOptions, type WsTransportStats } from './options.js';
 import { DialHistory, type Peer, type PeerLink } from './peer.js';
 import { listen, refuseUpgrade, requestPath, serveAsPlainRequest } from './upgrade.js';
 import { canonicalPeerUrl, hostPortOf } from './ws-address.js';
 import { PeerLinks } from './peer-links.js';
+import { findUnproductive, peerIsMember } from './eviction.js';
 
 
 type State = 'new' | 'starting' | 'listening' | 'closed';
@@ -57,6 +58,18 @@ export class WsTransport implements Transport {
   /** Ahead-of-time dials waiting for their delay, by canonical peer URL. */
   private readonly ahead = new Map<string, NodeJS.Timeout>();
   private readonly warnings: LogLimiter;
+  /** What a dial needs of this transport (dial.ts); getters, since settings arrive at start(). */
+  private readonly dialContext: DialContext = {
+    clientOptions: () => this.clientOptions,
+    linkSettings: () => this.linkSettings,
+    linkEvents: () => this.linkEvents,
+    dials: this.dials,
+    links: this.links,
+    identify: (link) => this.identify(link),
+    handshakeTimeout: () => this.s.handshakeTimeout,
+    path: () => this.s.path,
+    hasToken: () => this.s.token !== undefined,
+  };
   private readonly upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.onUpgrade(req, socket, head);
   private linkSettings: LinkSettings | undefined;
   private advertise: string | undefined;
@@ -249,7 +262,7 @@ export class WsTransport implements Transport {
       closeTimeout: this.s.closeTimeout,
       idleTimeout: this.s.idleTimeout,
       memberTimeout: this.s.memberTimeout,
-      isMember: (link) => this.peerIsMember(link),
+      isMember: (link) => peerIsMember(link, this.receiver, this.instanceId),
       logger: this.s.logger,
     };
   }
@@ -354,42 +367,16 @@ export class WsTransport implements Transport {
     });
   }
 
-  /**
-   * Whether the link's peer is a member, by the receiver's isMember (undefined when the receiver
-   * cannot tell, or the link is still without a hello or is our own dial to ourselves).
-   */
-  private peerIsMember(link: PeerLink): boolean | undefined {
-    const ask = this.receiver?.isMember;
-    if (ask === undefined || link.peerUrl === undefined || link.peer?.instance === this.instanceId) return undefined;
-    try {
-      return ask.call(this.receiver, link.peerUrl);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * At maxConnections, closes the oldest unproductive link so a newcomer can take its slot: an
-   * inbound one still without a hello, else one whose peer is not a member (without isMember: one
-   * that carried no message either way after the hello). False when every link is productive.
-   */
+  /** At maxConnections, closes the oldest unproductive link (eviction.ts); false when every link is productive. */
   private evictUnproductive(): boolean {
-    const hasHook = this.receiver?.isMember !== undefined;
-    // Set order is creation order: the first match is the oldest.
-    for (const link of this.links) {
-      if (link.state === 'retiring' || link.state === 'closed') continue;
-      // Our own dials still saying hello are not candidates: they are short-lived and wanted.
-      if (link.state === 'handshaking' && link.outbound) continue;
-      const unproductive = link.state === 'handshaking' || (hasHook ? this.peerIsMember(link) === false : !link.delivered && !link.usedForSend);
-      if (!unproductive) continue;
-      this.stats.evicted++;
-      this.warnings.log('info', 'evicted', { remote: link.remote, peer: link.peerUrl, maxConnections: this.s.maxConnections }, 'ws: unproductive connection closed at maxConnections to make room');
-      // Cut at once unless it carried our sends (then they drain first): the slot is needed now.
-      if (link.state === 'handshaking' || !link.usedForSend) void link.terminate();
-      else void this.table.retire(link, 'connection limit');
-      return true;
-    }
-    return false;
+    const victim = findUnproductive(this.links, this.receiver, this.instanceId);
+    if (victim === undefined) return false;
+    this.stats.evicted++;
+    this.warnings.log('info', 'evicted', { remote: victim.remote, peer: victim.peerUrl, maxConnections: this.s.maxConnections }, 'ws: unproductive connection closed at maxConnections to make room');
+    // Cut at once unless it carried our sends (then they drain first): the slot is needed now.
+    if (victim.state === 'handshaking' || !victim.usedForSend) void victim.terminate();
+    else void this.table.retire(victim, 'connection limit');
+    return true;
   }
 
   /** Validates the peer's hello; false (link terminated) when its URL is unusable. */
@@ -444,7 +431,7 @@ export class WsTransport implements Transport {
       return;
     }
     peer.dialing = true;
-    peer.abortDial = this.dial(peer.key, (err, link) => {
+    peer.abortDial = dialLink(peer.key, this.dialContext, (err, link) => {
       if (err === SUPERSEDED) {
         this.stats.dialsSuperseded++;
         this.table.dialSuperseded(peer);
@@ -466,55 +453,6 @@ export class WsTransport implements Transport {
       }
       this.table.dialSucceeded(peer, link);
     });
-  }
-
-  /**
-   * Opens a link to `url` and waits for the peer's hello; `done` runs exactly once, with SUPERSEDED
-   * when the returned function stopped the dial first.
-   */
-  private dial(url: string, done: (err: GrapevineError | undefined, link?: PeerLink) => void): () => void {
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(url, this.clientOptions);
-    } catch (err) {
-      queueMicrotask(() => done(unreachable(url, err instanceof Error ? err.message : String(err), err)));
-      return () => undefined;
-    }
-    this.dials.add(ws);
-    let settled = false;
-    const fail = (reason: string, cause?: unknown, err?: GrapevineError): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      this.dials.delete(ws);
-      ws.terminate();
-      done(err ?? unreachable(url, reason, cause));
-    };
-    const timer = setTimeout(() => fail(`no handshake within ${this.s.handshakeTimeout} ms`), this.s.handshakeTimeout);
-    // Stays attached: after the dial settled it is a no-op, and the link logs errors itself.
-    ws.on('error', (err) => fail(err.message, err));
-    // An HTTP answer instead of the upgrade says why (wrong path, token): fail with that reason.
-    ws.once('unexpected-response', (_req, res) => fail('', undefined, httpRefusal(url, res.statusCode ?? 0, this.s.path, this.s.token !== undefined)));
-    ws.once('close', () => fail('closed during the handshake'));
-    ws.once('open', () => {
-      if (settled || this.linkSettings === undefined) return;
-      this.dials.delete(ws);
-      const link: PeerLink = new Link(ws, true, hostPortOf(url), this.linkSettings, {
-        ...this.linkEvents,
-        onReady: (l) => {
-          if (settled) return;
-          if (!this.identify(l)) {
-            fail('the peer sent a bad hello');
-            return;
-          }
-          settled = true;
-          clearTimeout(timer);
-          done(undefined, l);
-        },
-      });
-      this.links.add(link);
-    });
-    return () => fail('superseded', undefined, SUPERSEDED);
   }
 
   private async shutdown(): Promise<void> {
@@ -544,9 +482,3 @@ export class WsTransport implements Transport {
 /** The request header a dialing transport names its advertised URL in (lower case, as Node reports it). */
 const FROM_HEADER = 'x-grapevine-from';
 const MAX_CANONICAL = 4096;
-/** Settles a dial stopped because the peer's own connection arrived first and wins the tie-break. */
-const SUPERSEDED = new GrapevineError('ERR_UNREACHABLE', "ws: dial stopped; the peer's own connection carries the sends");
-
-function unreachable(url: string, reason: string, cause?: unknown): GrapevineError {
-  return new GrapevineError('ERR_UNREACHABLE', `ws: cannot connect to ${url}: ${reason}`, { cause });
-}
