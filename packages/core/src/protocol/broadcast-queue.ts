@@ -3,6 +3,12 @@
  * `limit` times by this node (retransmitMult × ceil(log10(N+1))), least-sent and newest first, and
  * a newer update about the same key (a member's name) replaces the older one, so stale news about a
  * node is never sent after fresher news.
+ *
+ * Layout, so that no packet sorts or scans the whole queue: one bucket per transmit count, each an
+ * array of entries in ascending id (age) order. A packet takes from the least-sent bucket first,
+ * newest (the array's end) first; an entry sent moves up one bucket, put in its place by binary
+ * search. Eviction takes the oldest entry of the most-sent bucket. Removal by key finds the entry
+ * by binary search in its bucket. Array splices move pointers (a memmove), never re-sort.
  */
 export interface QueuedBroadcast {
   /** Updates with the same key supersede each other. */
@@ -17,6 +23,8 @@ export interface QueuedBroadcast {
 
 export class BroadcastQueue {
   private readonly byKey = new Map<string, QueuedBroadcast>();
+  /** buckets[t]: the entries sent t times, ascending id. */
+  private readonly buckets: QueuedBroadcast[][] = [];
   private nextId = 0;
   /** Entries dropped because the queue was full. */
   dropped = 0;
@@ -30,25 +38,40 @@ export class BroadcastQueue {
   enqueue(key: string, part: Uint8Array, done?: () => void): void {
     const old = this.byKey.get(key);
     if (old) {
-      this.byKey.delete(key);
+      this.unlink(old);
       old.done?.();
     }
     const entry: QueuedBroadcast = done ? { key, part, transmits: 0, id: this.nextId++, done } : { key, part, transmits: 0, id: this.nextId++ };
     this.byKey.set(key, entry);
+    this.bucket(0).push(entry); // the newest id: its place is the end
     if (this.byKey.size > this.maxEntries) this.evict();
+  }
+
+  private bucket(t: number): QueuedBroadcast[] {
+    while (this.buckets.length <= t) this.buckets.push([]);
+    return this.buckets[t]!;
   }
 
   /** Drop the most-sent, oldest entry (the least useful to keep). */
   private evict(): void {
-    let worst: QueuedBroadcast | undefined;
-    for (const e of this.byKey.values()) {
-      if (!worst || e.transmits > worst.transmits || (e.transmits === worst.transmits && e.id < worst.id)) worst = e;
-    }
-    if (worst) {
+    for (let t = this.buckets.length - 1; t >= 0; t--) {
+      const b = this.buckets[t]!;
+      if (b.length === 0) continue;
+      const worst = b.shift()!;
       this.byKey.delete(worst.key);
       this.dropped++;
       worst.done?.();
+      return;
     }
+  }
+
+  /** Take an entry out of its bucket and the key index. */
+  private unlink(e: QueuedBroadcast): void {
+    this.byKey.delete(e.key);
+    const b = this.buckets[e.transmits];
+    if (!b) return;
+    const i = indexOfId(b, e.id);
+    if (i < b.length && b[i] === e) b.splice(i, 1);
   }
 
   /**
@@ -58,21 +81,42 @@ export class BroadcastQueue {
    */
   take(budget: number, perPartOverhead: number, maxParts: number, limit: number): Uint8Array[] {
     if (this.byKey.size === 0 || budget <= perPartOverhead || maxParts <= 0) return [];
-    const entries = [...this.byKey.values()];
-    entries.sort((a, b) => a.transmits - b.transmits || b.id - a.id);
     const out: Uint8Array[] = [];
+    const sent: QueuedBroadcast[] = [];
     let used = 0;
-    for (const e of entries) {
-      if (out.length >= maxParts) break;
-      const cost = e.part.length + perPartOverhead;
-      if (used + cost > budget) continue;
-      used += cost;
-      out.push(e.part);
+    // Nothing smaller than this exists: stop scanning once the space left cannot hold it.
+    const minCost = perPartOverhead + 1;
+    outer: for (let t = 0; t < this.buckets.length; t++) {
+      const b = this.buckets[t]!;
+      let keep = b.length; // b[keep..] are the scanned entries that stay (compacted below)
+      let i = b.length - 1;
+      for (; i >= 0; i--) {
+        if (out.length >= maxParts || budget - used < minCost) break;
+        const e = b[i]!;
+        const cost = e.part.length + perPartOverhead;
+        if (used + cost > budget) {
+          b[--keep] = e;
+          continue;
+        }
+        used += cost;
+        out.push(e.part);
+        sent.push(e);
+      }
+      // Close the gap the taken entries left in the scanned suffix b[i+1..].
+      const removed = keep - (i + 1);
+      if (removed > 0) b.splice(i + 1, removed);
+      if (out.length >= maxParts || budget - used < minCost) break outer;
+    }
+    // Move what was sent up one bucket (after the scan, so no entry is taken twice).
+    for (const e of sent) {
       e.transmits++;
       if (e.transmits >= limit) {
         this.byKey.delete(e.key);
         e.done?.();
+        continue;
       }
+      const up = this.bucket(e.transmits);
+      up.splice(indexOfId(up, e.id), 0, e);
     }
     return out;
   }
@@ -81,7 +125,7 @@ export class BroadcastQueue {
   remove(key: string): void {
     const e = this.byKey.get(key);
     if (e) {
-      this.byKey.delete(key);
+      this.unlink(e);
       e.done?.();
     }
   }
@@ -89,7 +133,20 @@ export class BroadcastQueue {
   clear(): void {
     for (const e of this.byKey.values()) e.done?.();
     this.byKey.clear();
+    for (const b of this.buckets) b.length = 0;
   }
+}
+
+/** The first position in `b` (ascending id) whose id is ≥ `id`. */
+function indexOfId(b: readonly QueuedBroadcast[], id: number): number {
+  let lo = 0;
+  let hi = b.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (b[mid]!.id < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** retransmitMult × ceil(log10(N+1)). */

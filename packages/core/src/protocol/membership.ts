@@ -14,6 +14,8 @@ import type { Alive, Dead, Suspect } from './messages.js';
 import { refutingIncarnation } from './incarnation.js';
 import type { Introducer } from './introductions.js';
 import { Suspicion, minSuspicionTimeout } from './suspicion.js';
+import { IndexedSet } from './indexed-set.js';
+import { FifoDeadlines } from './fifo-deadlines.js';
 
 export interface MemberRecord {
   name: string;
@@ -29,6 +31,8 @@ export interface MemberRecord {
   /** The member's application version ('' when it set none). */
   appVersion: string;
   suspicion?: Suspicion | undefined;
+  /** Position in the state set that holds it (live, dead or left; see indexed-set.ts); -1 in none. */
+  slot: number;
 }
 
 /** What the table asks of the node that owns it. */
@@ -63,15 +67,27 @@ export class Membership {
   leaving = false;
   /** How many records (any state, self included) have each address: which addresses are members'. */
   private readonly addressCounts = new Map<string, number>();
+  /**
+   * The records by state, each indexable for O(1) random picks (self is in `live` while alive).
+   * Every state change passes setState(), which moves the record between them, so counting
+   * members or choosing targets never walks the table.
+   */
+  readonly live = new IndexedSet<MemberRecord>();
+  readonly dead = new IndexedSet<MemberRecord>();
+  readonly left = new IndexedSet<MemberRecord>();
+  private suspects = 0;
+  /** Dead and left records in the order they became so: the reaper takes them from the front. */
+  private readonly tombstones = new FifoDeadlines<MemberRecord>();
 
   constructor(
-    self: Omit<MemberRecord, 'stateChangedAt' | 'state'>,
+    self: Omit<MemberRecord, 'stateChangedAt' | 'state' | 'slot'>,
     private readonly cfg: ProtocolConfig,
     private readonly clock: Clock,
     private readonly hooks: MembershipHooks,
   ) {
-    this.self = { ...self, state: 'alive', stateChangedAt: clock.now() };
+    this.self = { ...self, state: 'alive', stateChangedAt: clock.now(), slot: -1 };
     this.records.set(self.name, this.self);
+    this.live.add(this.self);
     this.countAddress(this.self.address, 1);
   }
 
@@ -99,15 +115,27 @@ export class Membership {
 
   /** Members that are alive or suspect, self included: N in every formula. */
   liveCount(): number {
-    let n = 0;
-    for (const r of this.records.values()) if (r.state === 'alive' || r.state === 'suspect') n++;
-    return n;
+    return this.live.size;
   }
 
   counts(): MemberCounts {
-    const c: MemberCounts = { alive: 0, suspect: 0, dead: 0, left: 0 };
-    for (const r of this.records.values()) c[r.state]++;
-    return c;
+    return { alive: this.live.size - this.suspects, suspect: this.suspects, dead: this.dead.size, left: this.left.size };
+  }
+
+  private setOf(state: MemberState): IndexedSet<MemberRecord> {
+    return state === 'dead' ? this.dead : state === 'left' ? this.left : this.live;
+  }
+
+  /** Put a record (new, or changing state) in the set for `state` and keep the counts. */
+  private place(r: MemberRecord, prev: MemberState | undefined, state: MemberState): void {
+    if (prev === 'suspect') this.suspects--;
+    if (state === 'suspect') this.suspects++;
+    const from = prev === undefined ? undefined : this.setOf(prev);
+    const to = this.setOf(state);
+    if (from !== to) {
+      from?.delete(r);
+      to.add(r);
+    }
   }
 
   aliveMessage(r: MemberRecord = this.self): Alive {
@@ -149,6 +177,8 @@ export class Membership {
     const prev = r.state;
     r.state = state;
     r.stateChangedAt = this.clock.now();
+    this.place(r, prev, state);
+    if ((state === 'dead' || state === 'left') && r !== this.self) this.tombstones.push(r, r.stateChangedAt);
     if (state !== 'suspect' && r.suspicion) {
       r.suspicion.cancel();
       r.suspicion = undefined;
@@ -192,9 +222,10 @@ export class Membership {
       const rec: MemberRecord = {
         name: a.name, address: a.addr, state: 'alive', incarnation: a.inc, instance: a.inst,
         meta: Object.freeze({ ...a.meta }), metaVersion: a.metaVer, stateChangedAt: this.clock.now(),
-        protocol: proto, appVersion: app,
+        protocol: proto, appVersion: app, slot: -1,
       };
       this.records.set(a.name, rec);
+      this.place(rec, undefined, 'alive');
       this.countAddress(rec.address, 1);
       this.hooks.added(a.name);
       this.hooks.disseminate(a.name, a);
@@ -328,16 +359,27 @@ export class Membership {
     this.event('updated', this.self);
   }
 
-  /** Forget tombstones older than the retention period; returns the names removed. */
+  /** We are leaving: our own record moves to left (its stateChangedAt stays; it is never reaped). */
+  selfLeft(): void {
+    const prev = this.self.state;
+    this.self.state = 'left';
+    this.place(this.self, prev, 'left');
+  }
+
+  /**
+   * Forget tombstones older than the retention period; returns the names removed. Walks only the
+   * tombstones that are due (oldest first), not the table; an entry whose record has changed
+   * since it was queued (revived, reaped, or died again later) is skipped.
+   */
   reap(now: number, retention: number): string[] {
     const gone: string[] = [];
-    for (const r of this.records.values()) {
-      if ((r.state === 'dead' || r.state === 'left') && now - r.stateChangedAt >= retention) gone.push(r.name);
-    }
-    for (const name of gone) {
-      this.countAddress(this.records.get(name)!.address, -1);
-      this.records.delete(name);
-    }
+    this.tombstones.takeUntil(now - retention, (r, at) => {
+      if (this.records.get(r.name) !== r || (r.state !== 'dead' && r.state !== 'left') || r.stateChangedAt !== at) return;
+      this.countAddress(r.address, -1);
+      this.records.delete(r.name);
+      this.setOf(r.state).delete(r);
+      gone.push(r.name);
+    });
     return gone;
   }
 

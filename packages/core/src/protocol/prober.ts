@@ -9,6 +9,7 @@ import type { TimerHandle } from '../clock.js';
 import { TimerGroup } from '../timer-group.js';
 import type { ProtocolConfig } from '../config.js';
 import { randomInt, shuffle } from '../random.js';
+import { sampleFrom } from './indexed-set.js';
 import type { InboundInfo } from '../transport.js';
 import type { Awareness } from './awareness.js';
 import type { MemberRecord, Membership } from './membership.js';
@@ -84,8 +85,15 @@ export class Prober {
    * the next round). Never before the cursor: that would shift an already-probed member under it.
    */
   added(name: string): void {
+    // O(1), as memberlist does: append, then swap with a random place at or after the cursor. The
+    // member that was there moves to the end, still in this round.
     const at = this.index + randomInt(this.env.random, this.order.length - this.index + 1);
-    this.order.splice(at, 0, name);
+    this.order.push(name);
+    const last = this.order.length - 1;
+    if (at !== last) {
+      this.order[last] = this.order[at]!;
+      this.order[at] = name;
+    }
   }
 
   private probeable(r: MemberRecord | undefined): r is MemberRecord {
@@ -95,7 +103,11 @@ export class Prober {
   private nextTarget(): MemberRecord | undefined {
     for (let tries = 0; tries <= this.order.length; tries++) {
       if (this.index >= this.order.length) {
-        this.order = shuffle(this.env.random, [...this.members.records.values()].filter((r) => this.probeable(r)).map((r) => r.name));
+        // A new round: O(live members) once per round, so O(1) per probe.
+        const self = this.members.self;
+        const names: string[] = [];
+        for (const r of this.members.live.values()) if (r !== self) names.push(r.name);
+        this.order = shuffle(this.env.random, names);
         this.index = 0;
         if (this.order.length === 0) return undefined;
       }
@@ -168,12 +180,10 @@ export class Prober {
     }, period);
   }
 
+  /** k random alive members other than us and the target, sampled in O(k) (indexed-set.ts). */
   private pickHelpers(exclude: string, k: number): MemberRecord[] {
-    const candidates: MemberRecord[] = [];
-    for (const r of this.members.records.values()) {
-      if (r.state === 'alive' && r !== this.members.self && r.name !== exclude) candidates.push(r);
-    }
-    return shuffle(this.env.random, candidates).slice(0, k);
+    const self = this.members.self;
+    return sampleFrom(this.env.random, [this.members.live], k, (r) => r.state === 'alive' && r !== self && r.name !== exclude);
   }
 
   onPing(p: Ping, info: InboundInfo): void {

@@ -50,6 +50,13 @@ export class PushPullExchange {
     return out;
   }
 
+  /** Push-pulls go over the reliable path alone in their envelope; their bytes are counted. */
+  private send(addr: string, msg: PushPull): Promise<void> {
+    const part = this.outbox.encode(msg);
+    this.env.metrics.increment('grapevine.pushpull.bytes-sent', part.length);
+    return this.outbox.sendPartReliable(addr, part);
+  }
+
   /** Exchange state with `addr`; resolves with the number of states received. */
   exchange(addr: string, join: boolean): Promise<number> {
     const self = this.members.self;
@@ -63,7 +70,7 @@ export class PushPullExchange {
         reject(new GrapevineError('ERR_TIMEOUT', `no answer from ${addr} within ${ms} ms (push-pull)`));
       }, ms);
       this.pending.set(seq, { resolve, reject, timer });
-      this.outbox.sendReliable(addr, msg).catch((err: unknown) => {
+      this.send(addr, msg).catch((err: unknown) => {
         const p = this.pending.get(seq);
         if (!p) return;
         this.pending.delete(seq);
@@ -101,14 +108,14 @@ export class PushPullExchange {
         k: 8, seq: pp.seq, join: pp.join, reply: true, from: self.name, fromAddr: self.address, states: [], proto: self.protocol, app: self.appVersion, refusal,
         ...(taken !== null ? { refusalCode: 'name-taken' as const } : {}),
       };
-      this.outbox.sendReliable(pp.fromAddr, no).catch(() => undefined);
+      this.send(pp.fromAddr, no).catch(() => undefined);
       return;
     }
     const trusted = this.trustedSource(from);
     this.merge(pp, { key: from, trusted });
     const answer = (): void => {
       const reply: PushPull = { k: 8, seq: pp.seq, join: pp.join, reply: true, from: self.name, fromAddr: self.address, states: this.localStates(), proto: self.protocol, app: self.appVersion };
-      this.outbox.sendReliable(pp.fromAddr, reply).catch(() => this.env.metrics.increment('grapevine.pushpull.reply-failed'));
+      this.send(pp.fromAddr, reply).catch(() => this.env.metrics.increment('grapevine.pushpull.reply-failed'));
     };
     if (trusted || this.trustedSource(pp.fromAddr) || !this.verify) return answer();
     // Our whole table is the largest thing we send. To an address that is not a member's, it goes

@@ -10,7 +10,8 @@ import { allFinal, joinError } from './join-failure.js';
 import { GrapevineError } from '../errors.js';
 import { HybridLogicalClock } from '../hlc.js';
 import type { MemberEvent } from '../member.js';
-import { randomInt, shuffle } from '../random.js';
+import { randomInt } from '../random.js';
+import { sampleFrom } from './indexed-set.js';
 import type { InboundInfo } from '../transport.js';
 import { WirePipeline } from '../wire/pipeline.js';
 import { Awareness } from './awareness.js';
@@ -163,19 +164,16 @@ export class SwimNode implements MessengerHost {
   sortedLive(): readonly string[] {
     if (!this.sortedCache) {
       const names: string[] = [];
-      for (const r of this.members.records.values()) if (r.state === 'alive' || r.state === 'suspect') names.push(r.name);
+      for (const r of this.members.live.values()) names.push(r.name);
       this.sortedCache = names.sort();
     }
     return this.sortedCache;
   }
 
+  /** Up to k random live members other than this node and `exclude` (O(k), see indexed-set.ts). */
   randomPeers(k: number, exclude?: string): MemberRecord[] {
     const self = this.members.self;
-    const live: MemberRecord[] = [];
-    for (const r of this.members.records.values()) {
-      if (r !== self && r.name !== exclude && (r.state === 'alive' || r.state === 'suspect')) live.push(r);
-    }
-    return shuffle(this.env.random, live).slice(0, k);
+    return sampleFrom(this.env.random, [this.members.live], k, (r) => r !== self && r.name !== exclude);
   }
 
   /** Anything waiting in either dissemination queue. */
@@ -273,20 +271,20 @@ export class SwimNode implements MessengerHost {
     this.timer(round, spacing);
   }
 
-  /** Members gossip goes to: live ones, and recently dead ones so a falsely dead node hears and refutes. */
+  /**
+   * gossipNodes random members gossip goes to: live ones, and recently dead ones so a falsely dead
+   * node hears and refutes. Sampled from the live and dead sets, not found by a walk of the table.
+   */
   private gossipTargets(): MemberRecord[] {
     const now = this.env.clock.now();
-    const out: MemberRecord[] = [];
-    for (const r of this.members.records.values()) {
-      if (r === this.members.self) continue;
-      if (r.state === 'alive' || r.state === 'suspect' || (r.state === 'dead' && now - r.stateChangedAt < this.cfg.gossipToTheDead)) out.push(r);
-    }
-    return out;
+    const self = this.members.self;
+    return sampleFrom(this.env.random, [this.members.live, this.members.dead], this.cfg.gossipNodes, (r) =>
+      r !== self && (r.state !== 'dead' || now - r.stateChangedAt < this.cfg.gossipToTheDead));
   }
 
   gossip(): void {
     if (this.queued === 0) return;
-    const targets = shuffle(this.env.random, this.gossipTargets()).slice(0, this.cfg.gossipNodes);
+    const targets = this.gossipTargets();
     for (const t of targets) {
       if (!this.outbox.gossip(t.address)) break;
     }
@@ -415,8 +413,8 @@ export class SwimNode implements MessengerHost {
   }
 
   private randomLive(): MemberRecord | undefined {
-    const live = [...this.members.records.values()].filter((r) => r.state === 'alive' && r !== this.members.self);
-    return live.length ? live[randomInt(this.env.random, live.length)] : undefined;
+    const self = this.members.self;
+    return sampleFrom(this.env.random, [this.members.live], 1, (r) => r.state === 'alive' && r !== self)[0];
   }
 
   /**
@@ -441,14 +439,14 @@ export class SwimNode implements MessengerHost {
    */
   heal(): void {
     const others = this.members.liveCount() - 1;
-    const dead = [...this.members.records.values()].filter((r) => r.state === 'dead');
+    const dead = this.members.dead;
     const lost = others === 0 || others < this.peakOthers;
-    if (this.seeds.length > 0 && (lost || dead.length > 0)) {
+    if (this.seeds.length > 0 && (lost || dead.size > 0)) {
       const seed = this.seeds[randomInt(this.env.random, this.seeds.length)]!;
       if (seed !== this.members.self.address) this.pushPull.exchange(seed, false).catch(() => this.env.metrics.increment('grapevine.heal.seed-failed'));
     }
-    if (dead.length > 0) {
-      const d = dead[randomInt(this.env.random, dead.length)]!;
+    if (dead.size > 0) {
+      const d = dead.at(randomInt(this.env.random, dead.size));
       this.pushPull.exchange(d.address, false).catch(() => this.env.metrics.increment('grapevine.heal.dead-failed'));
     }
     if (!lost) this.peakOthers = others;
@@ -484,10 +482,10 @@ export class SwimNode implements MessengerHost {
     this.members.leaving = true;
     const msg: Dead = { k: 7, name: self.name, inc: self.incarnation, from: self.name, inst: self.instance };
     this.queue.enqueue(self.name, this.outbox.encode(msg));
-    for (const r of this.members.records.values()) {
-      if (r !== self && (r.state === 'alive' || r.state === 'suspect')) this.outbox.send(r.address, msg, false);
+    for (const r of this.members.live.toArray()) {
+      if (r !== self) this.outbox.send(r.address, msg, false);
     }
-    self.state = 'left';
+    this.members.selfLeft();
     this.viewDigest.update(self.name, self);
     if (this.cfg.leavePropagateDelay > 0) {
       await new Promise<void>((resolve) => this.env.clock.setTimer(resolve, this.cfg.leavePropagateDelay));

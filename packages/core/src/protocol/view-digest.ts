@@ -26,6 +26,9 @@
  */
 import type { MemberRecord } from './membership.js';
 
+/** What the digest reads of a record. */
+type DigestEntry = Pick<MemberRecord, 'name' | 'state' | 'instance' | 'incarnation'>;
+
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 const TWO_32 = 0x1_0000_0000;
@@ -105,7 +108,7 @@ interface Entry {
   contribution: number;
 }
 
-function counts(r: MemberRecord): boolean {
+function counts(r: DigestEntry): boolean {
   return r.state === 'alive' || r.state === 'suspect';
 }
 
@@ -129,7 +132,7 @@ export class ViewDigest {
    * Bring one member's contribution up to date. `r` is the member's record now, or undefined when
    * the record is gone. O(1) (plus the name's length the first time a name is seen).
    */
-  update(name: string, r: MemberRecord | undefined): void {
+  update(name: string, r: DigestEntry | undefined): void {
     const e = this.entries.get(name);
     if (!r || !counts(r)) {
       if (e) {
@@ -155,7 +158,7 @@ export class ViewDigest {
    * Recompute from the whole table (O(N)); returns true when the incremental value had drifted,
    * which means some change reached the table without update() being called.
    */
-  rebuild(records: Iterable<MemberRecord>): boolean {
+  rebuild(records: Iterable<DigestEntry>): boolean {
     const before = this.sum;
     const old = this.entries.size;
     this.entries.clear();
@@ -166,7 +169,7 @@ export class ViewDigest {
 }
 
 /** The digest of a table computed from scratch (tests, and the consistency check). */
-export function computeViewDigest(records: Iterable<MemberRecord>): number {
+export function computeViewDigest(records: Iterable<DigestEntry>): number {
   const d = new ViewDigest();
   d.rebuild(records);
   return d.value;
