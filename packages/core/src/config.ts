@@ -37,6 +37,12 @@ export interface ProtocolConfig {
   /** Base push-pull (anti-entropy) interval; scaled up with N like memberlist (0 disables). */
   pushPullInterval: number;
   /**
+   * Most member states one push-pull message carries (at least 2). A larger table is sent as our
+   * own state plus a random sample of the others, fresh each exchange, so a push-pull (a join's
+   * reply included) stays bounded and push-pull bandwidth does not grow with N.
+   */
+  pushPullMaxMembers: number;
+  /**
    * Carry a digest of this node's membership view in pings and acks, and push-pull with a peer
    * whose view keeps disagreeing (view-sync.ts). Repairs a missed update within a few protocol
    * periods instead of at the next periodic push-pull.
@@ -120,6 +126,7 @@ const lan: ProtocolConfig = {
   gossipToTheDead: 30_000,
   retransmitMult: 4,
   pushPullInterval: 30_000,
+  pushPullMaxMembers: 256,
   viewDigest: true,
   viewDigestMismatches: 3,
   viewDigestSyncInterval: 5_000,
@@ -223,6 +230,9 @@ function validateConfig(cfg: ProtocolConfig): void {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
       throw new GrapevineError('ERR_INVALID_OPTION', `option ${k} must be a non-negative number, got ${String(v)}`);
     }
+  }
+  if (!Number.isInteger(cfg.pushPullMaxMembers) || cfg.pushPullMaxMembers < 2) {
+    throw new GrapevineError('ERR_INVALID_OPTION', `option pushPullMaxMembers must be an integer of at least 2, got ${String(cfg.pushPullMaxMembers)}`);
   }
   if (typeof cfg.viewDigest !== 'boolean') {
     throw new GrapevineError('ERR_INVALID_OPTION', `option viewDigest must be true or false, got ${String(cfg.viewDigest)}`);

@@ -8,7 +8,8 @@
  * array of entries in ascending id (age) order. A packet takes from the least-sent bucket first,
  * newest (the array's end) first; an entry sent moves up one bucket, put in its place by binary
  * search. Eviction takes the oldest entry of the most-sent bucket. Removal by key finds the entry
- * by binary search in its bucket. Array splices move pointers (a memmove), never re-sort.
+ * by binary search in its bucket. Array splices move pointers (a memmove), never re-sort. A packet
+ * that is nearly full stops looking after 16 entries in a row too large for the space left.
  */
 export interface QueuedBroadcast {
   /** Updates with the same key supersede each other. */
@@ -86,6 +87,9 @@ export class BroadcastQueue {
     let used = 0;
     // Nothing smaller than this exists: stop scanning once the space left cannot hold it.
     const minCost = perPartOverhead + 1;
+    // And stop after this many entries in a row too large for the space left: a nearly full
+    // packet would otherwise walk the whole queue looking for a part small enough.
+    let skips = 0;
     outer: for (let t = 0; t < this.buckets.length; t++) {
       const b = this.buckets[t]!;
       let keep = b.length; // b[keep..] are the scanned entries that stay (compacted below)
@@ -96,8 +100,10 @@ export class BroadcastQueue {
         const cost = e.part.length + perPartOverhead;
         if (used + cost > budget) {
           b[--keep] = e;
+          if (++skips >= MAX_SKIPS) break;
           continue;
         }
+        skips = 0;
         used += cost;
         out.push(e.part);
         sent.push(e);
@@ -105,7 +111,7 @@ export class BroadcastQueue {
       // Close the gap the taken entries left in the scanned suffix b[i+1..].
       const removed = keep - (i + 1);
       if (removed > 0) b.splice(i + 1, removed);
-      if (out.length >= maxParts || budget - used < minCost) break outer;
+      if (out.length >= maxParts || budget - used < minCost || skips >= MAX_SKIPS) break outer;
     }
     // Move what was sent up one bucket (after the scan, so no entry is taken twice).
     for (const e of sent) {
@@ -136,6 +142,9 @@ export class BroadcastQueue {
     for (const b of this.buckets) b.length = 0;
   }
 }
+
+/** Entries too large for the space left that take() passes over before it closes the packet. */
+const MAX_SKIPS = 16;
 
 /** The first position in `b` (ascending id) whose id is ≥ `id`. */
 function indexOfId(b: readonly QueuedBroadcast[], id: number): number {

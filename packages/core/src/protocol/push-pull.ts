@@ -1,17 +1,24 @@
 /**
- * Anti-entropy: two nodes swap their whole membership tables over the reliable path. Join is a
+ * Anti-entropy: two nodes swap their membership tables over the reliable path. Join is a
  * push-pull with a seed; a periodic one repairs anything gossip missed; a reconnect one heals
  * partitions by reaching members we believe dead.
+ *
+ * A table of more than `maxStates` records (the pushPullMaxMembers option) is not sent whole: each
+ * push-pull carries our own state and a fresh random sample of the others, so a message stays
+ * bounded whatever N is, and successive exchanges cover the whole table (a record is in a given
+ * one with probability maxStates/N). Joiners learn the rest from gossip, which carries every
+ * join anyway. Receivers need no change: a sample is merged like a whole table.
  */
 import type { TimerHandle } from '../clock.js';
 import { GrapevineError } from '../errors.js';
 import type { InboundInfo } from '../transport.js';
 import type { Introducer } from './introductions.js';
-import type { Membership } from './membership.js';
+import type { MemberRecord, Membership } from './membership.js';
 import type { NodeState, PushPull } from './messages.js';
 import type { NodeEnv } from './node-env.js';
 import type { Outbox } from './outbox.js';
 import type { VersionGate } from './versions.js';
+import { sampleFrom } from './indexed-set.js';
 
 interface PendingExchange {
   resolve(states: number): void;
@@ -40,13 +47,22 @@ export class PushPullExchange {
     private readonly trustedSource: (addr: string) => boolean = () => true,
     /** Ping `addr` for `name` (a verification ping); reports whether it answered. */
     private readonly verify?: (name: string, addr: string, done: (answered: boolean) => void) => void,
+    /** Most states one push-pull carries (pushPullMaxMembers); more members → a random sample. */
+    private readonly maxStates = Infinity,
   ) {}
 
+  /** Our table, or when it has more than maxStates records, ourselves and a random sample of the rest. */
   localStates(): NodeState[] {
+    const m = this.members;
     const out: NodeState[] = [];
-    for (const r of this.members.records.values()) {
-      out.push({ name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, state: r.state, metaVer: r.metaVersion, meta: { ...r.meta }, proto: r.protocol, app: r.appVersion });
+    if (m.records.size <= this.maxStates) {
+      for (const r of m.records.values()) out.push(stateOf(r));
+      return out;
     }
+    this.env.metrics.increment('grapevine.pushpull.sampled');
+    const self = m.self;
+    out.push(stateOf(self));
+    for (const r of sampleFrom(this.env.random, [m.live, m.dead, m.left], this.maxStates - 1, (x) => x !== self)) out.push(stateOf(r));
     return out;
   }
 
@@ -175,6 +191,10 @@ export class PushPullExchange {
     }
     this.pending.clear();
   }
+}
+
+function stateOf(r: MemberRecord): NodeState {
+  return { name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, state: r.state, metaVer: r.metaVersion, meta: { ...r.meta }, proto: r.protocol, app: r.appVersion };
 }
 
 /** A transport error's text, without repeating an address the message already names. */

@@ -142,6 +142,7 @@ export class SwimNode implements MessengerHost {
       env, this.members, this.outbox, () => cfg.joinTimeout, this.versions,
       (addr) => this.trustedAddress(addr),
       (name, addr, done) => this.prober.verify(name, addr, done),
+      cfg.pushPullMaxMembers,
     );
     this.viewSync = new ViewSync(env, cfg, this.members, this.viewDigest, (addr) => {
       this.checkViewDigest();
