@@ -95,13 +95,21 @@ function main(): void {
     title: 'Idle load per node (simulated)',
     xLabel: 'nodes N (log scale)',
     yLabel: 'packets sent per node per s',
-    series: [series('idle', 'packets_per_node_s', 'measured'), model('SWIM: ping + ack per period', () => 2 / probe)],
+    series: [
+      series('loss', 'packets_per_node_s', 'steady, 60 s at 5% loss'),
+      series('idle', 'packets_per_node_s', 'first 10 s after the join'),
+      model('SWIM: ping + ack per period', () => 2 / probe),
+    ],
   }));
   write('load-bytes.svg', lineChart({
     title: 'Idle bytes and CPU per node (simulated)',
     xLabel: 'nodes N (log scale)',
     yLabel: 'per node per simulated second',
-    series: [series('idle', 'bytes_per_node_s', 'bytes sent'), series('idle', 'cpu_ms_per_sim_s', 'CPU µs', 1000, true)],
+    series: [
+      series('loss', 'bytes_per_node_s', 'bytes sent (steady)'),
+      series('loss', 'cpu_ms_per_sim_s', 'CPU µs (steady)', 1000, true),
+      series('idle', 'bytes_per_node_s', 'bytes, after join'),
+    ],
   }));
   write('memory.svg', lineChart({
     title: 'Memory of the simulation',
