@@ -4,13 +4,15 @@
  * t=0, then --seconds simulated seconds of idle. Measures what the core's hot paths cost, not the
  * simulator's (bench:sim covers the whole scale report).
  *
- *   node bench/dist/join-idle.js [--n 500] [--seconds 60] [--codec msgpack|json] [--seed 1]
+ *   node bench/dist/join-idle.js [--n 500] [--seconds 60] [--codec msgpack|json] [--seed 1] [--pool]
+ *
+ * --pool passes one StringPool to every node (names, addresses and metadata stored once).
  *
  * Prints one JSON line: wall ms for the join and for join + idle, peak RSS, CPU ms per simulated
  * second over the idle part, whether every node sees every other alive at the end, and push-pull
  * bytes sent per node per simulated second over the idle part.
  */
-import { Cluster, MemoryMetrics, seededRandom, type ClusterOptions } from '@grapevine/core';
+import { Cluster, MemoryMetrics, StringPool, seededRandom, type ClusterOptions } from '@grapevine/core';
 import { MemoryNetwork, VirtualClock } from '@grapevine/transport-memory';
 import { msgpackCodec } from '@grapevine/codec-msgpack';
 import { emit, now, progress, r1 } from './util.js';
@@ -26,6 +28,7 @@ const SECONDS = arg('--seconds', 60);
 const SEED = arg('--seed', 1);
 const ci = argv.indexOf('--codec');
 const CODEC = ci >= 0 ? argv[ci + 1] : 'msgpack';
+const POOL = argv.includes('--pool');
 
 let peakRss = 0;
 const sampleRss = (): void => {
@@ -37,7 +40,7 @@ async function main(): Promise<void> {
   const clock = new VirtualClock({ maxTimersPerAdvance: 1e9 });
   const net = new MemoryNetwork({ clock, seed: SEED, defaultDelay: 1, jitter: 0 });
   const nodes: { cluster: Cluster; metrics: MemoryMetrics; name: string }[] = [];
-  const options: Partial<ClusterOptions> = { profile: 'lan', ...(CODEC === 'msgpack' ? { codec: msgpackCodec } : {}) };
+  const options: Partial<ClusterOptions> = { profile: 'lan', ...(CODEC === 'msgpack' ? { codec: msgpackCodec } : {}), ...(POOL ? { stringPool: new StringPool() } : {}) };
   for (let i = 0; i < N; i++) {
     const t = net.createTransport(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:7946`);
     const metrics = new MemoryMetrics();
@@ -78,10 +81,11 @@ async function main(): Promise<void> {
   const alive = nodes.map((n) => n.cluster.members({ state: 'alive' }).length);
   const minAlive = Math.min(...alive);
   emit({
-    scenario: 'join-idle', n: N, seconds: SECONDS, codec: CODEC,
+    scenario: 'join-idle', n: N, seconds: SECONDS, codec: CODEC, pool: POOL,
     join_wall_ms: r1(joinWall), join_sim_ms: joinSim, total_wall_ms: r1(totalWall), peak_rss_mb: r1(peakRss / 1048576),
     idle_cpu_ms_per_sim_s: r1((cpu.user + cpu.system) / 1000 / idleSeconds), idle_wall_ms_per_sim_s: r1(idleWall / idleSeconds),
     pushpull_bytes_per_node_s: r1((pushPullBytes(nodes) - bytesBefore) / N / idleSeconds),
+    pushpull_bytes_per_node_total: r1(pushPullBytes(nodes) / N),
     min_alive_seen: minAlive, converged: minAlive === N,
   });
   for (const n of nodes) await n.cluster.close();

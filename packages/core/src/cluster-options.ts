@@ -3,6 +3,7 @@ import type { Codec } from './codec.js';
 import type { Compressor } from './compressor.js';
 import type { EncryptionOptions } from './wire/pipeline.js';
 import type { ProfileName, ProtocolConfig } from './config.js';
+import type { StringPool } from './protocol/string-pool.js';
 import type { EventName, MemberListener } from './event-stream.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -54,6 +55,13 @@ export interface ClusterOptions<S = StreamChannel> extends Partial<Omit<Protocol
    * to handleStream or openStream.
    */
   wrapStream?: (ch: StreamChannel, opts: StreamOptions) => S;
+  /**
+   * Storage shared by every node of one process for the names, addresses and metadata their
+   * membership tables hold (a simulation of thousands of nodes passes one StringPool to all of
+   * them, so each value is stored once). Changes nothing a node observes; off by default, since a
+   * single node gains nothing from it.
+   */
+  stringPool?: StringPool;
   clock?: Clock;
   random?: Random;
   logger?: Logger;

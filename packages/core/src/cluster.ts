@@ -66,6 +66,7 @@ export class Cluster<S = unknown> {
           this.events.emit(ev);
         },
         label: opts.label,
+        stringPool: opts.stringPool,
         compressor: opts.compressor,
         encryption: opts.encryption,
         compatible: opts.compatible,
@@ -84,7 +85,7 @@ export class Cluster<S = unknown> {
       throw new GrapevineError('ERR_INVALID_OPTION', 'option name must be a non-empty string');
     }
     if (!opts.transport) throw new GrapevineError('ERR_INVALID_OPTION', 'option transport is required');
-    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, on: _on, label: _lb, compressor: _co, encryption: _en, wrapStream: _ws, appVersion, compatible: _cp, ...overrides } = opts;
+    const { name: _n, transport: _t, codec: _c, profile, limits, meta: _m, seeds: _s, clock: _cl, random: _r, logger: _l, metrics: _me, on: _on, label: _lb, compressor: _co, encryption: _en, wrapStream: _ws, appVersion, compatible: _cp, stringPool: _sp, ...overrides } = opts;
     const resolved = resolveConfig(profile, { ...overrides, ...(limits ? { limits: limits as ProtocolConfig['limits'] } : {}) });
     // Never build packets larger than the transport carries best-effort.
     const config = { ...resolved, packetBudget: Math.min(resolved.packetBudget, opts.transport.packetBudget) };

@@ -24,6 +24,7 @@ export { retransmitLimit, BroadcastQueue } from './protocol/broadcast-queue.js';
 export { pushPullScale } from './protocol/push-pull.js';
 export { Awareness } from './protocol/awareness.js';
 export { Membership, snapshot, type MemberRecord } from './protocol/membership.js';
+export { StringPool } from './protocol/string-pool.js';
 export * from './compressor.js';
 export * from './cipher.js';
 export * from './timer-group.js';

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BroadcastQueue, Membership, profiles, seededRandom, type MemberRecord } from '@grapevine/core';
+import { BroadcastQueue, Membership, StringPool, profiles, seededRandom, snapshot, type MemberRecord } from '@grapevine/core';
 import { IndexedSet, sampleFrom } from '../src/protocol/indexed-set.js';
 import { FifoDeadlines } from '../src/protocol/fifo-deadlines.js';
 import { ManualClock } from './fake-clock.js';
@@ -186,5 +186,46 @@ describe('membership counts and reaper', () => {
       }
       m.stopAll();
     }));
+  });
+});
+
+describe('string pool', () => {
+  it('stores each value once across tables, changes nothing a table reports, and forgets what is reaped', () => {
+    const pool = new StringPool();
+    const clock = new ManualClock();
+    const hooks = { disseminate: () => {}, emit: () => {}, selfAccused: () => {}, added: () => {}, log: () => {}, count: () => {}, compatible: () => true };
+    const fresh = (s: string): string => (' ' + s).slice(1);
+    const mk = (i: number) => new Membership(
+      { name: `self${i}`, address: `s${i}:1`, incarnation: 0, instance: 1, meta: {}, metaVersion: 1, protocol: 1, appVersion: '' },
+      profiles.lan, clock, hooks, pool,
+    );
+    const plain = new Membership(
+      { name: 'self9', address: 's9:1', incarnation: 0, instance: 1, meta: {}, metaVersion: 1, protocol: 1, appVersion: '' },
+      profiles.lan, clock, hooks,
+    );
+    const tables = [mk(0), mk(1), plain];
+    for (const m of tables) {
+      for (let i = 0; i < 20; i++) {
+        m.onAlive({ k: 5, name: fresh(`m${i}`), addr: fresh(`10.0.0.${i}:1`), inc: 0, inst: 7, metaVer: 1, meta: i % 2 ? { [fresh('z')]: fresh('a'), b: fresh('c') } : {}, proto: 1, app: fresh('v1') });
+      }
+    }
+    const [a, b] = tables as [Membership, Membership, Membership];
+    expect(a.get('m3')!.name).toBe(b.get('m3')!.name);
+    expect(Object.is(a.get('m3')!.meta, b.get('m3')!.meta)).toBe(true);
+    expect(Object.isFrozen(a.get('m3')!.meta)).toBe(true);
+    expect(a.get('m3')!.meta).toEqual({ z: 'a', b: 'c' });
+    for (const name of ['m2', 'm3']) expect(snapshot(a.get(name)!)).toEqual(snapshot(plain.get(name)!));
+    // 20 names + 20 addresses + 'v1' + one metadata object, shared by both pooled tables.
+    expect(pool.size).toBe(42);
+    // A member moving address releases the old one.
+    a.onAlive({ k: 5, name: 'm4', addr: '10.9.9.9:1', inc: 1, inst: 7, metaVer: 1, meta: {}, proto: 1, app: 'v1' });
+    b.onAlive({ k: 5, name: 'm4', addr: '10.9.9.9:1', inc: 1, inst: 7, metaVer: 1, meta: {}, proto: 1, app: 'v1' });
+    expect(pool.size).toBe(42);
+    for (const m of [a, b]) for (let i = 0; i < 20; i++) m.onDead({ k: 7, name: `m${i}`, inc: 5, from: `m${i}`, inst: 7 });
+    clock.advance(profiles.lan.deadRetention);
+    expect(a.reap(clock.now(), profiles.lan.deadRetention)).toHaveLength(20);
+    expect(pool.size).toBe(42);
+    expect(b.reap(clock.now(), profiles.lan.deadRetention)).toHaveLength(20);
+    expect(pool.size).toBe(0);
   });
 });

@@ -16,6 +16,7 @@ import type { Introducer } from './introductions.js';
 import { Suspicion, minSuspicionTimeout } from './suspicion.js';
 import { IndexedSet } from './indexed-set.js';
 import { FifoDeadlines } from './fifo-deadlines.js';
+import { NO_POOL, type Pool } from './string-pool.js';
 
 export interface MemberRecord {
   name: string;
@@ -84,6 +85,8 @@ export class Membership {
     private readonly cfg: ProtocolConfig,
     private readonly clock: Clock,
     private readonly hooks: MembershipHooks,
+    /** Where other members' names, addresses, versions and metadata are stored (string-pool.ts). */
+    private readonly pool: Pool = NO_POOL,
   ) {
     this.self = { ...self, state: 'alive', stateChangedAt: clock.now(), slot: -1 };
     this.records.set(self.name, this.self);
@@ -105,8 +108,14 @@ export class Membership {
   private moveAddress(r: MemberRecord, addr: string): void {
     if (r.address === addr) return;
     this.countAddress(r.address, -1);
-    this.countAddress(addr, 1);
-    r.address = addr;
+    this.pool.releaseString(r.address);
+    r.address = this.pool.string(addr);
+    this.countAddress(r.address, 1);
+  }
+
+  private setMeta(r: MemberRecord, meta: Meta): void {
+    this.pool.releaseMeta(r.meta);
+    r.meta = this.pool.meta(meta);
   }
 
   get(name: string): MemberRecord | undefined {
@@ -220,11 +229,11 @@ export class Membership {
         return;
       }
       const rec: MemberRecord = {
-        name: a.name, address: a.addr, state: 'alive', incarnation: a.inc, instance: a.inst,
-        meta: Object.freeze({ ...a.meta }), metaVersion: a.metaVer, stateChangedAt: this.clock.now(),
-        protocol: proto, appVersion: app, slot: -1,
+        name: this.pool.string(a.name), address: this.pool.string(a.addr), state: 'alive', incarnation: a.inc, instance: a.inst,
+        meta: this.pool.meta(a.meta), metaVersion: a.metaVer, stateChangedAt: this.clock.now(),
+        protocol: proto, appVersion: this.pool.string(app), slot: -1,
       };
-      this.records.set(a.name, rec);
+      this.records.set(rec.name, rec);
       this.place(rec, undefined, 'alive');
       this.countAddress(rec.address, 1);
       this.hooks.added(a.name);
@@ -239,10 +248,13 @@ export class Membership {
       this.moveAddress(r, a.addr);
       r.incarnation = a.inc;
       r.instance = a.inst;
-      r.meta = Object.freeze({ ...a.meta });
+      this.setMeta(r, a.meta);
       r.metaVersion = a.metaVer;
       r.protocol = proto;
-      r.appVersion = app;
+      if (r.appVersion !== app) {
+        this.pool.releaseString(r.appVersion);
+        r.appVersion = this.pool.string(app);
+      }
       this.hooks.log('info', { member: a.name, instance: a.inst }, 'member restarted; old instance retired');
       this.hooks.disseminate(a.name, a);
       this.event('alive', r, prev);
@@ -252,7 +264,7 @@ export class Membership {
     if (a.inc === r.incarnation) {
       // Equal incarnation: alive never overrides suspect/dead/left; it may carry newer metadata.
       if (r.state !== 'alive' || a.metaVer <= r.metaVersion) return;
-      r.meta = Object.freeze({ ...a.meta });
+      this.setMeta(r, a.meta);
       r.metaVersion = a.metaVer;
       this.moveAddress(r, a.addr);
       this.hooks.disseminate(a.name, a);
@@ -263,7 +275,7 @@ export class Membership {
     r.incarnation = a.inc;
     this.moveAddress(r, a.addr);
     if (metaChanged) {
-      r.meta = Object.freeze({ ...a.meta });
+      this.setMeta(r, a.meta);
       r.metaVersion = a.metaVer;
     }
     this.hooks.disseminate(a.name, a);
@@ -378,6 +390,10 @@ export class Membership {
       this.countAddress(r.address, -1);
       this.records.delete(r.name);
       this.setOf(r.state).delete(r);
+      this.pool.releaseString(r.address);
+      this.pool.releaseString(r.name);
+      this.pool.releaseString(r.appVersion);
+      this.pool.releaseMeta(r.meta);
       gone.push(r.name);
     });
     return gone;

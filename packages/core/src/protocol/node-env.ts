@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.js';
 import type { Random } from '../random.js';
 import type { EncryptionOptions } from '../wire/pipeline.js';
 import type { CompatibilityCheck } from './versions.js';
+import type { Pool } from './string-pool.js';
 
 /**
  * Everything the protocol needs from the outside world, injected. The protocol calls these and
@@ -23,6 +24,8 @@ export interface NodeEnv {
   /** Reliable send; rejects when the peer cannot be reached. */
   sendReliable(to: string, data: Uint8Array): Promise<void>;
   emit(event: MemberEvent): void;
+  /** Shared storage for member names, addresses and metadata (string-pool.ts); none by default. */
+  stringPool?: Pool | undefined;
   /** Cluster label: envelopes of another label are dropped. */
   label?: string | undefined;
   /** Compress bodies above cfg.compressThreshold. */

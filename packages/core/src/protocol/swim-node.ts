@@ -100,6 +100,7 @@ export class SwimNode implements MessengerHost {
           if (this.introductions.has(name)) this.introductions.settle(name);
         },
       },
+      env.stringPool,
     );
     this.introductions = new Introductions(
       {

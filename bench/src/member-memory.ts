@@ -1,0 +1,64 @@
+/**
+ * Bytes per member record: builds --tables membership tables (one per simulated node) of --members
+ * members each, fed the way a node is fed, by alive messages whose strings are fresh copies (as a
+ * decoder makes them), and reports the heap growth per record after a full GC. With
+ * --shared-pool, the tables share one string pool (the `stringPool` option the simulator passes
+ * to every node of a process), so each name, address and metadata object is stored once.
+ *
+ *   node --expose-gc bench/dist/member-memory.js [--tables 200] [--members 2000] [--meta 0|1] [--shared-pool]
+ *
+ * Prints one JSON line: records built, heap bytes per record, RSS growth per record.
+ */
+import { Membership, StringPool, profiles, type Alive } from '@grapevine/core';
+import { emit, r1 } from './util.js';
+
+const argv = process.argv.slice(2);
+function arg(name: string, fallback: number): number {
+  const i = argv.indexOf(name);
+  const v = i >= 0 ? Number(argv[i + 1]) : fallback;
+  return Number.isFinite(v) && v >= 0 ? v : fallback;
+}
+const TABLES = arg('--tables', 200);
+const MEMBERS = arg('--members', 2000);
+const META = arg('--meta', 0) > 0;
+const SHARED = argv.includes('--shared-pool');
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run with node --expose-gc');
+
+/** A fresh copy of a string, as decoding a packet makes (not the literal's shared instance). */
+const fresh = (s: string): string => (' ' + s).slice(1);
+
+function alive(i: number): Alive {
+  return {
+    k: 5, name: fresh(`node-${i}`), addr: fresh(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:7946`), inc: 0,
+    inst: 1_700_000_000_000 * 4096 + i, metaVer: 1_700_000_000_000 * 65536 + i,
+    meta: META ? { [fresh('zone')]: fresh(`z${i % 3}`), [fresh('role')]: fresh('web') } : {}, proto: 1, app: fresh(''),
+  };
+}
+
+const clock = { now: () => 1_700_000_000_000, setTimer: () => ({ cancel() {} }) };
+const hooks = { disseminate() {}, emit() {}, selfAccused() {}, added() {}, log() {}, count() {}, compatible: () => true };
+const pool = SHARED ? new StringPool() : undefined;
+
+gc();
+const heap0 = process.memoryUsage().heapUsed;
+const rss0 = process.memoryUsage().rss;
+const tables: Membership[] = [];
+for (let t = 0; t < TABLES; t++) {
+  const m = new Membership(
+    { name: `self-${t}`, address: `self-${t}:1`, incarnation: 0, instance: 1, meta: {}, metaVersion: 1, protocol: 1, appVersion: '' },
+    profiles.lan, clock, hooks, pool,
+  );
+  for (let i = 0; i < MEMBERS; i++) m.onAlive(alive(i));
+  tables.push(m);
+}
+gc();
+const heap1 = process.memoryUsage().heapUsed;
+const rss1 = process.memoryUsage().rss;
+const records = TABLES * MEMBERS;
+emit({
+  scenario: 'member-memory', tables: TABLES, members: MEMBERS, meta: META, shared_pool: SHARED, records,
+  heap_bytes_per_record: r1((heap1 - heap0) / records), rss_bytes_per_record: r1((rss1 - rss0) / records),
+  check: tables.reduce((s, m) => s + m.records.size, 0),
+});
