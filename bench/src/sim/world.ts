@@ -4,7 +4,7 @@
  * deaths were false. Nothing here scans N×N state per step, so the harness itself stays O(events)
  * and does not hide the protocol's own cost at 10,000 nodes.
  */
-import { Cluster, messageType, seededRandom, type Codec, type MemberEvent, type ProfileName } from '@grapevine/core';
+import { Cluster, StringPool, messageType, seededRandom, type Codec, type MemberEvent, type ProfileName } from '@grapevine/core';
 import { msgpackCodec } from '@grapevine/codec-msgpack';
 import { MemoryNetwork, VirtualClock, type MemoryTransport } from '@grapevine/transport-memory';
 import type { SimCodec } from './args.js';
@@ -40,6 +40,8 @@ export class SimWorld {
   /** Broadcast arrivals: set by the broadcast phase. */
   onPing: ((node: number, id: number) => void) | undefined;
   private readonly codec: Codec | undefined;
+  /** One pool for every node: names, addresses and metadata stored once in the process, not N times. */
+  readonly pool = new StringPool();
 
   constructor(readonly opts: WorldOptions) {
     this.net = new MemoryNetwork({ clock: this.clock, seed: opts.seed, defaultDelay: opts.delay, jitter: 0 });
@@ -63,6 +65,7 @@ export class SimWorld {
         clock: this.clock,
         random: seededRandom((Math.imul(this.opts.seed, 7919) + i) >>> 0),
         profile: this.opts.profile,
+        stringPool: this.pool,
         ...(this.codec ? { codec: this.codec } : {}),
       });
       const obs = i;

@@ -10,7 +10,7 @@
  *   GRAPEVINE_SCALE_SIM_N=1000 npx vitest run packages/core/test/sim/scale-sim.test.ts
  */
 import { describe, expect, it } from 'vitest';
-import { Cluster, minSuspicionTimeout, seededRandom, type MemberEvent } from '@grapevine/core';
+import { Cluster, StringPool, minSuspicionTimeout, seededRandom, type MemberEvent } from '@grapevine/core';
 import { msgpackCodec } from '@grapevine/codec-msgpack';
 import { MemoryNetwork, VirtualClock } from '@grapevine/transport-memory';
 
@@ -43,9 +43,10 @@ async function build(n: number, seed: number, trace?: (line: string) => void): P
   });
   const w: World = { clock, net, clusters: [], aliveCnt: new Int32Array(n).fill(1), down: new Uint8Array(n), falseDeaths: 0 };
   const index = new Map<string, number>();
+  const stringPool = new StringPool(); // what a simulation of many nodes in one process should share
   for (let i = 0; i < n; i++) index.set(`n${i}`, i);
   for (let i = 0; i < n; i++) {
-    const c = await Cluster.create({ name: `n${i}`, transport: net.createTransport(addr(i)), clock, random: seededRandom(seed * 7919 + i), profile: 'lan', codec: msgpackCodec });
+    const c = await Cluster.create({ name: `n${i}`, transport: net.createTransport(addr(i)), clock, random: seededRandom(seed * 7919 + i), profile: 'lan', codec: msgpackCodec, stringPool });
     c.on('change', (ev) => {
       if (ev.type === 'updated') return;
       if (ev.previous === 'alive') w.aliveCnt[i]!--;
