@@ -138,13 +138,19 @@ async function main(): Promise<void> {
       }
     }
     const seedAddrs = agents.map((a) => a.addr!);
-    for (let i = SEEDS; i < opts.agents; i++) start(i, seedAddrs);
+    // In batches of 10, each waiting for the previous to be ready: 100 Node processes booting at
+    // once on 2 cores queue for minutes and starve the ones already gossiping.
+    for (let i = SEEDS; i < opts.agents; i += 10) {
+      const batch: Agent[] = [];
+      for (let j = i; j < Math.min(i + 10, opts.agents); j++) batch.push(start(j, seedAddrs));
+      await waitFor(() => batch.every((a) => a.addr !== undefined || a.exited), opts.timeout * 1000);
+    }
     const ready = await waitFor(() => agents.every((a) => a.addr !== undefined || a.exited), opts.timeout * 1000);
     const exited = agents.filter((a) => a.exited);
     if (ready === null || exited.length > 0) throw new Error(`agents not ready (${exited.length} exited): ${exited[0]?.stderrTail ?? ''}`);
     const readyMs = performance.now() - t0;
     const converged = await waitFor(() => agents.every((a) => a.alive.size === opts.agents), opts.timeout * 1000);
-    line({ bench: 'agents-scale', phase: 'join', agents: opts.agents, all_ready_ms: Math.round(readyMs), converged_after_ready_ms: converged === null ? null : Math.round(converged), full_views: agents.filter((a) => a.alive.size === opts.agents).length, loadavg: loadavg().map(round1) });
+    line({ bench: 'agents-scale', phase: 'join', agents: opts.agents, all_ready_ms: Math.round(readyMs), converged_after_ready_ms: converged === null ? null : Math.round(converged), full_views: agents.filter((a) => a.alive.size === opts.agents).length, view_sizes: summary(agents.map((a) => a.alive.size)), loadavg: loadavg().map(round1) });
 
     // Idle window: every agent's CPU and RSS.
     const before = agents.map((a) => procSample(a.proc.pid!));
