@@ -102,20 +102,19 @@ function main(): void {
     ],
   }));
   write('load-bytes.svg', lineChart({
-    title: 'Idle bytes and CPU per node (simulated)',
+    title: 'Steady bytes and CPU per node (5% loss)',
     xLabel: 'nodes N (log scale)',
     yLabel: 'per node per simulated second',
     series: [
       series('loss', 'bytes_per_node_s', 'bytes sent (steady)'),
       series('loss', 'cpu_ms_per_sim_s', 'CPU µs (steady)', 1000, true),
-      series('idle', 'bytes_per_node_s', 'bytes, after join'),
     ],
   }));
   write('memory.svg', lineChart({
     title: 'Memory of the simulation',
     xLabel: 'nodes N (log scale)',
     yLabel: 'bytes per member entry',
-    series: [series('join', 'heap_bytes_per_member_entry', 'heap per member entry (N² entries)'), { name: 'peak RSS / N²', points: ns.flatMap((n): [number, number][] => { const v = rows.get(`end:${n}`)?.peak_rss_mb; return typeof v === 'number' ? [[n, (v * 1048576) / (n * n)]] : []; }) }],
+    series: [series('join', 'heap_bytes_per_member_entry', 'heap / N² entries'), { name: 'peak RSS / N²', points: ns.flatMap((n): [number, number][] => { const v = rows.get(`end:${n}`)?.peak_rss_mb; return typeof v === 'number' ? [[n, (v * 1048576) / (n * n)]] : []; }) }],
   }));
 }
 

@@ -51,7 +51,7 @@ export function lineChart(spec: ChartSpec): string {
   const xs = pts.map(([x]) => x);
   const ys = pts.map(([, y]) => y);
   const lx0 = Math.floor(Math.log10(Math.min(...xs)));
-  const lx1 = Math.ceil(Math.log10(Math.max(...xs)) + 1e-9);
+  const lx1 = Math.max(lx0 + 1, Math.ceil(Math.log10(Math.max(...xs)) - 1e-9));
   let y0 = spec.yFromZero === false ? Math.min(...ys) : Math.min(0, ...ys);
   let y1 = Math.max(...ys);
   if (y1 === y0) y1 = y0 + 1;
