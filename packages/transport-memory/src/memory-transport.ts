@@ -16,8 +16,9 @@ export interface Wire {
   readonly packetBudget: number;
   readonly maxPacketBytes: number;
   readonly maxFrameBytes: number;
+  /** Sends a best-effort packet; copies `data` if it will be delivered. */
   packet(from: string, to: string, data: Uint8Array): void;
-  /** undefined when delivery was scheduled; otherwise a promise that rejects after the link delay. */
+  /** Copies `data` if it will be delivered; undefined when delivery was scheduled; otherwise a promise that rejects after the link delay. */
   reliable(from: string, to: string, data: Uint8Array): Promise<void> | undefined;
 }
 
@@ -73,8 +74,8 @@ export class MemoryTransport implements Transport {
     }
     this.stats.packetsSent++;
     this.stats.packetBytesSent += data.byteLength;
-    // Copy now: the caller may reuse its buffer as soon as we return, as with a real socket.
-    this.wire.packet(this.address, to, new Uint8Array(data));
+    // The network copies the bytes (the caller may reuse its buffer once we return, as with a socket).
+    this.wire.packet(this.address, to, data);
   }
 
   sendReliable(to: string, data: Uint8Array): Promise<void> {
@@ -89,7 +90,7 @@ export class MemoryTransport implements Transport {
         new GrapevineError('ERR_TOO_LARGE', `reliable message of ${data.byteLength} bytes exceeds ${this.wire.maxFrameBytes}`),
       );
     }
-    const refused = this.wire.reliable(this.address, to, new Uint8Array(data));
+    const refused = this.wire.reliable(this.address, to, data);
     if (refused !== undefined) {
       this.stats.sendErrors++;
       return refused;

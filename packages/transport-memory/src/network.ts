@@ -1,5 +1,7 @@
 import { GrapevineError, randomInt, seededRandom, type Random } from '@grapevine/core';
+import { DeliveryQueue } from './delivery-queue.js';
 import { LinkConditions } from './link-conditions.js';
+import { PacketCopier } from './packet-copy.js';
 import { MemoryTransport, type Wire } from './memory-transport.js';
 import { realTimeDriver, type RealTimeDriver, type RealTimeDriverOptions } from './real-time-driver.js';
 import type { VirtualClock } from './virtual-clock.js';
@@ -72,6 +74,10 @@ export class MemoryNetwork {
   /** Latest scheduled arrival per sender→receiver on the reliable path, to keep it FIFO like a TCP stream. */
   private readonly reliableTail = new Map<string, number>();
   private readonly wire: Wire;
+  /** Batches deliveries per arrival instant; undefined with flush 'timer', which needs a timer per message. */
+  private readonly queue: DeliveryQueue | undefined;
+  private readonly copier = new PacketCopier();
+  private readonly arriveFn = (from: string, to: string, data: Uint8Array, reliable: boolean): void => this.arrive(from, to, data, reliable);
   private driver: RealTimeDriver | undefined;
   private nextHost = 1;
   private pruneAt = 65_536;
@@ -82,6 +88,9 @@ export class MemoryNetwork {
     this.defaultDelay = nonNegative(options.defaultDelay ?? 1, 'defaultDelay');
     this.jitter = nonNegative(options.jitter ?? 0, 'jitter');
     this.onEvent = options.onEvent;
+    // With flush 'timer' every message must be its own timer, so promise continuations settle
+    // between two deliveries as they would on a real event loop; otherwise batch per instant.
+    this.queue = this.clock.flushMode === 'timer' ? undefined : new DeliveryQueue(this.clock, this.arriveFn);
     this.wire = {
       packetBudget: positive(options.packetBudget ?? 1400, 'packetBudget'),
       maxPacketBytes: positive(options.maxPacketBytes ?? 65_507, 'maxPacketBytes'),
@@ -169,7 +178,13 @@ export class MemoryNetwork {
     if (this.nodes.get(to)?.receiving !== true) return this.drop('unreachable', from, to, false, data);
     const p = this.links.lossFor(from, to);
     if (p > 0 && this.rng.next() < p) return this.drop('lost', from, to, false, data);
-    this.clock.setTimer(() => this.arrive(from, to, data, false), this.delay(from, to));
+    // Copied only once it will travel: the caller may reuse its buffer as soon as we return.
+    this.schedule(from, to, this.copier.copy(data), false, this.delay(from, to));
+  }
+
+  private schedule(from: string, to: string, data: Uint8Array, reliable: boolean, delay: number): void {
+    if (this.queue !== undefined) this.queue.schedule(from, to, data, reliable, delay);
+    else this.clock.setTimer(() => this.arrive(from, to, data, reliable), delay);
   }
 
   private sendReliable(from: string, to: string, data: Uint8Array): Promise<void> | undefined {
@@ -191,7 +206,7 @@ export class MemoryNetwork {
     const due = Math.max(now + Math.ceil(delay), this.reliableTail.get(key) ?? 0);
     if (this.reliableTail.size > this.pruneAt) this.pruneReliableTails(now);
     this.reliableTail.set(key, due);
-    this.clock.setTimer(() => this.arrive(from, to, data, true), due - now);
+    this.schedule(from, to, this.copier.copy(data), true, due - now);
     return undefined;
   }
 

@@ -71,6 +71,11 @@ export class VirtualClock implements Clock {
     return this.current;
   }
 
+  /** The `flush` option this clock was made with. */
+  get flushMode(): 'instant' | 'timer' {
+    return this.flushEachTimer ? 'timer' : 'instant';
+  }
+
   setTimer(fn: () => void, ms: number): TimerHandle {
     // Like setTimeout: negative or NaN delays mean "as soon as possible"; Infinity never fires.
     const delay = ms > 0 ? Math.ceil(ms) : 0;
