@@ -6,12 +6,13 @@
 import { GrapevineError, HybridLogicalClock, type Cluster, type Metrics } from '@grapevine/core';
 import { AntiEntropy, handleDigest, handlePurge, handleSync, handleTombCheck } from './anti-entropy.js';
 import type { KvContext } from './context.js';
-import { handleRead, handleWrite, read, readMany, replicate } from './coordinator.js';
+import { handleRead, handleWrite, read, readLocal, readMany, replicate } from './coordinator.js';
 import { KvError } from './errors.js';
 import { Hints } from './handoff.js';
 import type { Hasher } from './hash.js';
 import { kvTypes, type KvTypes } from './message-types.js';
 import type { ResolvedKvOptions } from './options.js';
+import { OwnerBatches } from './owner-batches.js';
 import { acceptTransfer, RangeTransfer } from './range-transfer.js';
 import type { KvRecord } from './record.js';
 import { ReplicaStore, type StoreStats } from './replica-store.js';
@@ -81,6 +82,7 @@ export class Kv<V = Uint8Array> {
     this.currentRing = new Ring(hasher, options.partitions, options.replicas, []);
     this.store = new ReplicaStore(hasher, options.partitions, (k) => this.currentRing.partitionOf(k), options.maxBytes, options.entryOverheadBytes, (n) => metrics.increment('kv.evictions', n));
     const self = this;
+    const ctx = (): KvContext => this.ctx;
     this.ctx = {
       cluster,
       opts: options,
@@ -92,11 +94,11 @@ export class Kv<V = Uint8Array> {
       ring: () => this.ring(),
       now: () => options.clock.now(),
       hint: (owner, rec) => this.hints.add(owner, rec),
+      batches: new OwnerBatches(ctx),
       get closed() {
         return self.isClosed || cluster.closed;
       },
     };
-    const ctx = (): KvContext => this.ctx;
     this.hints = new Hints(ctx);
     this.transfer = new RangeTransfer(ctx);
     this.antiEntropy = new AntiEntropy(ctx);
@@ -160,6 +162,19 @@ export class Kv<V = Uint8Array> {
     const rec = await read(this.ctx, key, this.quorum(opts.r, this.options.readQuorum, 'r'));
     if (!rec || rec.value === null) return undefined;
     return { value: this.decode(rec.value), expiresAt: rec.exp, version: { ts: rec.ts, node: rec.node } };
+  }
+
+  /**
+   * What get(key) with R = 1 resolves with, when this node can answer alone (it owns the key and
+   * holds a live value); undefined when it cannot, and then the caller awaits get(). For front ends
+   * that answer a local hit without a promise (the agent's RESP server).
+   */
+  getLocal(key: string): KvEntry<V> | undefined {
+    this.checkOpen();
+    this.checkKey(key);
+    if (this.options.readQuorum !== 1) return undefined;
+    const rec = readLocal(this.ctx, key);
+    return rec ? { value: this.decode(rec.value!), expiresAt: rec.exp, version: { ts: rec.ts, node: rec.node } } : undefined;
   }
 
   async has(key: string, opts: ReadOptions = {}): Promise<boolean> {

@@ -52,13 +52,23 @@ export interface KvOptions {
   rebalanceDelay?: number;
   /** Most range transfers (streams) this node runs at once (default 4). */
   maxTransfers?: number;
+  /** Most records (or keys) the coordinator sends one owner in one batched request (default 512; 1..100,000). */
+  batchMaxRecords?: number;
+  /** Most bytes (keys and values) in one batched request to an owner (default 1 MiB); a larger single record goes alone. */
+  batchMaxBytes?: number;
+  /**
+   * How a batch is put off to the end of the current turn of the event loop (default: setImmediate
+   * with the system clock; a zero-delay timer of `clock` otherwise, so a simulation stays
+   * deterministic). See owner-batches.ts.
+   */
+  defer?: (fn: () => void) => void;
   /** Value codec: values are Uint8Array unless a codec is given (e.g. jsonCodec or msgpackCodec). */
   valueCodec?: Pick<Codec, 'encode' | 'decode'>;
   /** Wall clock for TTLs and the HLC (default the system clock; a simulation passes its virtual clock). */
   clock?: Clock;
 }
 
-export interface ResolvedKvOptions extends Required<Omit<KvOptions, 'valueCodec' | 'tombstoneMinAge'>> {
+export interface ResolvedKvOptions extends Required<Omit<KvOptions, 'valueCodec' | 'tombstoneMinAge' | 'nearCache'>> {
   tombstoneMinAge: number;
   valueCodec: Pick<Codec, 'encode' | 'decode'> | undefined;
 }
@@ -82,6 +92,8 @@ export const kvDefaults = {
   antiEntropyMaxPartitions: 64,
   rebalanceDelay: 250,
   maxTransfers: 4,
+  batchMaxRecords: 512,
+  batchMaxBytes: 1024 * 1024,
 } as const;
 
 function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -89,6 +101,13 @@ function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGE
     throw new KvError('ERR_KV_ARGUMENT', `option ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
   }
   return v;
+}
+
+/** End of this turn: setImmediate on the real clock (a zero timeout is clamped to 1 ms), the clock's own timer otherwise. */
+function defaultDefer(clock: Clock): (fn: () => void) => void {
+  const si = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+  if (clock === systemClock && si) return (fn) => void si(fn);
+  return (fn) => void clock.setTimer(fn, 0);
 }
 
 export function resolveKvOptions(opts: KvOptions = {}): ResolvedKvOptions {
@@ -114,6 +133,9 @@ export function resolveKvOptions(opts: KvOptions = {}): ResolvedKvOptions {
     tombstoneMinAge: int('tombstoneMinAge', o.tombstoneMinAge ?? o.hintTtl, 0),
     rebalanceDelay: int('rebalanceDelay', o.rebalanceDelay, 0),
     maxTransfers: int('maxTransfers', o.maxTransfers, 1, 64),
+    batchMaxRecords: int('batchMaxRecords', o.batchMaxRecords, 1, 100_000),
+    batchMaxBytes: int('batchMaxBytes', o.batchMaxBytes, 1),
+    defer: typeof o.defer === 'function' ? o.defer : defaultDefer(o.clock ?? systemClock),
     valueCodec: o.valueCodec,
     clock: o.clock ?? systemClock,
   };
