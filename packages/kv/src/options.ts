@@ -4,6 +4,7 @@
  */
 import { systemClock, type Clock, type Codec } from '@grapevine/core';
 import { KvError } from './errors.js';
+import { nearCacheDefaults, type NearCacheOptions, type ResolvedNearCache } from './near-cache.js';
 
 /** First of the 16 message types the KV uses by default (65016..65031; the mesh bus takes 65000..65015). */
 export const DEFAULT_KV_TYPE_BASE = 65_016;
@@ -62,6 +63,11 @@ export interface KvOptions {
    * deterministic). See owner-batches.ts.
    */
   defer?: (fn: () => void) => void;
+  /**
+   * Near cache of values this node read from other owners (near-cache.ts): `true` for the
+   * defaults, or its options. Off by default.
+   */
+  nearCache?: boolean | NearCacheOptions;
   /** Value codec: values are Uint8Array unless a codec is given (e.g. jsonCodec or msgpackCodec). */
   valueCodec?: Pick<Codec, 'encode' | 'decode'>;
   /** Wall clock for TTLs and the HLC (default the system clock; a simulation passes its virtual clock). */
@@ -70,6 +76,7 @@ export interface KvOptions {
 
 export interface ResolvedKvOptions extends Required<Omit<KvOptions, 'valueCodec' | 'tombstoneMinAge' | 'nearCache'>> {
   tombstoneMinAge: number;
+  nearCache: ResolvedNearCache | undefined;
   valueCodec: Pick<Codec, 'encode' | 'decode'> | undefined;
 }
 
@@ -110,6 +117,25 @@ function defaultDefer(clock: Clock): (fn: () => void) => void {
   return (fn) => void clock.setTimer(fn, 0);
 }
 
+function resolveNearCache(n: boolean | NearCacheOptions | undefined): ResolvedNearCache | undefined {
+  if (n === undefined || n === false) return undefined;
+  const o: NearCacheOptions = n === true ? {} : n;
+  if (typeof o !== 'object' || o === null) throw new KvError('ERR_KV_ARGUMENT', 'option nearCache must be a boolean or an object');
+  const bus = o.bus;
+  if (bus !== undefined && (typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function')) {
+    throw new KvError('ERR_KV_ARGUMENT', 'option nearCache.bus must have publish(key) and subscribe({ prefix }, fn)');
+  }
+  const prefix = o.prefix ?? nearCacheDefaults.prefix;
+  if (typeof prefix !== 'string') throw new KvError('ERR_KV_ARGUMENT', 'option nearCache.prefix must be a string');
+  return {
+    maxEntries: int('nearCache.maxEntries', o.maxEntries ?? nearCacheDefaults.maxEntries, 1),
+    maxBytes: int('nearCache.maxBytes', o.maxBytes ?? nearCacheDefaults.maxBytes, 1024),
+    ttl: int('nearCache.ttl', o.ttl ?? nearCacheDefaults.ttl, 1),
+    bus,
+    prefix,
+  };
+}
+
 export function resolveKvOptions(opts: KvOptions = {}): ResolvedKvOptions {
   const o = { ...kvDefaults, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as KvOptions & typeof kvDefaults;
   const replicas = int('replicas', o.replicas, 1, 16);
@@ -136,6 +162,7 @@ export function resolveKvOptions(opts: KvOptions = {}): ResolvedKvOptions {
     batchMaxRecords: int('batchMaxRecords', o.batchMaxRecords, 1, 100_000),
     batchMaxBytes: int('batchMaxBytes', o.batchMaxBytes, 1),
     defer: typeof o.defer === 'function' ? o.defer : defaultDefer(o.clock ?? systemClock),
+    nearCache: resolveNearCache(o.nearCache),
     valueCodec: o.valueCodec,
     clock: o.clock ?? systemClock,
   };
