@@ -8,8 +8,10 @@
  * until every node is idle and every key sits on exactly its owners, and bytes streamed beside the
  * theoretical minimum (each record the new node owns, sent once). Prints JSON lines.
  *
+ * With --near-cache MS the api rows run with the near cache on and read the remote keys a second time.
+ *
  *   node --expose-gc bench/dist/kv-api.js [--nodes 5] [--ops 20000] [--concurrency 64] [--value-bytes 100]
- *        [--memory-keys 200000] [--rebalance-keys 200000]
+ *        [--memory-keys 200000] [--rebalance-keys 200000] [--near-cache MS] [--only api,memory,rebalance]
  */
 import { parseArgs } from 'node:util';
 import { createKv, encodeRecord, type Kv } from '@grapevine/kv';
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     'memory-keys': { type: 'string' },
     'rebalance-keys': { type: 'string' },
     only: { type: 'string' },
+    'near-cache': { type: 'string' },
   },
 });
 const NODES = Number(values.nodes ?? 5);
@@ -34,6 +37,8 @@ const VBYTES = Number(values['value-bytes'] ?? 100);
 const MEM_KEYS = Number(values['memory-keys'] ?? 200_000);
 const REB_KEYS = Number(values['rebalance-keys'] ?? 200_000);
 const only = values.only?.split(',');
+/** --near-cache MS: the api rows run with the near cache on (ttl MS) and add a second read of the remote keys. */
+const NEAR = values['near-cache'] !== undefined ? Number(values['near-cache']) : undefined;
 const FAST = { profile: 'fast' } as const;
 
 interface Node {
@@ -88,7 +93,7 @@ async function runOps(keys: string[], op: (k: string) => Promise<unknown>): Prom
 }
 
 async function apiBench(): Promise<void> {
-  const nodes = await startNodes(NODES);
+  const nodes = await startNodes(NODES, undefined, NEAR !== undefined ? { nearCache: { ttl: NEAR, maxEntries: OPS } } : {});
   await until(() => nodes.every((n) => n.kv.stats().members === NODES), 30_000);
   const me = nodes[0]!;
   const value = new Uint8Array(VBYTES).fill(120);
@@ -105,6 +110,10 @@ async function apiBench(): Promise<void> {
     emit({ bench: 'kv-api', op: 'set', placement, nodes: NODES, concurrency: CONC, valueBytes: VBYTES, ops: keys.length, ...set, unit: 'ms' });
     const get = await runOps(keys, (k) => me.kv.get(k));
     emit({ bench: 'kv-api', op: 'get', placement, nodes: NODES, concurrency: CONC, valueBytes: VBYTES, ops: keys.length, ...get, unit: 'ms' });
+    if (NEAR !== undefined && placement === 'remote') {
+      const again = await runOps(keys, (k) => me.kv.get(k));
+      emit({ bench: 'kv-api', op: 'get', placement: 'remote, read again (near cache)', nearCacheTtl: NEAR, nodes: NODES, concurrency: CONC, valueBytes: VBYTES, ops: keys.length, ...again, hits: me.kv.stats().nearCache?.hits, unit: 'ms' });
+    }
   }
   for (const n of nodes) {
     n.kv.close();
