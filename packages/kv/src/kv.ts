@@ -196,7 +196,8 @@ export class Kv<V = Uint8Array> {
 
   /**
    * What get(key) with R = 1 resolves with, when this node can answer alone (it owns the key and
-   * holds a live value); undefined when it cannot, and then the caller awaits get(). For front ends
+   * holds a live value, or its near cache holds one); undefined when it cannot, and then the caller
+   * awaits get(). For front ends
    * that answer a local hit without a promise (the agent's RESP server).
    */
   getLocal(key: string): KvEntry<V> | undefined {
