@@ -25,6 +25,15 @@ interface Batch {
   bytes: number;
 }
 
+/** One item's callback; one that throws must not keep the batch's other items from theirs. */
+function settle(d: ItemDone, slot: unknown, err: unknown): void {
+  try {
+    d(slot, err);
+  } catch {
+    // the caller's bug; the others still get their answers
+  }
+}
+
 class OwnerQueue {
   private readonly open = new Map<string, Batch>();
   private scheduled = false;
@@ -65,14 +74,21 @@ class OwnerQueue {
     const ctx = this.ctx();
     const failAll = (err: unknown): void => {
       const e = err ?? new Error('request failed');
-      for (const d of b.done) d(undefined, e);
+      for (const d of b.done) settle(d, undefined, e);
     };
     if (ctx.closed) return failAll(Object.assign(new Error('kv closed'), { code: 'ERR_KV_CLOSED' }));
     ctx.metrics.observe('kv.batch-records', b.items.length);
-    ctx.cluster.request<unknown>(owner, this.type(), b.items, { timeout: ctx.opts.requestTimeout }).then(
+    let sent: Promise<unknown>;
+    try {
+      sent = ctx.cluster.request<unknown>(owner, this.type(), b.items, { timeout: ctx.opts.requestTimeout });
+    } catch (err) {
+      // Never leave a caller waiting: whatever stops the request fails every item of the batch.
+      return failAll(err);
+    }
+    sent.then(
       (reply) => {
         if (!Array.isArray(reply) || reply.length !== b.items.length) return failAll(Object.assign(new Error('bad batch reply'), { code: 'ERR_DECODE' }));
-        for (let i = 0; i < b.done.length; i++) b.done[i]!(reply[i], undefined);
+        for (let i = 0; i < b.done.length; i++) settle(b.done[i]!, reply[i], undefined);
       },
       failAll,
     );
