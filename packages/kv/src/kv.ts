@@ -25,6 +25,8 @@ export const KV_MEMBER_META = 'kv';
 export interface ReadOptions {
   /** Read quorum for this call (default: the readQuorum option). */
   r?: number;
+  /** false: ask the owners even when the near cache holds the key (read-then-write callers). Default true. */
+  nearCache?: boolean;
 }
 
 export interface WriteOptions {
@@ -176,7 +178,7 @@ export class Kv<V = Uint8Array> {
     this.checkOpen();
     this.checkKey(key);
     const r = this.quorum(opts.r, this.options.readQuorum, 'r');
-    const near = r === 1 ? this.nearFor(key) : undefined;
+    const near = r === 1 && opts.nearCache !== false ? this.nearFor(key) : undefined;
     let rec: KvRecord | undefined;
     if (near) {
       const now = this.options.clock.now();

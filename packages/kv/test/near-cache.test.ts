@@ -70,7 +70,7 @@ describe('near cache', () => {
     expect(text(await sim.settle(a.kv.get(k2)))).toBe('x2');
   }, 30_000);
 
-  it('without a bus a stale value is served at most ttl ms; R > 1 and owners bypass it', async () => {
+  it('without a bus a stale value is served at most ttl ms; R > 1, nearCache: false and owners bypass it', async () => {
     const TTL = 2_000;
     sim = new KvSim(12, { nearCache: { ttl: TTL } });
     for (let i = 0; i < 5; i++) await sim.add();
@@ -84,6 +84,7 @@ describe('near cache', () => {
     // Stale, but only until the ttl since it was read.
     expect(text(await sim.settle(b.kv.get(key)))).toBe('old');
     expect(text(await sim.settle(b.kv.get(key, { r: 2 })))).toBe('new');
+    expect(text(await sim.settle(b.kv.get(key, { nearCache: false })))).toBe('new');
     let lastOld = readAt;
     while (sim.clock.now() < readAt + TTL + 500) {
       if (text(await sim.settle(b.kv.get(key))) === 'old') lastOld = sim.clock.now();

@@ -256,7 +256,7 @@ async function runAsync(kv: Kv<Uint8Array>, args: Buffer[], cmd: string): Promis
     }
     case 'INCR': {
       if (n !== 2) return wrongArgs(cmd);
-      const e = await kv.getEntry(key(1));
+      const e = await kv.getEntry(key(1), { nearCache: false });
       let cur = 0;
       if (e) {
         const s = Buffer.from(e.value).toString('latin1');
@@ -293,7 +293,7 @@ async function set(kv: Kv<Uint8Array>, args: Buffer[]): Promise<Buffer> {
   }
   if (nx && xx) return error('ERR syntax error');
   if (nx || xx) {
-    const exists = await kv.has(key);
+    const exists = await kv.has(key, { nearCache: false });
     if ((nx && exists) || (xx && !exists)) return nullBulk;
   }
   await kv.set(key, new Uint8Array(args[2]!), ttl !== undefined ? { ttl } : {});
