@@ -8,7 +8,12 @@
  * `--memory-keys` SETs of 100-byte values, per key. Prints JSON lines; needs redis-server and
  * redis-tools (`apt-get install redis-server redis-tools`).
  *
- *   node bench/dist/kv-redis.js [--requests 100000] [--agents 5] [--memory-keys 100000]
+ * `--via N` points the client at agent N instead of agent 0; `--keyspace K` adds `-r K` (random keys
+ * instead of redis-benchmark's one fixed key); `--near-cache MS` starts the agents with
+ * `--kv-near-cache MS --mesh`; `--skip-redis` measures only the cluster.
+ *
+ *   node bench/dist/kv-redis.js [--requests 100000] [--agents 5] [--memory-keys 100000] [--via 0]
+ *        [--keyspace K] [--near-cache MS] [--skip-redis]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
@@ -16,7 +21,20 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { emit, progress, sleep } from './util.js';
 
-const { values } = parseArgs({ options: { requests: { type: 'string' }, agents: { type: 'string' }, 'memory-keys': { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string' },
+    agents: { type: 'string' },
+    'memory-keys': { type: 'string' },
+    via: { type: 'string' },
+    keyspace: { type: 'string' },
+    'near-cache': { type: 'string' },
+    'skip-redis': { type: 'boolean' },
+  },
+});
+const VIA = Number(values.via ?? 0);
+const KEYSPACE = values.keyspace !== undefined ? Number(values.keyspace) : undefined;
+const NEAR = values['near-cache'];
 const REQUESTS = Number(values.requests ?? 100_000);
 const AGENTS = Number(values.agents ?? 5);
 const MEM_KEYS = Number(values['memory-keys'] ?? 100_000);
@@ -44,11 +62,12 @@ async function waitFor(pred: () => boolean, ms: number): Promise<void> {
 
 /** redis-benchmark --csv → one row per test. */
 function benchmark(target: string, port: number): void {
-  const r = spawnSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-n', String(REQUESTS), '-c', '50', '-d', '100', '--csv'], { encoding: 'utf8', timeout: 3_600_000 });
+  const args = ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-n', String(REQUESTS), '-c', '50', '-d', '100', ...(KEYSPACE !== undefined ? ['-r', String(KEYSPACE)] : []), '--csv'];
+  const r = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 3_600_000 });
   for (const line of r.stdout.split('\n')) {
     const cols = line.split(',').map((c) => c.replace(/"/g, ''));
     if (cols.length < 8 || cols[0] === 'test') continue;
-    emit({ bench: 'kv-redis-benchmark', target, test: cols[0], requests: REQUESTS, clients: 50, dataBytes: 100, rps: Number(cols[1]), avgMs: Number(cols[2]), p50Ms: Number(cols[4]), p95Ms: Number(cols[5]), p99Ms: Number(cols[6]), maxMs: Number(cols[7]) });
+    emit({ bench: 'kv-redis-benchmark', target, test: cols[0], requests: REQUESTS, ...(KEYSPACE !== undefined ? { keyspace: KEYSPACE } : {}), clients: 50, dataBytes: 100, rps: Number(cols[1]), avgMs: Number(cols[2]), p50Ms: Number(cols[4]), p95Ms: Number(cols[5]), p99Ms: Number(cols[6]), maxMs: Number(cols[7]) });
   }
 }
 
@@ -65,7 +84,7 @@ try {
     const bind = await freePort();
     const rp = await freePort();
     resp.push(rp);
-    procs.push(spawn(process.execPath, [CLI, 'agent', '--name', `bench-${i}`, '--bind', `127.0.0.1:${bind}`, '--profile', 'fast', '--log-level', 'warn', '--kv', '--kv-resp', `127.0.0.1:${rp}`, ...(seed ? ['--join', seed] : [])], { stdio: 'ignore' }));
+    procs.push(spawn(process.execPath, [CLI, 'agent', '--name', `bench-${i}`, '--bind', `127.0.0.1:${bind}`, '--profile', 'fast', '--log-level', 'warn', '--kv', '--kv-resp', `127.0.0.1:${rp}`, ...(NEAR !== undefined ? ['--kv-near-cache', NEAR, '--mesh'] : []), ...(seed ? ['--join', seed] : [])], { stdio: 'ignore' }));
     if (!seed) seed = `127.0.0.1:${bind}`;
   }
   await waitFor(() => resp.every((p) => cli(p, 'INFO').includes(`kv_members:${AGENTS}`)), 60_000);
@@ -83,8 +102,8 @@ try {
   emit({ bench: 'kv-memory-redis', keys: MEM_KEYS, valueBytes: 100, keyBytes: 16, bytesPerEntry: Math.round((after - before) / MEM_KEYS) });
   cli(redisPort, 'FLUSHALL');
 
-  benchmark('redis-server', redisPort);
-  benchmark(`grapevine-${AGENTS}-agents-rf3-w2-r1`, resp[0]!);
+  if (!values['skip-redis']) benchmark('redis-server', redisPort);
+  benchmark(`grapevine-${AGENTS}-agents-rf3-w2-r1-via-${VIA}${NEAR !== undefined ? `-near-cache-${NEAR}` : ''}`, resp[VIA]!);
 } finally {
   for (const p of procs) p.kill('SIGKILL');
 }

@@ -152,7 +152,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   cluster = await starting;
   if (s.kv) {
     try {
-      kvAgent = await startKvAgent(cluster, s.kv, logger);
+      kvAgent = await startKvAgent(cluster, s.kv, logger, mesh?.bus);
     } catch (err) {
       logger.error({ error: (err as Error).message }, 'key-value store failed to start');
       process.stderr.write(`grapevine agent: ${(err as Error).message}\n`);

@@ -22,7 +22,7 @@ Usage:
                   [--profile lan|wan|local|fast] [--events json] [--http HOST:PORT]
                   [--http-max-event-clients N] [--http-event-buffer-bytes N]
                   [--kv [--kv-resp HOST:PORT] [--kv-replicas N] [--kv-write-quorum N]
-                        [--kv-read-quorum N] [--kv-max-bytes N]]
+                        [--kv-read-quorum N] [--kv-max-bytes N] [--kv-near-cache MS]]
                   [--log-level debug|info|warn|error|silent]
   grapevine members --http HOST:PORT [--json]
   grapevine keygen [--out FILE [--force]]
@@ -66,6 +66,8 @@ agent
   --kv-write-quorum N    with --kv: acknowledgements a write waits for (default 2)
   --kv-read-quorum N     with --kv: answers a read waits for (default 1)
   --kv-max-bytes N       with --kv: this node's store budget in bytes (default 268435456); LRU eviction past it
+  --kv-near-cache MS     with --kv: keep values read from other owners up to MS ms (near cache; with
+                         --mesh, writes invalidate the copies through the bus)
   --mesh                 run the invalidation bus (@grapevine/mesh); with --http also serve
                          POST /v1/mesh/publish and GET /v1/mesh/subscribe?key=K|prefix=P (SSE)
   SIGTERM or SIGINT leaves the cluster gracefully and exits 0. A bad flag or key file exits 2.

@@ -48,7 +48,7 @@ export class RespParser {
     let o = 0;
     const header = this.line(o, 32);
     if (!header) return undefined;
-    const n = this.int(b.subarray(1, header.end), 'multibulk length');
+    const n = this.int(1, header.end, 'multibulk length');
     if (n > this.limits.maxArgs) throw new RespProtocolError(`too many arguments (at most ${this.limits.maxArgs})`);
     o = header.next;
     const args: Buffer[] = [];
@@ -57,7 +57,7 @@ export class RespParser {
       if (b[o] !== 0x24 /* '$' */) throw new RespProtocolError(`expected '$', got '${String.fromCharCode(b[o]!)}'`);
       const l = this.line(o, 32);
       if (!l) return undefined;
-      const len = this.int(b.subarray(o + 1, l.end), 'bulk length');
+      const len = this.int(o + 1, l.end, 'bulk length');
       if (len > this.limits.maxBulkBytes) throw new RespProtocolError(`bulk of ${len} bytes is over the limit (${this.limits.maxBulkBytes})`);
       const start = l.next;
       if (b.length < start + len + 2) return undefined;
@@ -99,11 +99,16 @@ export class RespParser {
     return undefined;
   }
 
-  private int(s: Buffer, what: string): number {
-    const t = s.toString('latin1');
-    if (!/^-?\d{1,10}$/.test(t)) throw new RespProtocolError(`invalid ${what}`);
-    const n = Number(t);
-    if (n < 0) throw new RespProtocolError(`invalid ${what}`);
+  /** The decimal integer in buf[from, to): 1 to 10 digits, no sign (a negative length is refused). */
+  private int(from: number, to: number, what: string): number {
+    const b = this.buf;
+    if (to <= from || to - from > 10) throw new RespProtocolError(`invalid ${what}`);
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const d = b[i]! - 48;
+      if (d < 0 || d > 9) throw new RespProtocolError(`invalid ${what}`);
+      n = n * 10 + d;
+    }
     return n;
   }
 }
@@ -124,8 +129,15 @@ export function integer(n: number): Buffer {
 }
 export function bulk(b: Uint8Array | string | undefined): Buffer {
   if (b === undefined) return nullBulk;
-  const body = typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  return Buffer.concat([Buffer.from(`$${body.length}\r\n`), body, Buffer.from('\r\n')]);
+  const body = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
+  // One buffer for header, body and CRLF: a reply is one allocation and one socket write.
+  const head = `$${body.length}\r\n`;
+  const out = Buffer.allocUnsafe(head.length + body.length + 2);
+  out.write(head, 0, 'latin1');
+  out.set(body, head.length);
+  out[out.length - 2] = 13;
+  out[out.length - 1] = 10;
+  return out;
 }
 export function array(items: Buffer[]): Buffer {
   return Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items]);

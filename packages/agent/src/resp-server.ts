@@ -74,39 +74,80 @@ export async function startRespServer(kv: Kv<Uint8Array>, opts: RespServerOption
   };
 }
 
+/** One command's place in its connection's reply order; `end` closes the connection after it. */
+interface Slot {
+  reply: Buffer | undefined;
+  end: boolean;
+}
+
 function serve(kv: Kv<Uint8Array>, socket: Socket, maxPipeline: number): void {
   const parser = new RespParser({ maxArgs: MAX_ARGS, maxBulkBytes: kv.options.maxValueBytes + 1024, maxInlineBytes: 64 * 1024 });
-  let chain: Promise<void> = Promise.resolve();
-  let waiting = 0;
+  // Replies keep request order: a reply that is ready while an earlier one is still awaited waits
+  // in this queue. A command answered at once with nothing before it is written at once, with no
+  // promise (a local GET hit is the common case).
+  const queue: Slot[] = [];
   let closing = false;
+  const emit = (reply: Buffer, end: boolean): void => {
+    if (socket.destroyed || socket.writableEnded) return;
+    if (end) socket.end(reply);
+    else socket.write(reply);
+  };
+  const drain = (): void => {
+    while (queue.length > 0 && queue[0]!.reply !== undefined) {
+      const s = queue.shift()!;
+      emit(s.reply!, s.end);
+    }
+    if (queue.length < maxPipeline && socket.isPaused() && !closing) socket.resume();
+  };
+  const answer = (reply: Buffer, end: boolean): void => {
+    if (queue.length === 0) emit(reply, end);
+    else queue.push({ reply, end });
+  };
   socket.on('data', (chunk: Buffer) => {
     if (closing) return;
     let cmds: Buffer[][];
+    let bad: string | undefined;
     try {
       cmds = parser.push(chunk);
     } catch (err) {
-      closing = true;
-      const msg = err instanceof RespProtocolError ? err.message : 'protocol error';
-      chain = chain.then(() => {
-        socket.end(error(`ERR Protocol error: ${msg}`));
-      });
-      return;
+      // The commands before the bad one were consumed by the parser but are not run: as Redis
+      // does, the client gets one error and the connection closes.
+      cmds = [];
+      bad = err instanceof RespProtocolError ? err.message : 'protocol error';
     }
     for (const args of cmds) {
-      waiting++;
-      if (waiting >= maxPipeline) socket.pause();
-      const p = run(kv, args).catch((err: unknown) => error(errorText(err)));
-      chain = chain.then(async () => {
-        const reply = await p;
-        waiting--;
-        if (waiting < maxPipeline && socket.isPaused()) socket.resume();
-        if (reply === QUIT) {
-          closing = true;
-          socket.end(ok);
-          return;
-        }
-        if (!socket.destroyed) socket.write(reply);
-      });
+      let r: Buffer | Promise<Buffer>;
+      try {
+        r = run(kv, args);
+      } catch (err) {
+        r = error(errorText(err));
+      }
+      if (r === QUIT) {
+        closing = true;
+        answer(ok, true);
+        return;
+      }
+      if (!(r instanceof Promise)) {
+        answer(r, false);
+        continue;
+      }
+      const slot: Slot = { reply: undefined, end: false };
+      queue.push(slot);
+      if (queue.length >= maxPipeline) socket.pause();
+      r.then(
+        (reply) => {
+          slot.reply = reply;
+          drain();
+        },
+        (err: unknown) => {
+          slot.reply = error(errorText(err));
+          drain();
+        },
+      );
+    }
+    if (bad !== undefined) {
+      closing = true;
+      answer(error(`ERR Protocol error: ${bad}`), true);
     }
   });
 }
@@ -134,7 +175,7 @@ function parseIntArg(b: Buffer): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-async function run(kv: Kv<Uint8Array>, args: Buffer[]): Promise<Buffer> {
+function run(kv: Kv<Uint8Array>, args: Buffer[]): Buffer | Promise<Buffer> {
   const cmd = args[0]!.toString('latin1').toUpperCase();
   const key = (i: number): string => args[i]!.toString('utf8');
   const n = args.length;
@@ -157,10 +198,22 @@ async function run(kv: Kv<Uint8Array>, args: Buffer[]): Promise<Buffer> {
       return bulk(info(kv));
     case 'GET': {
       if (n !== 2) return wrongArgs(cmd);
-      return bulk(await kv.get(key(1)));
+      const k = key(1);
+      const hit = kv.getLocal(k);
+      return hit ? bulk(hit.value) : kv.get(k).then(bulk);
     }
     case 'SET':
       return set(kv, args);
+    default:
+      return runAsync(kv, args, cmd);
+  }
+}
+
+/** The commands that always wait for the cluster. */
+async function runAsync(kv: Kv<Uint8Array>, args: Buffer[], cmd: string): Promise<Buffer> {
+  const key = (i: number): string => args[i]!.toString('utf8');
+  const n = args.length;
+  switch (cmd) {
     case 'DEL': {
       if (n < 2) return wrongArgs(cmd);
       const r = await Promise.all(args.slice(1).map((k) => kv.delete(k.toString('utf8'))));
@@ -203,7 +256,7 @@ async function run(kv: Kv<Uint8Array>, args: Buffer[]): Promise<Buffer> {
     }
     case 'INCR': {
       if (n !== 2) return wrongArgs(cmd);
-      const e = await kv.getEntry(key(1));
+      const e = await kv.getEntry(key(1), { nearCache: false });
       let cur = 0;
       if (e) {
         const s = Buffer.from(e.value).toString('latin1');
@@ -240,7 +293,7 @@ async function set(kv: Kv<Uint8Array>, args: Buffer[]): Promise<Buffer> {
   }
   if (nx && xx) return error('ERR syntax error');
   if (nx || xx) {
-    const exists = await kv.has(key);
+    const exists = await kv.has(key, { nearCache: false });
     if ((nx && exists) || (xx && !exists)) return nullBulk;
   }
   await kv.set(key, new Uint8Array(args[2]!), ttl !== undefined ? { ttl } : {});

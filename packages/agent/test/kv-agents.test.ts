@@ -195,6 +195,11 @@ describe('grapevine agent --kv (5 processes, RF=3, W=2)', () => {
     expect(await rawResp(port, Buffer.alloc(70_000, 0x41))).toMatch(/^-ERR Protocol error: inline/);
     expect(await rawResp(port, 'PING\r\nNOSUCH a b\r\nGET\r\n')).toMatch(/^\+PONG\r\n-ERR unknown command 'NOSUCH'.*\r\n-ERR wrong number of arguments for 'get'/);
     expect(await rawResp(port, '*1\r\n$4\r\nPING\r\n')).toBe('+PONG\r\n');
+    // Pipelined: a reply ready at once (PING) waits behind one still awaited (SET), order kept.
+    // (Pipelined commands run concurrently, so the GET reads a key written before, not the SET's.)
+    const cmd = (...a: string[]): string => `*${a.length}\r\n${a.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`;
+    expect(await rawResp(port, cmd('SET', 'piped', 'v1') + cmd('QUIT'))).toBe('+OK\r\n+OK\r\n');
+    expect(await rawResp(port, cmd('SET', 'piped2', 'v2') + cmd('PING') + cmd('GET', 'piped') + cmd('GET', 'piped-none') + cmd('QUIT'))).toBe('+OK\r\n+PONG\r\n$2\r\nv1\r\n$-1\r\n+OK\r\n');
   });
 
   it('redis-cli drives the RESP port', async () => {

@@ -5,6 +5,7 @@
  */
 import type { Cluster, HybridLogicalClock, Metrics } from '@grapevine/core';
 import type { KvTypes } from './message-types.js';
+import type { OwnerBatches } from './owner-batches.js';
 import type { ResolvedKvOptions } from './options.js';
 import type { ReplicaStore } from './replica-store.js';
 import type { Ring } from './ring.js';
@@ -22,6 +23,8 @@ export interface KvContext {
   ring(): Ring;
   /** Wall time (the options' clock). */
   now(): number;
+  /** The coordinator's per-owner request batches (owner-batches.ts). */
+  readonly batches: OwnerBatches;
   /** Remember a write an owner did not acknowledge, to replay it later (handoff.ts). */
   hint(owner: string, rec: import('./record.js').KvRecord): void;
   readonly closed: boolean;

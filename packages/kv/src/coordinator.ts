@@ -50,9 +50,10 @@ export function replicate(ctx: KvContext, records: KvRecord[], w: number, op: 's
   return new Promise<WriteResult[]>((resolve, reject) => {
     let done = false;
     let satisfied = 0;
-    const finish = (): void => {
+    // Checks record `only` (the one an answer just changed), or every record when not given.
+    const finish = (only?: number): void => {
       if (done) return;
-      for (let i = 0; i < records.length; i++) {
+      for (let i = only ?? 0; i < (only === undefined ? records.length : only + 1); i++) {
         if (results[i]!.acks + pending[i]! < w) {
           done = true;
           const owners = ring.owners(records[i]!.key).length;
@@ -94,23 +95,16 @@ export function replicate(ctx: KvContext, records: KvRecord[], w: number, op: 's
         }
         continue;
       }
-      const payload: WireRecord[] = idx.map((i) => toWire(records[i]!));
-      ctx.cluster
-        .request<unknown>(owner, ctx.types.write, payload, { timeout: ctx.opts.requestTimeout })
-        .then((reply) => {
-          const flags = Array.isArray(reply) ? reply : [];
-          idx.forEach((i, j) => {
-            if (flags[j] === 0 || flags[j] === 1) ack(i, flags[j] === 1);
-            else fail(i, `${owner}: ERR_KV_FULL`);
-          });
-        })
-        .catch((err: unknown) => {
-          for (const i of idx) {
+      for (const i of idx) {
+        ctx.batches.write(owner, toWire(records[i]!), (flag, err) => {
+          if (err !== undefined) {
             fail(i, describeFailure(owner, err));
             if (!isRefusal(err)) ctx.hint(owner, records[i]!);
-          }
-        })
-        .finally(finish);
+          } else if (flag === 0 || flag === 1) ack(i, flag === 1);
+          else fail(i, `${owner}: ERR_KV_FULL`);
+          finish(i);
+        });
+      }
     }
     finish();
   });
@@ -151,8 +145,29 @@ export function handleRead(ctx: KvContext, payload: unknown): (WireRecord | null
   });
 }
 
+/**
+ * A read with R = 1 that this node can answer alone: the live record it holds for a key it owns,
+ * else undefined (then read() asks the others). Synchronous, so a front end answers a local hit
+ * without a promise; read() takes the same answer first, so the two never disagree.
+ */
+export function readLocal(ctx: KvContext, key: string): KvRecord | undefined {
+  if (!ctx.ring().owners(key).includes(ctx.self)) return undefined;
+  const now = ctx.now();
+  const rec = ctx.store.getRecord(key, now);
+  return rec !== undefined && rec.value !== null && !expired(rec, now) ? rec : undefined;
+}
+
+/** One key from an owner's read handler, through the per-owner batch. */
+function askOwner(ctx: KvContext, owner: string, key: string): Promise<unknown> {
+  return new Promise((resolve, reject) => ctx.batches.read(owner, key, (slot, err) => (err !== undefined ? reject(err) : resolve(slot))));
+}
+
 /** Read one key with quorum R; resolves the newest live record, or undefined for a miss. */
 export async function read(ctx: KvContext, key: string, r: number): Promise<KvRecord | undefined> {
+  if (r === 1) {
+    const local = readLocal(ctx, key);
+    if (local) return local;
+  }
   const ring = ctx.ring();
   const owners = [...ring.owners(key)];
   const selfAt = owners.indexOf(ctx.self);
@@ -169,8 +184,7 @@ export async function read(ctx: KvContext, key: string, r: number): Promise<KvRe
         replies.set(owner, ctx.store.getRecord(key, ctx.now()));
         return;
       }
-      const reply = await ctx.cluster.request<unknown>(owner, ctx.types.read, [key], { timeout: ctx.opts.requestTimeout });
-      const w = Array.isArray(reply) ? reply[0] : undefined;
+      const w = await askOwner(ctx, owner, key);
       const rec = w === null || w === undefined ? undefined : fromWire(w, ctx.opts.maxKeyBytes, ctx.opts.maxValueBytes);
       if (w !== null && w !== undefined && !rec) throw Object.assign(new Error('bad read reply'), { code: 'ERR_DECODE' });
       if (rec) ctx.hlc.observe(rec.ts);

@@ -10,3 +10,4 @@ export { type KvRecord } from './record.js';
 export { encodeRecord, FrameReader, FrameError } from './record-frames.js';
 export { repairTargets } from './read-repair.js';
 export { KvMsg, kvTypes, type KvTypes } from './message-types.js';
+export { NearCache, nearCacheDefaults, type InvalidationBus, type NearCacheOptions, type NearCacheStats } from './near-cache.js';

@@ -6,12 +6,14 @@
 import { GrapevineError, HybridLogicalClock, type Cluster, type Metrics } from '@grapevine/core';
 import { AntiEntropy, handleDigest, handlePurge, handleSync, handleTombCheck } from './anti-entropy.js';
 import type { KvContext } from './context.js';
-import { handleRead, handleWrite, read, readMany, replicate } from './coordinator.js';
+import { handleRead, handleWrite, read, readLocal, readMany, replicate, type WriteResult } from './coordinator.js';
 import { KvError } from './errors.js';
 import { Hints } from './handoff.js';
 import type { Hasher } from './hash.js';
 import { kvTypes, type KvTypes } from './message-types.js';
 import type { ResolvedKvOptions } from './options.js';
+import { NearCache, type NearCacheStats } from './near-cache.js';
+import { OwnerBatches } from './owner-batches.js';
 import { acceptTransfer, RangeTransfer } from './range-transfer.js';
 import type { KvRecord } from './record.js';
 import { ReplicaStore, type StoreStats } from './replica-store.js';
@@ -23,6 +25,8 @@ export const KV_MEMBER_META = 'kv';
 export interface ReadOptions {
   /** Read quorum for this call (default: the readQuorum option). */
   r?: number;
+  /** false: ask the owners even when the near cache holds the key (read-then-write callers). Default true. */
+  nearCache?: boolean;
 }
 
 export interface WriteOptions {
@@ -50,6 +54,8 @@ export interface KvStats extends StoreStats {
   rangeBytesSent: number;
   rangeRecordsSent: number;
   antiEntropyRounds: number;
+  /** The near cache's counters, when it is on. */
+  nearCache?: NearCacheStats;
 }
 
 const enc = new TextEncoder();
@@ -68,6 +74,7 @@ export class Kv<V = Uint8Array> {
   private isClosed = false;
   private hintTimer: { cancel(): void } | undefined;
   private readonly ctx: KvContext;
+  private readonly near: NearCache | undefined;
 
   /** Use createKv(cluster, options). */
   constructor(
@@ -81,6 +88,7 @@ export class Kv<V = Uint8Array> {
     this.currentRing = new Ring(hasher, options.partitions, options.replicas, []);
     this.store = new ReplicaStore(hasher, options.partitions, (k) => this.currentRing.partitionOf(k), options.maxBytes, options.entryOverheadBytes, (n) => metrics.increment('kv.evictions', n));
     const self = this;
+    const ctx = (): KvContext => this.ctx;
     this.ctx = {
       cluster,
       opts: options,
@@ -92,11 +100,12 @@ export class Kv<V = Uint8Array> {
       ring: () => this.ring(),
       now: () => options.clock.now(),
       hint: (owner, rec) => this.hints.add(owner, rec),
+      batches: new OwnerBatches(ctx),
       get closed() {
         return self.isClosed || cluster.closed;
       },
     };
-    const ctx = (): KvContext => this.ctx;
+    this.near = options.nearCache ? new NearCache(options.nearCache) : undefined;
     this.hints = new Hints(ctx);
     this.transfer = new RangeTransfer(ctx);
     this.antiEntropy = new AntiEntropy(ctx);
@@ -116,6 +125,17 @@ export class Kv<V = Uint8Array> {
       c.handleStream(t.transfer, (s) => acceptTransfer(this.ctx, s)),
       c.on('change', () => this.membershipChanged()),
     );
+    const bus = this.options.nearCache?.bus;
+    if (this.near && bus) {
+      const near = this.near;
+      const prefix = this.options.nearCache!.prefix;
+      const sub = bus.subscribe({ prefix }, (e) => {
+        if (e.type === 'invalidate' && typeof e.key === 'string' && e.key.startsWith(prefix)) near.invalidate(e.key.slice(prefix.length));
+        // Invalidations the bus lost: which keys they named is unknown, so drop every entry.
+        else if (e.type === 'gap' || e.type === 'overflow') near.clear();
+      });
+      this.unregister.push(() => sub.unsubscribe());
+    }
     if (c.meta[KV_MEMBER_META] !== '1') c.updateMeta({ [KV_MEMBER_META]: '1' });
     this.membershipChanged();
     const replay = (): void => {
@@ -157,9 +177,37 @@ export class Kv<V = Uint8Array> {
   async getEntry(key: string, opts: ReadOptions = {}): Promise<KvEntry<V> | undefined> {
     this.checkOpen();
     this.checkKey(key);
-    const rec = await read(this.ctx, key, this.quorum(opts.r, this.options.readQuorum, 'r'));
+    const r = this.quorum(opts.r, this.options.readQuorum, 'r');
+    const near = r === 1 && opts.nearCache !== false ? this.nearFor(key) : undefined;
+    let rec: KvRecord | undefined;
+    if (near) {
+      const now = this.options.clock.now();
+      rec = near.get(key, now);
+      if (!rec) {
+        const token = near.begin(key, now);
+        try {
+          rec = await read(this.ctx, key, 1);
+        } finally {
+          near.fill(key, token, rec, this.options.clock.now());
+        }
+      }
+    } else rec = await read(this.ctx, key, r);
     if (!rec || rec.value === null) return undefined;
-    return { value: this.decode(rec.value), expiresAt: rec.exp, version: { ts: rec.ts, node: rec.node } };
+    return this.entry(rec);
+  }
+
+  /**
+   * What get(key) with R = 1 resolves with, when this node can answer alone (it owns the key and
+   * holds a live value, or its near cache holds one); undefined when it cannot, and then the caller
+   * awaits get(). For front ends
+   * that answer a local hit without a promise (the agent's RESP server).
+   */
+  getLocal(key: string): KvEntry<V> | undefined {
+    this.checkOpen();
+    this.checkKey(key);
+    if (this.options.readQuorum !== 1) return undefined;
+    const rec = readLocal(this.ctx, key) ?? this.nearFor(key)?.get(key, this.options.clock.now());
+    return rec ? this.entry(rec) : undefined;
   }
 
   async has(key: string, opts: ReadOptions = {}): Promise<boolean> {
@@ -187,14 +235,14 @@ export class Kv<V = Uint8Array> {
       this.checkKey(key);
       return this.record(key, this.encode(value), exp);
     });
-    await replicate(this.ctx, records, w, 'set');
+    await this.write(records, w, 'set');
   }
 
   /** Delete a key (writes a tombstone). Resolves whether an acknowledging owner held a live value. */
   async delete(key: string, opts: WriteOptions = {}): Promise<boolean> {
     this.checkOpen();
     this.checkKey(key);
-    const [r] = await replicate(this.ctx, [this.record(key, null, 0)], this.quorum(opts.w, this.options.writeQuorum, 'w'), 'delete');
+    const [r] = await this.write([this.record(key, null, 0)], this.quorum(opts.w, this.options.writeQuorum, 'w'), 'delete');
     return r!.existed;
   }
 
@@ -208,7 +256,7 @@ export class Kv<V = Uint8Array> {
     const exp = this.expiryOf(ttl);
     const cur = await read(this.ctx, key, this.quorum(opts.r, this.options.readQuorum, 'r'));
     if (!cur || cur.value === null) return false;
-    await replicate(this.ctx, [this.record(key, cur.value, exp)], this.quorum(opts.w, this.options.writeQuorum, 'w'), 'expire');
+    await this.write([this.record(key, cur.value, exp)], this.quorum(opts.w, this.options.writeQuorum, 'w'), 'expire');
     return true;
   }
 
@@ -220,6 +268,7 @@ export class Kv<V = Uint8Array> {
       rangeBytesSent: this.transfer.bytesSent,
       rangeRecordsSent: this.transfer.recordsSent,
       antiEntropyRounds: this.antiEntropy.rounds,
+      ...(this.near ? { nearCache: this.near.stats() } : {}),
     };
   }
 
@@ -265,6 +314,42 @@ export class Kv<V = Uint8Array> {
     this.dirty = true;
     // Rebuild now (cheap when nothing relevant changed) so a range transfer is planned promptly.
     this.ring();
+  }
+
+  /** The near cache, when it is on and this node does not own `key` (an owner reads its own store). */
+  private nearFor(key: string): NearCache | undefined {
+    if (!this.near || this.ring().owners(key).includes(this.cluster.name)) return undefined;
+    return this.near;
+  }
+
+  /**
+   * Replicate, keeping the near caches right: this node's copy goes before and after (a read that
+   * raced with the write may have filled it), and once W owners hold the write every other node is
+   * told through the bus. A failed write is announced too, since it may have landed on some owners.
+   */
+  private async write(records: KvRecord[], w: number, op: 'set' | 'delete' | 'expire'): Promise<WriteResult[]> {
+    const near = this.near;
+    if (!near) return replicate(this.ctx, records, w, op);
+    for (const rec of records) near.invalidate(rec.key);
+    try {
+      return await replicate(this.ctx, records, w, op);
+    } finally {
+      const nc = this.options.nearCache!;
+      for (const rec of records) {
+        near.invalidate(rec.key);
+        if (!nc.bus) continue;
+        try {
+          nc.bus.publish(nc.prefix + rec.key);
+        } catch {
+          // A key the bus refuses (too long for it, bus closed): the other nodes' copies end at the ttl.
+          this.ctx.metrics.increment('kv.near-cache.publish-failed');
+        }
+      }
+    }
+  }
+
+  private entry(rec: KvRecord): KvEntry<V> {
+    return { value: this.decode(rec.value!), expiresAt: rec.exp, version: { ts: rec.ts, node: rec.node } };
   }
 
   private ringMembers(): RingMember[] {

@@ -4,6 +4,7 @@
  */
 import { systemClock, type Clock, type Codec } from '@grapevine/core';
 import { KvError } from './errors.js';
+import { nearCacheDefaults, type NearCacheOptions, type ResolvedNearCache } from './near-cache.js';
 
 /** First of the 16 message types the KV uses by default (65016..65031; the mesh bus takes 65000..65015). */
 export const DEFAULT_KV_TYPE_BASE = 65_016;
@@ -52,14 +53,30 @@ export interface KvOptions {
   rebalanceDelay?: number;
   /** Most range transfers (streams) this node runs at once (default 4). */
   maxTransfers?: number;
+  /** Most records (or keys) the coordinator sends one owner in one batched request (default 512; 1..100,000). */
+  batchMaxRecords?: number;
+  /** Most bytes (keys and values) in one batched request to an owner (default 1 MiB); a larger single record goes alone. */
+  batchMaxBytes?: number;
+  /**
+   * How a batch is put off to the end of the current turn of the event loop (default: setImmediate
+   * with the system clock; a zero-delay timer of `clock` otherwise, so a simulation stays
+   * deterministic). See owner-batches.ts.
+   */
+  defer?: (fn: () => void) => void;
+  /**
+   * Near cache of values this node read from other owners (near-cache.ts): `true` for the
+   * defaults, or its options. Off by default.
+   */
+  nearCache?: boolean | NearCacheOptions;
   /** Value codec: values are Uint8Array unless a codec is given (e.g. jsonCodec or msgpackCodec). */
   valueCodec?: Pick<Codec, 'encode' | 'decode'>;
   /** Wall clock for TTLs and the HLC (default the system clock; a simulation passes its virtual clock). */
   clock?: Clock;
 }
 
-export interface ResolvedKvOptions extends Required<Omit<KvOptions, 'valueCodec' | 'tombstoneMinAge'>> {
+export interface ResolvedKvOptions extends Required<Omit<KvOptions, 'valueCodec' | 'tombstoneMinAge' | 'nearCache'>> {
   tombstoneMinAge: number;
+  nearCache: ResolvedNearCache | undefined;
   valueCodec: Pick<Codec, 'encode' | 'decode'> | undefined;
 }
 
@@ -82,6 +99,8 @@ export const kvDefaults = {
   antiEntropyMaxPartitions: 64,
   rebalanceDelay: 250,
   maxTransfers: 4,
+  batchMaxRecords: 512,
+  batchMaxBytes: 1024 * 1024,
 } as const;
 
 function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -89,6 +108,32 @@ function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGE
     throw new KvError('ERR_KV_ARGUMENT', `option ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
   }
   return v;
+}
+
+/** End of this turn: setImmediate on the real clock (a zero timeout is clamped to 1 ms), the clock's own timer otherwise. */
+function defaultDefer(clock: Clock): (fn: () => void) => void {
+  const si = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+  if (clock === systemClock && si) return (fn) => void si(fn);
+  return (fn) => void clock.setTimer(fn, 0);
+}
+
+function resolveNearCache(n: boolean | NearCacheOptions | undefined): ResolvedNearCache | undefined {
+  if (n === undefined || n === false) return undefined;
+  const o: NearCacheOptions = n === true ? {} : n;
+  if (typeof o !== 'object' || o === null) throw new KvError('ERR_KV_ARGUMENT', 'option nearCache must be a boolean or an object');
+  const bus = o.bus;
+  if (bus !== undefined && (typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function')) {
+    throw new KvError('ERR_KV_ARGUMENT', 'option nearCache.bus must have publish(key) and subscribe({ prefix }, fn)');
+  }
+  const prefix = o.prefix ?? nearCacheDefaults.prefix;
+  if (typeof prefix !== 'string') throw new KvError('ERR_KV_ARGUMENT', 'option nearCache.prefix must be a string');
+  return {
+    maxEntries: int('nearCache.maxEntries', o.maxEntries ?? nearCacheDefaults.maxEntries, 1),
+    maxBytes: int('nearCache.maxBytes', o.maxBytes ?? nearCacheDefaults.maxBytes, 1024),
+    ttl: int('nearCache.ttl', o.ttl ?? nearCacheDefaults.ttl, 1),
+    bus,
+    prefix,
+  };
 }
 
 export function resolveKvOptions(opts: KvOptions = {}): ResolvedKvOptions {
@@ -114,6 +159,10 @@ export function resolveKvOptions(opts: KvOptions = {}): ResolvedKvOptions {
     tombstoneMinAge: int('tombstoneMinAge', o.tombstoneMinAge ?? o.hintTtl, 0),
     rebalanceDelay: int('rebalanceDelay', o.rebalanceDelay, 0),
     maxTransfers: int('maxTransfers', o.maxTransfers, 1, 64),
+    batchMaxRecords: int('batchMaxRecords', o.batchMaxRecords, 1, 100_000),
+    batchMaxBytes: int('batchMaxBytes', o.batchMaxBytes, 1),
+    defer: typeof o.defer === 'function' ? o.defer : defaultDefer(o.clock ?? systemClock),
+    nearCache: resolveNearCache(o.nearCache),
     valueCodec: o.valueCodec,
     clock: o.clock ?? systemClock,
   };

@@ -18,6 +18,8 @@ export class KvSim {
   readonly net: MemoryNetwork;
   readonly nodes: KvNode[] = [];
   private counter = 0;
+  /** Per-node extra KV options (e.g. a near cache with this node's own mesh bus). */
+  perNode: ((cluster: Cluster) => KvOptions) | undefined;
 
   constructor(
     readonly seed: number,
@@ -32,7 +34,7 @@ export class KvSim {
     const name = `n${String(idx).padStart(3, '0')}`;
     const transport = this.net.createTransport(`10.0.${idx >> 8}.${idx & 255}:7946`);
     const cluster = await Cluster.create({ name, transport, clock: this.clock, random: seededRandom(this.seed * 7919 + idx), profile: 'fast', ...this.clusterOptions });
-    const kv = await createKv(cluster, { clock: this.clock, ...this.kvOptions });
+    const kv = await createKv(cluster, { clock: this.clock, ...this.kvOptions, ...this.perNode?.(cluster) });
     const node = { name, cluster, transport, kv };
     const seed = this.live()[0];
     this.nodes.push(node);
