@@ -90,7 +90,7 @@ export class MeshBus {
   constructor(readonly cluster: Cluster<unknown>, opts?: MeshOptions) {
     if (!cluster || typeof cluster.handle !== 'function') throw new GrapevineError('ERR_INVALID_OPTION', 'mesh: createMesh needs a started Cluster');
     if (cluster.closed) throw new GrapevineError('ERR_CLOSED', 'cluster is closed');
-    const o = resolveMeshOptions(opts, cluster.node.env.clock);
+    const o = resolveMeshOptions(opts, cluster.clock);
     this.options = o;
     this.fit = packetFit(cluster);
     this.entryBase = this.fit.measure(['', Number.MAX_SAFE_INTEGER, 1]);
