@@ -181,17 +181,35 @@ export class Recovery {
       return;
     }
     const now = this.host.clock.now();
-    if (s.missingSince === undefined) s.missingSince = now;
+    // A new hole (or the old one filled and a later one opened): its own recovery delay starts.
+    // Under a steady stream, gossip's reordering keeps some hole open nearly all the time; timing
+    // from the first one fetched events that were a few ms late (all duplicates by the time the
+    // reply came), and a lagging receiver's fetch could even fall behind the log and report a gap.
+    if (s.missingSince === undefined || s.missingAt !== s.delivered) {
+      s.missingSince = now;
+      s.missingAt = s.delivered;
+    }
     this.schedule(origin, st, this.host.opts.recoveryDelay);
   }
 
-  private schedule(origin: string, st: OriginState, delay: number): void {
+  /** Fetch after `delay`: the current hole's own recovery delay, or (`backoff`) a retry's. */
+  private schedule(origin: string, st: OriginState, delay: number, backoff = false): void {
     if (st.timer || this.closed) return;
     st.timer = this.host.clock.setTimer(() => {
       st.timer = undefined;
       if (this.closed || this.origins.get(origin) !== st) return;
       const s = st.stream;
       if (!s || !s.incomplete || s.fetching) return;
+      if (!backoff) {
+        // The hole that armed this timer was filled and a younger one is open: wait out its delay.
+        const now = this.host.clock.now();
+        if (s.missingSince === undefined || s.missingAt !== s.delivered) {
+          s.missingSince = now;
+          s.missingAt = s.delivered;
+        }
+        const left = this.host.opts.recoveryDelay - (now - s.missingSince);
+        if (left > 0) return this.schedule(origin, st, left);
+      }
       void this.fetchMore(origin, st, false);
     }, delay);
   }
@@ -315,7 +333,7 @@ export class Recovery {
     }
     // Back off while it is unreachable; originBack() retries at once when it returns.
     const delay = Math.min(this.host.opts.retentionWindow, this.host.opts.recoveryDelay * 2 ** Math.min(st.failures, 6));
-    this.schedule(origin, st, Math.max(delay, 1));
+    this.schedule(origin, st, Math.max(delay, 1), true);
   }
 
   close(): void {

@@ -20,8 +20,14 @@ export class OriginStream {
   /** Newest sequence number the origin is known to have sent. */
   knownHead: number;
   private held = new Map<number, WireEvent>();
-  /** Clock time when this stream first noticed it is missing something (undefined: complete). */
+  /**
+   * Clock time since which the event after `delivered` has been missing (undefined: complete).
+   * It restarts whenever `delivered` moves on, so the recovery delay is the age of the current
+   * hole, not of the first one of a busy stream that is never quite complete.
+   */
   missingSince: number | undefined;
+  /** The `delivered` position `missingSince` belongs to. */
+  missingAt = -1;
   /** A fetch to the origin is under way. */
   fetching = false;
 
