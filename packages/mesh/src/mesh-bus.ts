@@ -397,12 +397,14 @@ export class MeshBus {
       return { ...base, owed, first: Math.max(owed, this.log.oldest), events: this.page(owed) };
     }
     if (req.epoch !== this.epoch) return { ...base, owed: null, first: 0, events: [] };
-    return { ...base, owed: null, first: Math.max(req.from, this.log.oldest), events: this.page(req.from) };
+    return { ...base, owed: null, first: Math.max(req.from, this.log.oldest), events: this.page(req.from, req.to) };
   }
 
-  /** One reply's worth of logged events: fetchEvents at most, and about 512 KiB. */
-  private page(from: number): WireEvent[] {
-    const events = this.log.range(from, this.options.fetchEvents);
+  /** One reply's worth of logged events, up to `to` (0: no bound): fetchEvents at most, and about 512 KiB. */
+  private page(from: number, to = 0): WireEvent[] {
+    const start = Math.max(from, this.log.oldest);
+    const limit = to >= start ? Math.min(this.options.fetchEvents, to - start + 1) : this.options.fetchEvents;
+    const events = this.log.range(from, limit);
     let bytes = 0;
     const out: WireEvent[] = [];
     for (const e of events) {

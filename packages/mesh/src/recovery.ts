@@ -218,7 +218,7 @@ export class Recovery {
     const epoch = st.epoch;
     this.host.count('grapevine.mesh.fetches', 1);
     this.host
-      .fetch(origin, { epoch, from: 0, fresh: true, instance: this.host.instance, uptime: this.host.uptime() })
+      .fetch(origin, { epoch, from: 0, fresh: true, instance: this.host.instance, uptime: this.host.uptime(), to: 0 })
       .then(
         (reply) => this.freshAnswer(origin, st, epoch, reply),
         () => this.freshAnswer(origin, st, epoch, undefined),
@@ -286,11 +286,14 @@ export class Recovery {
     if (s.fetching) return;
     s.fetching = true;
     const epoch = st.epoch;
+    // After a rejoin (sync) ask as far as a page goes: what the origin sent meanwhile is unknown.
+    const to = sync ? 0 : s.holeEnd();
     this.host.count('grapevine.mesh.fetches', 1);
     let reply: FetchReply | undefined;
     let error: unknown;
     try {
-      reply = await this.host.fetch(origin, { epoch, from: s.delivered + 1, fresh: false, instance: this.host.instance, uptime: 0 });
+      // Only the hole: the events after it are here already (a whole page would be duplicates).
+      reply = await this.host.fetch(origin, { epoch, from: s.delivered + 1, fresh: false, instance: this.host.instance, uptime: 0, to });
     } catch (err) {
       error = err;
     }
@@ -312,8 +315,10 @@ export class Recovery {
     if (reply.epoch < epoch) return;
     const before = s.delivered;
     this.applyReply(origin, st, reply);
-    // More pages: go on at once while we make progress.
-    if (s.incomplete && s.delivered > before && !s.fetching) void this.fetchMore(origin, st, false);
+    // More pages of the same hole (the reply stopped short of it): go on at once while we make
+    // progress. A later hole waits out its own recovery delay (checkComplete armed it).
+    const short = to === 0 || reply.first + reply.events.length - 1 < to;
+    if (s.incomplete && s.delivered > before && short && !s.fetching) void this.fetchMore(origin, st, sync);
     else if (sync && !s.incomplete) s.missingSince = undefined;
   }
 

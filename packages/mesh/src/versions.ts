@@ -36,6 +36,13 @@ export class OriginStream {
     this.knownHead = start;
   }
 
+  /** The last sequence number of the hole after `delivered`: just before the first held event, or the known head. */
+  holeEnd(): number {
+    let end = this.knownHead;
+    for (const seq of this.held.keys()) if (seq < end + 1 && seq > this.delivered) end = seq - 1;
+    return Math.max(end, this.delivered + 1);
+  }
+
   get heldCount(): number {
     return this.held.size;
   }
