@@ -245,8 +245,14 @@ export class MeshBus {
 
   // ---- receiving ------------------------------------------------------------------------------
 
+  /** The newest version this bus's clock has observed (observing an older one again adds nothing). */
+  private observed = 0;
+
   private deliver(origin: string, epoch: number, seq: number, e: WireEvent): void {
-    this.hlc.observe(e.version);
+    if (e.version > this.observed) {
+      this.observed = e.version;
+      this.hlc.observe(e.version);
+    }
     this.counters.values.delivered++;
     const fresh = this.versions.admit(e.key, e.version);
     if (!fresh) this.counters.values.stale++;

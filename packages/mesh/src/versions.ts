@@ -56,6 +56,12 @@ export class OriginStream {
     return seq === this.delivered + 1 ? 'next' : 'held';
   }
 
+  /** Deliver `seq`, the next in order, without holding it (the caller checked nothing is held). */
+  advance(seq: number): void {
+    this.delivered = seq;
+    if (seq > this.knownHead) this.knownHead = seq;
+  }
+
   /** The events now deliverable in order, removing them from the hold. */
   drain(): { seq: number; event: WireEvent }[] {
     const out: { seq: number; event: WireEvent }[] = [];

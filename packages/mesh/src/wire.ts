@@ -82,7 +82,8 @@ function parseEvents(v: unknown, maxKeyBytes: number): WireEvent[] | undefined {
   for (const raw of v) {
     if (!Array.isArray(raw) || raw.length < 3 || raw.length > 4) return undefined;
     const [key, version, ack] = raw as unknown[];
-    if (typeof key !== 'string' || key.length === 0 || utf8Length(key) > maxKeyBytes) return undefined;
+    // A UTF-16 unit takes at most 3 UTF-8 bytes: short keys need no byte count.
+    if (typeof key !== 'string' || key.length === 0 || (key.length * 3 > maxKeyBytes && utf8Length(key) > maxKeyBytes)) return undefined;
     if (!isSeq(version) || (ack !== 0 && ack !== 1)) return undefined;
     const e: WireEvent = { key, version, ack: ack === 1, hasValue: raw.length === 4 };
     if (e.hasValue) e.value = raw[3];
