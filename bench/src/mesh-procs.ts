@@ -120,7 +120,7 @@ export interface ProcThroughput {
 }
 
 /** Node 0 publishes `keys` keys as fast as it can; every other node subscribes; until all have all. */
-export async function procThroughput(pc: ProcCluster, keys: number, timeoutMs = 120_000): Promise<ProcThroughput> {
+export async function procThroughput(pc: ProcCluster, keys: number, timeoutMs = 60_000): Promise<ProcThroughput> {
   const subs = pc.children.slice(1);
   await Promise.all(subs.map((c) => c.ask({ cmd: 'subscribe', prefix: 't', expect: keys })));
   await sleep(500);

@@ -201,6 +201,14 @@ export class Recovery {
       s.missingSince = now;
       s.missingAt = s.delivered;
     }
+    if (s.delivered < s.droppedUpTo) {
+      // We dropped some of what is missing (full hold): no copy is on its way, fetch now.
+      if (s.fetching) return;
+      st.timer?.cancel();
+      st.timer = undefined;
+      this.schedule(origin, st, 0, true);
+      return;
+    }
     this.schedule(origin, st, this.host.opts.recoveryDelay);
   }
 
@@ -329,7 +337,7 @@ export class Recovery {
     this.applyReply(origin, st, reply);
     // More pages of the same hole (the reply stopped short of it): go on at once while we make
     // progress. A later hole waits out its own recovery delay (checkComplete armed it).
-    const short = to === 0 || reply.first + reply.events.length - 1 < to;
+    const short = to === 0 || reply.first + reply.events.length - 1 < to || s.delivered < s.droppedUpTo;
     if (s.incomplete && s.delivered > before && short && !s.fetching) void this.fetchMore(origin, st, sync);
     else if (sync && !s.incomplete) s.missingSince = undefined;
   }

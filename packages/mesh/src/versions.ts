@@ -28,6 +28,11 @@ export class OriginStream {
   missingSince: number | undefined;
   /** The `delivered` position `missingSince` belongs to. */
   missingAt = -1;
+  /**
+   * The newest sequence number this receiver dropped because the hold was full. Gossip will not
+   * bring those again (the cluster dedups broadcasts), so holes up to it are fetched at once.
+   */
+  droppedUpTo = 0;
   /** A fetch to the origin is under way. */
   fetching = false;
 
@@ -51,7 +56,10 @@ export class OriginStream {
   offer(seq: number, e: WireEvent): Offer {
     if (seq > this.knownHead) this.knownHead = seq;
     if (seq <= this.delivered || this.held.has(seq)) return 'duplicate';
-    if (seq !== this.delivered + 1 && this.held.size >= this.maxHeld) return 'overflow';
+    if (seq !== this.delivered + 1 && this.held.size >= this.maxHeld) {
+      if (seq > this.droppedUpTo) this.droppedUpTo = seq;
+      return 'overflow';
+    }
     this.held.set(seq, e);
     return seq === this.delivered + 1 ? 'next' : 'held';
   }

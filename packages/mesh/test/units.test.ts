@@ -199,7 +199,7 @@ class ManualClock implements Clock {
 }
 
 describe('the gap rule', () => {
-  function setup(log: OriginLog, initialEpoch = 7) {
+  function setup(log: OriginLog, initialEpoch = 7, options: Parameters<typeof resolveMeshOptions>[0] = {}) {
     const clock = new ManualClock();
     const origin = { epoch: initialEpoch };
     const delivered: number[] = [];
@@ -207,7 +207,7 @@ describe('the gap rule', () => {
     const asked: FetchReq[] = [];
     const host: RecoveryHost = {
       clock,
-      opts: resolveMeshOptions({}, clock),
+      opts: resolveMeshOptions(options, clock),
       instance: 1,
       uptime: () => 0,
       fetch: async (_o, req): Promise<FetchReply> => {
@@ -250,6 +250,20 @@ describe('the gap rule', () => {
     await clock.advance(300);
     expect(asked.filter((r) => !r.fresh).map((r) => [r.from, r.to])).toEqual([[16, 16], [18, 40]]);
     expect(delivered).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it('events dropped from a full hold are fetched at once, not after the recovery delay', async () => {
+    const log = logged(1, 1000);
+    const { clock, delivered, asked, gaps, rec } = setup(log, 7, { maxHeldEvents: 3 });
+    rec.receive('o', 7, 1, [wire(1)]);
+    await clock.advance(10);
+    for (let i = 2; i <= 10; i++) log.append({ key: `k${i}`, version: i, ack: false, hasValue: false, seq: i, at: i });
+    // 2 is late; 3..5 are held, 6..10 find the hold full and are dropped (no copy will come again).
+    rec.receive('o', 7, 3, [3, 4, 5, 6, 7, 8, 9, 10].map(wire));
+    await clock.advance(1);
+    expect(asked.filter((r) => !r.fresh).map((r) => [r.from, r.to])).toEqual([[2, 2], [6, 10]]);
+    expect(delivered).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(gaps).toEqual([]);
   });
 
   it('a hole the log still covers is fetched: no gap', async () => {
