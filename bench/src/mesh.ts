@@ -12,13 +12,18 @@
  * protocols, so no client library's batching stands between the socket and the clock.
  *
  *   node bench/dist/mesh.js [--n 10] [--rate 1000] [--seconds 5] [--keys 200000] [--batch-size 20]
- *                           [--only latency,throughput,enqueue]
+ *                           [--only latency,throughput,enqueue] [--mode procs,single] [--prof-dir DIR]
+ *
+ * --mode procs runs each Grapevine node in its own child process (bench/src/mesh-procs.ts; N
+ * processes time-share the machine's cores), single runs all N in this process; the default runs
+ * both. --prof-dir DIR starts every node process with `node --cpu-prof` writing there.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createCluster, type NodeCluster } from '@grapevine/node';
 import { createMesh, type MeshBus } from '@grapevine/mesh';
+import { procLatency, procThroughput, startProcs } from './mesh-procs.js';
 import { emit, now, pct, progress, sleep } from './util.js';
 
 const { values } = parseArgs({
@@ -29,6 +34,8 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '200000' },
     only: { type: 'string' },
     'batch-size': { type: 'string', default: '20' },
+    mode: { type: 'string', default: 'procs,single' },
+    'prof-dir': { type: 'string' },
   },
 });
 const N = Number(values.n);
@@ -39,6 +46,9 @@ const KEYS = Number(values.keys);
 const BATCH_SIZE = Number(values['batch-size']);
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 const want = (name: string): boolean => !only || only.has(name);
+/** Where the Grapevine nodes run: `procs` (one child process each) and/or `single` (all in this one). */
+const modes = new Set(values.mode!.split(','));
+const PROF_DIR = values['prof-dir'];
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -116,7 +126,7 @@ async function grapevineLatency(batchInterval: number): Promise<void> {
     buses[0]!.publish(`k${i}`);
   });
   await sleep(3000);
-  latencyRow('grapevine-mesh', { batchInterval }, sent, last, N - 1);
+  latencyRow('grapevine-mesh', { mode: 'single', batchInterval, fetched_events: buses.reduce((a, b) => a + b.metrics().fetchedEvents, 0), duplicates: buses.reduce((a, b) => a + b.metrics().duplicates, 0) }, sent, last, N - 1);
   await closeAll(clusters, buses);
 }
 
@@ -139,7 +149,7 @@ async function grapevineThroughput(): Promise<void> {
   const elapsed = now() - start;
   const delivered = counts.slice(1).reduce((a, b) => a + b, 0);
   const m = buses[0]!.metrics();
-  emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', n: N, keys: KEYS, batchSize: BATCH_SIZE, complete: counts.slice(1).every((c) => c === KEYS), publish_ms: round(published), all_delivered_ms: round(elapsed), keys_per_s: Math.round((KEYS * 1000) / elapsed), deliveries_per_s: Math.round((delivered * 1000) / elapsed), batches: m.batches, keys_per_batch: round(m.eventsSent / m.batches), fetched_events: buses.reduce((s, b) => s + b.metrics().fetchedEvents, 0) });
+  emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', mode: 'single', n: N, keys: KEYS, batchSize: BATCH_SIZE, complete: counts.slice(1).every((c) => c === KEYS), publish_ms: round(published), all_delivered_ms: round(elapsed), keys_per_s: Math.round((KEYS * 1000) / elapsed), deliveries_per_s: Math.round((delivered * 1000) / elapsed), batches: m.batches, keys_per_batch: round(m.eventsSent / m.batches), fetched_events: buses.reduce((s, b) => s + b.metrics().fetchedEvents, 0), duplicates: buses.reduce((s, b) => s + b.metrics().duplicates, 0) });
   await closeAll(clusters, buses);
 }
 
@@ -160,6 +170,34 @@ async function grapevineEnqueue(): Promise<void> {
   }
   await bus.close();
   await c.close();
+}
+
+async function procsLatency(batchInterval: number): Promise<void> {
+  progress(`grapevine latency (${N} processes), batchInterval ${batchInterval}`);
+  const pc = await startProcs(N, batchInterval, 20, PROF_DIR);
+  try {
+    const r = await procLatency(pc, RATE, SECONDS);
+    const sent = new Map<number, number>();
+    const last = new Map<number, { at: number; count: number }>();
+    r.sent.forEach((t, i) => {
+      sent.set(i, t);
+      if (!Number.isNaN(r.last[i]!)) last.set(i, { at: r.last[i]!, count: N - 1 });
+    });
+    latencyRow('grapevine-mesh', { mode: 'procs', batchInterval, fetched_events: r.fetched, duplicates: r.duplicates }, sent, last, N - 1);
+  } finally {
+    await pc.close();
+  }
+}
+
+async function procsThroughput(): Promise<void> {
+  progress(`grapevine throughput (${N} processes)`);
+  const pc = await startProcs(N, 100, BATCH_SIZE, PROF_DIR);
+  try {
+    const r = await procThroughput(pc, KEYS);
+    emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', mode: 'procs', n: N, keys: KEYS, batchSize: BATCH_SIZE, complete: r.complete, publish_ms: round(r.publishMs), all_delivered_ms: round(r.elapsed), keys_per_s: Math.round((KEYS * 1000) / r.elapsed), deliveries_per_s: Math.round((r.delivered * 1000) / r.elapsed), batches: r.batches, keys_per_batch: round(r.eventsSent / r.batches), fetched_events: r.fetched, duplicates: r.duplicates });
+  } finally {
+    await pc.close();
+  }
 }
 
 // ---- Redis and NATS -----------------------------------------------------------------------------
@@ -302,13 +340,16 @@ async function brokerThroughput(system: 'redis' | 'nats'): Promise<void> {
 const load = (await import('node:os')).loadavg()[0];
 emit({ scenario: 'mesh-env', node: process.version, cpus: (await import('node:os')).cpus().length, loadavg_1m: round(load ?? 0) });
 if (want('latency')) {
-  await grapevineLatency(100);
-  await grapevineLatency(0);
+  for (const bi of [100, 0]) {
+    if (modes.has('procs')) await procsLatency(bi);
+    if (modes.has('single')) await grapevineLatency(bi);
+  }
   await brokerLatency('redis');
   await brokerLatency('nats');
 }
 if (want('throughput')) {
-  await grapevineThroughput();
+  if (modes.has('procs')) await procsThroughput();
+  if (modes.has('single')) await grapevineThroughput();
   await brokerThroughput('redis');
   await brokerThroughput('nats');
 }

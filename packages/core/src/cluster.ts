@@ -32,7 +32,8 @@ export class Cluster<S = unknown> {
   readonly node: SwimNode;
   private readonly events: MemberEvents;
   private state: 'running' | 'leaving' | 'closed' = 'running';
-  private readonly clock: Clock;
+  /** The clock this cluster runs on (virtual in simulations); plugins time their work by it. */
+  readonly clock: Clock;
   private memberAddresses: Set<string> | undefined;
   private memberAddressesAt = 0;
   private readonly wrapStream: (ch: StreamChannel, opts: StreamOptions) => S;
@@ -245,6 +246,30 @@ export class Cluster<S = unknown> {
   broadcast<T = unknown>(type: MessageType<T, unknown>, payload: T): number {
     this.assertRunning();
     return this.node.messenger.broadcast(type, payload);
+  }
+
+  /**
+   * Bytes a broadcast payload may take, encoded with this cluster's codec (`encodedSize`), and
+   * still ride one best-effort packet with the eager push and piggyback redundancy: the packet
+   * budget minus envelope, label, cipher and broadcast header. Plugins size their batches by it.
+   */
+  broadcastPayloadBudget(): number {
+    return this.node.messenger.broadcastPayloadBudget();
+  }
+
+  /** Exact: `broadcast(type, payload)` would go best-effort in one packet (not the reliable path). */
+  broadcastFits(type: number, payload: unknown): boolean {
+    return this.node.messenger.broadcastFits(type, payload);
+  }
+
+  /** Encoded bytes of the broadcast message for `payload` (worst case over id and hop count). */
+  broadcastBytes(type: number, payload: unknown): number {
+    return this.node.messenger.broadcastBytes(type, payload);
+  }
+
+  /** Encoded bytes of `value` with this cluster's codec. */
+  encodedSize(value: unknown): number {
+    return this.node.env.codec.encode(value).length;
   }
 
   /** Send to one live member: best-effort (default) or `reliable`. Large payloads go reliable. */

@@ -1,23 +1,26 @@
 /**
- * The bus: createMesh(cluster, options) → MeshBus. It binds the batcher, the origin log, the
- * receive-side recovery, subscriptions and acknowledgement waiters to a core Cluster through its
- * public messaging API (handle, handleRequest, broadcast, sendTo, request, members, events), so it
- * runs the same on real sockets and in the simulator. docs/mesh.md states what it guarantees.
+ * The bus's API: createMesh(cluster, options) → MeshBus. It binds the parts to a core Cluster
+ * through its public messaging API (handle, handleRequest, broadcast, sendTo, request, members,
+ * events), so it runs the same on real sockets and in the simulator: the publish side
+ * (publisher.ts: batching, numbering, the origin log), the receive side (recovery.ts: order, holes,
+ * fetches, gaps), the origin's answers to fetches (fetch-server.ts), subscriptions, acknowledgement
+ * waiters and counters (mesh-counters.ts). docs/mesh.md states what it guarantees.
  */
-import { GrapevineError, HybridLogicalClock, utf8Length, type Cluster, type MemberEvent, type TimerHandle } from '@grapevine/core';
+import { GrapevineError, HybridLogicalClock, type Cluster, type MemberEvent, type TimerHandle } from '@grapevine/core';
 import { AckWaiters, type AckResult } from './await-acks.js';
-import { Batcher, estimateEntryBytes, type PendingEntry } from './batcher.js';
+import { FetchServer } from './fetch-server.js';
+import { MeshCounters, type MeshMetrics } from './mesh-counters.js';
 import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from './options.js';
 import { OriginLog } from './origin-log.js';
 import { packetFit, type PacketFit } from './packet-fit.js';
+import { Publisher } from './publisher.js';
 import { Recovery } from './recovery.js';
 import { RejoinMarks } from './rejoin-marks.js';
 import { Subscriptions, type InvalidateEvent, type MeshEvent, type SubscribeOptions, type SubscribeTarget, type Subscription } from './subscriptions.js';
 import { KeyVersions } from './versions.js';
-import {
-  MeshType, batchToWire, fetchReplyToWire, fetchToWire, parseAck, parseBatch, parseFetch, parseFetchReply, parseHead,
-  type FetchReply, type FetchReq, type WireEvent,
-} from './wire.js';
+import { MeshType, fetchReplyToWire, fetchToWire, parseAck, parseBatch, parseFetch, parseFetchReply, parseHead, type FetchReply, type FetchReq, type WireEvent } from './wire.js';
+
+export type { MeshMetrics } from './mesh-counters.js';
 
 export interface PublishOptions {
   /** Sent with the invalidation so subscribers may refresh instead of re-reading. */
@@ -35,76 +38,46 @@ export interface PublishAndAwaitOptions extends PublishOptions {
   timeout?: number;
 }
 
-export interface MeshMetrics {
-  /** publish() and publishAndAwait() calls accepted. */
-  published: number;
-  /** Publishes merged into a key already waiting (pending-dedup). */
-  merged: number;
-  /** Batch messages broadcast. */
-  batches: number;
-  /** Events sent (keys in batches). */
-  eventsSent: number;
-  /** Encoded bytes of the batch messages this node broadcast. */
-  bytesSent: number;
-  /** Events from other origins delivered in order to this node (whether or not anyone subscribed). */
-  delivered: number;
-  /** Copies of events already delivered, dropped. */
-  duplicates: number;
-  /** Events older than the version already delivered for their key, dropped. */
-  stale: number;
-  /** Gaps reported (ranges an origin could no longer resend). */
-  gaps: number;
-  /** Events lost by slow iterator subscribers (each such loss raised an `overflow`). */
-  overflowed: number;
-  /** Fetches sent to origins, and events recovered by them. */
-  fetches: number;
-  fetchedEvents: number;
-  /** Inbound mesh messages that failed validation. */
-  invalid: number;
-}
-
 export class MeshBus {
   readonly options: ResolvedMeshOptions;
   private readonly fit: PacketFit;
-  private readonly batcher: Batcher;
   private readonly log: OriginLog;
   private readonly marks: RejoinMarks;
+  private readonly publisher: Publisher;
+  private readonly fetchServer: FetchServer;
   private readonly recovery: Recovery;
   private readonly subs: Subscriptions;
   private readonly versions: KeyVersions;
   private readonly waiters: AckWaiters;
   private readonly hlc: HybridLogicalClock;
+  private readonly counters: MeshCounters;
   private readonly epoch: number;
   private readonly startedAt: number;
-  /** Encoded bytes of an event with an empty key and the largest version, in the cluster's codec. */
-  private readonly entryBase: number;
   private readonly unregister: (() => void)[] = [];
-  private batchTimer: TimerHandle | undefined;
   private ticker: TimerHandle | undefined;
   private closedFlag = false;
-  private readonly counters: MeshMetrics = {
-    published: 0, merged: 0, batches: 0, eventsSent: 0, bytesSent: 0, delivered: 0, duplicates: 0, stale: 0,
-    gaps: 0, overflowed: 0, fetches: 0, fetchedEvents: 0, invalid: 0,
-  };
 
   constructor(readonly cluster: Cluster<unknown>, opts?: MeshOptions) {
     if (!cluster || typeof cluster.handle !== 'function') throw new GrapevineError('ERR_INVALID_OPTION', 'mesh: createMesh needs a started Cluster');
     if (cluster.closed) throw new GrapevineError('ERR_CLOSED', 'cluster is closed');
-    const o = resolveMeshOptions(opts, cluster.node.env.clock);
+    const o = resolveMeshOptions(opts, cluster.clock);
     this.options = o;
+    this.counters = new MeshCounters(cluster.metrics);
     this.fit = packetFit(cluster);
-    this.entryBase = this.fit.measure(['', Number.MAX_SAFE_INTEGER, 1]);
-    const budget = o.batchBytes > 0 ? Math.min(o.batchBytes, this.fit.payloadBudget) : this.fit.payloadBudget;
-    this.batcher = new Batcher({ size: o.batchSize, bytes: Math.max(1, budget) });
     this.log = new OriginLog(o.retentionEvents, o.retentionWindow);
     this.marks = new RejoinMarks(o.maxOrigins, o.rejoinLookback, (t) => this.log.seqBefore(t));
     this.versions = new KeyVersions(o.maxTrackedKeys);
     this.hlc = new HybridLogicalClock(() => o.clock.now());
     this.epoch = cluster.localNode.instance;
     this.startedAt = o.clock.now();
+    this.publisher = new Publisher({
+      cluster, options: o, fit: this.fit, log: this.log, versions: this.versions, hlc: this.hlc, counters: this.counters, epoch: this.epoch,
+      deliverLocal: (seq, e) => this.deliverLocal(seq, e),
+    });
+    this.fetchServer = new FetchServer(o, this.log, this.marks, this.epoch, this.fit.measure);
     this.subs = new Subscriptions(
       o.subscriberBuffer,
-      (n) => this.count('grapevine.mesh.overflowed', n),
+      (n) => this.counters.count('grapevine.mesh.overflowed', n),
       (err) => {
         this.cluster.metrics.increment('grapevine.mesh.subscriber-error');
         this.cluster.logger.error({ err }, 'mesh subscriber callback threw');
@@ -123,7 +96,7 @@ export class MeshBus {
       },
       deliver: (origin, epoch, seq, e) => this.deliver(origin, epoch, seq, e),
       gap: (origin, from, to) => this.subs.broadcast({ type: 'gap', origin, from, to }),
-      count: (name, by) => this.count(name, by),
+      count: (name, by) => this.counters.count(name, by),
     });
     this.register();
     this.unregister.push(cluster.on('change', (ev) => this.onMember(ev)));
@@ -158,7 +131,7 @@ export class MeshBus {
           this.invalid();
           throw new GrapevineError('ERR_DECODE', 'mesh: malformed fetch');
         }
-        return fetchReplyToWire(this.answerFetch(info.from, req));
+        return fetchReplyToWire(this.fetchServer.answer(info.from, req));
       }));
       this.unregister.push(c.handle(this.type(MeshType.ack), (payload, info) => {
         const m = parseAck(payload);
@@ -172,38 +145,12 @@ export class MeshBus {
   }
 
   private invalid(): void {
-    this.count('grapevine.mesh.invalid', 1);
-  }
-
-  /** Counter name → the metrics() field it feeds (computed once per name), or null. */
-  private readonly fieldOf = new Map<string, string | null>();
-  /** What of `counters` has been added to the cluster's metrics already. */
-  private synced: Record<string, number> = {};
-
-  /**
-   * Count an event. The hot counters (one per delivered event) stay in this bus and reach the
-   * cluster's metrics sink once a second (syncMetrics), so a million deliveries do not cost a
-   * million map updates; rare ones go to the sink at once.
-   */
-  private count(name: string, by = 1): void {
-    let field = this.fieldOf.get(name);
-    if (field === undefined) {
-      const short = name.slice('grapevine.mesh.'.length).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-      field = short in this.counters ? short : null;
-      this.fieldOf.set(name, field);
-    }
-    if (field !== null) (this.counters as unknown as Record<string, number>)[field]! += by;
-    else this.cluster.metrics.increment(name, by);
+    this.counters.values.invalid++;
   }
 
   /** Add what the bus counted since the last call to the cluster's metrics (`grapevine.mesh.*`). */
   syncMetrics(): void {
-    for (const [k, v] of Object.entries(this.counters) as [string, number][]) {
-      const d = v - (this.synced[k] ?? 0);
-      if (d === 0) continue;
-      this.synced[k] = v;
-      this.cluster.metrics.increment(`grapevine.mesh.${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, d);
-    }
+    this.counters.sync();
   }
 
   private armTicker(): void {
@@ -234,48 +181,10 @@ export class MeshBus {
     if (ev.type === 'alive' && ev.member.name !== this.cluster.name) this.recovery.originBack(ev.member.name);
   }
 
-  // ---- publishing -----------------------------------------------------------------------------
+  // ---- publishing (publisher.ts) --------------------------------------------------------------
 
-  private entry(key: string, opts: PublishOptions | undefined, ack: boolean): Omit<PendingEntry, 'owner'> {
+  private checkOpen(): void {
     if (this.closedFlag) throw new GrapevineError('ERR_CLOSED', 'mesh bus closed');
-    if (typeof key !== 'string' || key.length === 0) throw new GrapevineError('ERR_INVALID_OPTION', 'mesh: key must be a non-empty string');
-    const keyBytes = utf8Length(key);
-    if (keyBytes > this.options.maxKeyBytes) throw new GrapevineError('ERR_TOO_LARGE', `mesh: key longer than maxKeyBytes (${this.options.maxKeyBytes})`);
-    if (opts?.signal?.aborted) throw new GrapevineError('ERR_ABORTED', 'aborted');
-    const hasValue = opts !== undefined && 'value' in opts && opts.value !== undefined;
-    const value = hasValue ? opts!.value : undefined;
-    let bytes = estimateEntryBytes(this.entryBase, keyBytes, hasValue, value, this.fit.measure);
-    if (bytes > this.batcher.limits.bytes) {
-      // The estimate is an upper bound; measure exactly before refusing.
-      bytes = this.fit.measure(hasValue ? [key, Number.MAX_SAFE_INTEGER, 1, value] : [key, Number.MAX_SAFE_INTEGER, 1]) + 2;
-      if (bytes > this.batcher.limits.bytes) {
-        throw new GrapevineError('ERR_TOO_LARGE', `mesh: key and value take ${bytes} bytes; one event must fit one packet (${this.batcher.limits.bytes} bytes)`);
-      }
-    }
-    return { key, version: this.hlc.now(), hasValue, value, ack, bytes };
-  }
-
-  private enqueue(e: Omit<PendingEntry, 'owner'>, signal: AbortSignal | undefined): void {
-    if (this.batcher.wouldOverflow(e.key, e.bytes)) this.flush();
-    // This node's own write is the newest it knows for the key: an older write from another
-    // origin that arrives later is stale here too (with deliverLocal, delivery records it).
-    if (!this.options.deliverLocal) this.versions.admit(e.key, e.version);
-    const owner = signal ? {} : undefined;
-    const merged = this.batcher.add(e, owner);
-    this.count('grapevine.mesh.published', 1);
-    if (merged) this.count('grapevine.mesh.merged', 1);
-    if (signal && owner && !merged) {
-      signal.addEventListener('abort', () => {
-        if (this.batcher.withdraw(e.key, owner)) this.count('grapevine.mesh.withdrawn', 1);
-      }, { once: true });
-    }
-    if (this.batcher.full()) this.flush();
-    else if (!this.batchTimer) {
-      this.batchTimer = this.options.clock.setTimer(() => {
-        this.batchTimer = undefined;
-        this.flush();
-      }, this.options.batchInterval);
-    }
   }
 
   /**
@@ -284,7 +193,9 @@ export class MeshBus {
    * ERR_ABORTED or ERR_INVALID_OPTION; never waits.
    */
   publish(key: string, opts?: PublishOptions): void {
-    this.enqueue(this.entry(key, opts, false), opts?.signal);
+    this.checkOpen();
+    const hasValue = opts !== undefined && opts.value !== undefined;
+    this.publisher.enqueue(this.publisher.entry(key, hasValue, hasValue ? opts.value : undefined, false, opts?.signal), opts?.signal);
   }
 
   /**
@@ -301,11 +212,12 @@ export class MeshBus {
         if (!Number.isSafeInteger(v) || v < 0) throw new GrapevineError('ERR_INVALID_OPTION', `mesh: ${n} must be a non-negative integer`);
       }
       this.waiters.checkRoom();
-      const e = this.entry(key, opts, true);
-      this.enqueue(e, undefined);
+      this.checkOpen();
+      const hasValue = opts.value !== undefined;
+      this.publisher.enqueue(this.publisher.entry(key, hasValue, opts.value, true, opts.signal), undefined);
       // Acknowledged publishes don't wait for the batch timer: send what waits now.
       let seq: number | undefined;
-      while (seq === undefined && this.batcher.size > 0) seq = this.flush().get(key);
+      while (seq === undefined && this.publisher.batcher.size > 0) seq = this.flush().get(key);
       if (seq === undefined) throw new GrapevineError('ERR_CLOSED', 'mesh bus closed');
       return this.waiters.wait(seq, key, replicas, zones, timeout, opts.signal);
     } catch (err) {
@@ -327,90 +239,32 @@ export class MeshBus {
    * each fits one best-effort packet exactly (measured with the cluster's own codec and envelope).
    */
   flush(): Map<string, number> {
-    this.batchTimer?.cancel();
-    this.batchTimer = undefined;
-    const out = new Map<string, number>();
-    if (this.closedFlag && this.batcher.size === 0) return out;
-    const type = this.type(MeshType.batch);
-    while (this.batcher.size > 0) {
-      let rest = this.batcher.take();
-      while (rest.length > 0) {
-        const first = this.log.head + 1;
-        let n = rest.length;
-        let payload = batchToWire({ epoch: this.epoch, first, events: rest.slice(0, n) });
-        while (n > 1 && !this.fit.fits(type, payload)) {
-          n = Math.ceil(n / 2);
-          payload = batchToWire({ epoch: this.epoch, first, events: rest.slice(0, n) });
-        }
-        if (n === 1 && !this.fit.fits(type, payload)) this.count('grapevine.mesh.oversize', 1);
-        const chunk = rest.slice(0, n);
-        rest = rest.slice(n);
-        const now = this.options.clock.now();
-        const events: WireEvent[] = [];
-        for (let i = 0; i < chunk.length; i++) {
-          const p = chunk[i]!;
-          const ev: WireEvent = { key: p.key, version: p.version, ack: p.ack, hasValue: p.hasValue };
-          if (p.hasValue) ev.value = p.value;
-          this.log.append({ key: p.key, version: p.version, ack: p.ack, hasValue: p.hasValue, value: p.value, seq: first + i, at: now });
-          events.push(ev);
-          out.set(p.key, first + i);
-        }
-        this.count('grapevine.mesh.batches', 1);
-        this.count('grapevine.mesh.events-sent', chunk.length);
-        this.count('grapevine.mesh.bytes-sent', this.fit.messageBytes(type, payload));
-        if (this.options.deliverLocal) for (let i = 0; i < events.length; i++) this.deliverLocal(first + i, events[i]!);
-        try {
-          this.cluster.broadcast(type, payload);
-        } catch (err) {
-          // The cluster closed under us: the events stay in the log for whoever asks.
-          this.cluster.logger.warn({ err }, 'mesh batch not broadcast');
-        }
-      }
-    }
-    return out;
+    if (this.closedFlag && this.publisher.batcher.size === 0) return new Map();
+    return this.publisher.flush();
   }
 
   // ---- receiving ------------------------------------------------------------------------------
 
+  /** The newest version this bus's clock has observed (observing an older one again adds nothing). */
+  private observed = 0;
+
   private deliver(origin: string, epoch: number, seq: number, e: WireEvent): void {
-    this.hlc.observe(e.version);
-    this.count('grapevine.mesh.delivered', 1);
+    if (e.version > this.observed) {
+      this.observed = e.version;
+      this.hlc.observe(e.version);
+    }
+    this.counters.values.delivered++;
     const fresh = this.versions.admit(e.key, e.version);
-    if (!fresh) this.count('grapevine.mesh.stale', 1);
+    if (!fresh) this.counters.values.stale++;
     else if (this.subs.size > 0) this.subs.deliver(invalidation(origin, seq, e));
     if (e.ack && this.subs.wants(e.key)) {
-      this.cluster.sendTo(origin, this.type(MeshType.ack), [epoch, seq], { reliable: true }).catch(() => this.count('grapevine.mesh.ack-failed', 1));
+      this.cluster.sendTo(origin, this.type(MeshType.ack), [epoch, seq], { reliable: true }).catch(() => this.counters.count('grapevine.mesh.ack-failed', 1));
     }
   }
 
   private deliverLocal(seq: number, e: WireEvent): void {
     if (!this.versions.admit(e.key, e.version)) return;
     this.subs.deliver(invalidation(this.cluster.name, seq, e));
-  }
-
-  private answerFetch(from: string, req: FetchReq): FetchReply {
-    const now = this.options.clock.now();
-    this.log.expire(now);
-    const base = { epoch: this.epoch, head: this.log.head, oldest: this.log.oldest };
-    if (req.fresh) {
-      const owed = this.marks.owed(from, req.instance, now, req.uptime, this.options.fetchTimeout);
-      return { ...base, owed, first: Math.max(owed, this.log.oldest), events: this.page(owed) };
-    }
-    if (req.epoch !== this.epoch) return { ...base, owed: null, first: 0, events: [] };
-    return { ...base, owed: null, first: Math.max(req.from, this.log.oldest), events: this.page(req.from) };
-  }
-
-  /** One reply's worth of logged events: fetchEvents at most, and about 512 KiB. */
-  private page(from: number): WireEvent[] {
-    const events = this.log.range(from, this.options.fetchEvents);
-    let bytes = 0;
-    const out: WireEvent[] = [];
-    for (const e of events) {
-      bytes += utf8Length(e.key) + 32 + (e.hasValue ? this.fit.measure(e.value) : 0);
-      if (out.length > 0 && bytes > 512 * 1024) break;
-      out.push(e.hasValue ? { key: e.key, version: e.version, ack: e.ack, hasValue: true, value: e.value } : { key: e.key, version: e.version, ack: e.ack, hasValue: false });
-    }
-    return out;
   }
 
   private async fetch(origin: string, req: FetchReq): Promise<FetchReply> {
@@ -451,7 +305,7 @@ export class MeshBus {
 
   metrics(): MeshMetrics {
     this.syncMetrics();
-    return { ...this.counters };
+    return { ...this.counters.values };
   }
 
   /** Per-origin receive positions (for diagnostics, and for tests that check completeness). */
@@ -466,7 +320,7 @@ export class MeshBus {
 
   /** This node's sequence number of the newest event it sent, and its run (epoch). */
   get head(): { epoch: number; seq: number; pending: number } {
-    return { epoch: this.epoch, seq: this.log.head, pending: this.batcher.size };
+    return { epoch: this.epoch, seq: this.log.head, pending: this.publisher.batcher.size };
   }
 
   get closed(): boolean {
@@ -479,9 +333,8 @@ export class MeshBus {
     if (!this.cluster.closed) this.flush();
     this.closedFlag = true;
     this.syncMetrics();
-    this.batcher.clear();
+    this.publisher.close();
     this.ticker?.cancel();
-    this.batchTimer?.cancel();
     for (const off of this.unregister.splice(0)) off();
     this.recovery.close();
     this.waiters.closeAll();

@@ -163,6 +163,18 @@ export class Recovery {
     const s = st.stream!;
     let dup = 0;
     let overflow = 0;
+    // The common case — nothing held, and the batch continues the order — is delivered straight
+    // through, without passing each event through the hold.
+    if (s.heldCount === 0 && first <= s.delivered + 1 && first + events.length - 1 > s.delivered) {
+      dup = s.delivered + 1 - first;
+      for (let i = dup; i < events.length; i++) {
+        s.advance(first + i);
+        this.host.deliver(origin, st.epoch, first + i, events[i]!);
+      }
+      if (dup > 0) this.host.count('grapevine.mesh.duplicates', dup);
+      this.checkComplete(origin, st);
+      return;
+    }
     for (let i = 0; i < events.length; i++) {
       const r = s.offer(first + i, events[i]!);
       if (r === 'duplicate') dup++;
@@ -181,17 +193,43 @@ export class Recovery {
       return;
     }
     const now = this.host.clock.now();
-    if (s.missingSince === undefined) s.missingSince = now;
+    // A new hole (or the old one filled and a later one opened): its own recovery delay starts.
+    // Under a steady stream, gossip's reordering keeps some hole open nearly all the time; timing
+    // from the first one fetched events that were a few ms late (all duplicates by the time the
+    // reply came), and a lagging receiver's fetch could even fall behind the log and report a gap.
+    if (s.missingSince === undefined || s.missingAt !== s.delivered) {
+      s.missingSince = now;
+      s.missingAt = s.delivered;
+    }
+    if (s.delivered < s.droppedUpTo) {
+      // We dropped some of what is missing (full hold): no copy is on its way, fetch now.
+      if (s.fetching) return;
+      st.timer?.cancel();
+      st.timer = undefined;
+      this.schedule(origin, st, 0, true);
+      return;
+    }
     this.schedule(origin, st, this.host.opts.recoveryDelay);
   }
 
-  private schedule(origin: string, st: OriginState, delay: number): void {
+  /** Fetch after `delay`: the current hole's own recovery delay, or (`backoff`) a retry's. */
+  private schedule(origin: string, st: OriginState, delay: number, backoff = false): void {
     if (st.timer || this.closed) return;
     st.timer = this.host.clock.setTimer(() => {
       st.timer = undefined;
       if (this.closed || this.origins.get(origin) !== st) return;
       const s = st.stream;
       if (!s || !s.incomplete || s.fetching) return;
+      if (!backoff) {
+        // The hole that armed this timer was filled and a younger one is open: wait out its delay.
+        const now = this.host.clock.now();
+        if (s.missingSince === undefined || s.missingAt !== s.delivered) {
+          s.missingSince = now;
+          s.missingAt = s.delivered;
+        }
+        const left = this.host.opts.recoveryDelay - (now - s.missingSince);
+        if (left > 0) return this.schedule(origin, st, left);
+      }
       void this.fetchMore(origin, st, false);
     }, delay);
   }
@@ -200,7 +238,7 @@ export class Recovery {
     const epoch = st.epoch;
     this.host.count('grapevine.mesh.fetches', 1);
     this.host
-      .fetch(origin, { epoch, from: 0, fresh: true, instance: this.host.instance, uptime: this.host.uptime() })
+      .fetch(origin, { epoch, from: 0, fresh: true, instance: this.host.instance, uptime: this.host.uptime(), to: 0 })
       .then(
         (reply) => this.freshAnswer(origin, st, epoch, reply),
         () => this.freshAnswer(origin, st, epoch, undefined),
@@ -268,11 +306,14 @@ export class Recovery {
     if (s.fetching) return;
     s.fetching = true;
     const epoch = st.epoch;
+    // After a rejoin (sync) ask as far as a page goes: what the origin sent meanwhile is unknown.
+    const to = sync ? 0 : s.holeEnd();
     this.host.count('grapevine.mesh.fetches', 1);
     let reply: FetchReply | undefined;
     let error: unknown;
     try {
-      reply = await this.host.fetch(origin, { epoch, from: s.delivered + 1, fresh: false, instance: this.host.instance, uptime: 0 });
+      // Only the hole: the events after it are here already (a whole page would be duplicates).
+      reply = await this.host.fetch(origin, { epoch, from: s.delivered + 1, fresh: false, instance: this.host.instance, uptime: 0, to });
     } catch (err) {
       error = err;
     }
@@ -294,8 +335,10 @@ export class Recovery {
     if (reply.epoch < epoch) return;
     const before = s.delivered;
     this.applyReply(origin, st, reply);
-    // More pages: go on at once while we make progress.
-    if (s.incomplete && s.delivered > before && !s.fetching) void this.fetchMore(origin, st, false);
+    // More pages of the same hole (the reply stopped short of it): go on at once while we make
+    // progress. A later hole waits out its own recovery delay (checkComplete armed it).
+    const short = to === 0 || reply.first + reply.events.length - 1 < to || s.delivered < s.droppedUpTo;
+    if (s.incomplete && s.delivered > before && short && !s.fetching) void this.fetchMore(origin, st, sync);
     else if (sync && !s.incomplete) s.missingSince = undefined;
   }
 
@@ -315,7 +358,7 @@ export class Recovery {
     }
     // Back off while it is unreachable; originBack() retries at once when it returns.
     const delay = Math.min(this.host.opts.retentionWindow, this.host.opts.recoveryDelay * 2 ** Math.min(st.failures, 6));
-    this.schedule(origin, st, Math.max(delay, 1));
+    this.schedule(origin, st, Math.max(delay, 1), true);
   }
 
   close(): void {

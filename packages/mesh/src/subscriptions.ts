@@ -142,6 +142,12 @@ export class Subscription implements AsyncIterableIterator<MeshEvent> {
 export class Subscriptions {
   private readonly byKey = new Map<string, Set<Subscription>>();
   private readonly byPrefix = new Set<Subscription>();
+  /**
+   * A snapshot of byPrefix for deliver(), rebuilt only when it changes: delivery runs once per
+   * event, subscribe/unsubscribe rarely, and a callback that unsubscribes mid-delivery must not
+   * disturb the walk (so no live iteration, and no copy per event either).
+   */
+  private prefixList: readonly Subscription[] = [];
   private readonly all = new Set<Subscription>();
 
   constructor(
@@ -175,7 +181,10 @@ export class Subscriptions {
       let set = this.byKey.get(key);
       if (!set) this.byKey.set(key, (set = new Set()));
       set.add(sub);
-    } else this.byPrefix.add(sub);
+    } else {
+      this.byPrefix.add(sub);
+      this.prefixList = [...this.byPrefix];
+    }
     return sub;
   }
 
@@ -185,7 +194,7 @@ export class Subscriptions {
       const set = this.byKey.get(s.key);
       set?.delete(s);
       if (set && set.size === 0) this.byKey.delete(s.key);
-    } else this.byPrefix.delete(s);
+    } else if (this.byPrefix.delete(s)) this.prefixList = [...this.byPrefix];
   }
 
   /** True when some subscription here wants `key`. */
@@ -200,7 +209,11 @@ export class Subscriptions {
     let n = 0;
     const exact = this.byKey.get(e.key);
     if (exact) for (const s of [...exact]) (s.push(e), n++);
-    for (const s of [...this.byPrefix]) if (s.matches(e.key)) (s.push(e), n++);
+    const list = this.prefixList;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i]!;
+      if (s.matches(e.key)) (s.push(e), n++);
+    }
     return n;
   }
 

@@ -20,14 +20,32 @@ export class OriginStream {
   /** Newest sequence number the origin is known to have sent. */
   knownHead: number;
   private held = new Map<number, WireEvent>();
-  /** Clock time when this stream first noticed it is missing something (undefined: complete). */
+  /**
+   * Clock time since which the event after `delivered` has been missing (undefined: complete).
+   * It restarts whenever `delivered` moves on, so the recovery delay is the age of the current
+   * hole, not of the first one of a busy stream that is never quite complete.
+   */
   missingSince: number | undefined;
+  /** The `delivered` position `missingSince` belongs to. */
+  missingAt = -1;
+  /**
+   * The newest sequence number this receiver dropped because the hold was full. Gossip will not
+   * bring those again (the cluster dedups broadcasts), so holes up to it are fetched at once.
+   */
+  droppedUpTo = 0;
   /** A fetch to the origin is under way. */
   fetching = false;
 
   constructor(readonly epoch: number, start: number, private readonly maxHeld: number) {
     this.delivered = start;
     this.knownHead = start;
+  }
+
+  /** The last sequence number of the hole after `delivered`: just before the first held event, or the known head. */
+  holeEnd(): number {
+    let end = this.knownHead;
+    for (const seq of this.held.keys()) if (seq < end + 1 && seq > this.delivered) end = seq - 1;
+    return Math.max(end, this.delivered + 1);
   }
 
   get heldCount(): number {
@@ -38,9 +56,18 @@ export class OriginStream {
   offer(seq: number, e: WireEvent): Offer {
     if (seq > this.knownHead) this.knownHead = seq;
     if (seq <= this.delivered || this.held.has(seq)) return 'duplicate';
-    if (seq !== this.delivered + 1 && this.held.size >= this.maxHeld) return 'overflow';
+    if (seq !== this.delivered + 1 && this.held.size >= this.maxHeld) {
+      if (seq > this.droppedUpTo) this.droppedUpTo = seq;
+      return 'overflow';
+    }
     this.held.set(seq, e);
     return seq === this.delivered + 1 ? 'next' : 'held';
+  }
+
+  /** Deliver `seq`, the next in order, without holding it (the caller checked nothing is held). */
+  advance(seq: number): void {
+    this.delivered = seq;
+    if (seq > this.knownHead) this.knownHead = seq;
   }
 
   /** The events now deliverable in order, removing them from the hold. */

@@ -38,6 +38,11 @@ export interface FetchReq {
   instance: number;
   /** Fresh requests: ms since the requester's bus started (it is owed what was sent since). */
   uptime: number;
+  /**
+   * The last sequence number wanted (the end of the requester's hole); 0 = as far as one page
+   * goes. Optional on the wire (a 5-element request from an older bus means 0).
+   */
+  to: number;
 }
 export interface FetchReply {
   epoch: number;
@@ -77,7 +82,8 @@ function parseEvents(v: unknown, maxKeyBytes: number): WireEvent[] | undefined {
   for (const raw of v) {
     if (!Array.isArray(raw) || raw.length < 3 || raw.length > 4) return undefined;
     const [key, version, ack] = raw as unknown[];
-    if (typeof key !== 'string' || key.length === 0 || utf8Length(key) > maxKeyBytes) return undefined;
+    // A UTF-16 unit takes at most 3 UTF-8 bytes: short keys need no byte count.
+    if (typeof key !== 'string' || key.length === 0 || (key.length * 3 > maxKeyBytes && utf8Length(key) > maxKeyBytes)) return undefined;
     if (!isSeq(version) || (ack !== 0 && ack !== 1)) return undefined;
     const e: WireEvent = { key, version, ack: ack === 1, hasValue: raw.length === 4 };
     if (e.hasValue) e.value = raw[3];
@@ -103,14 +109,14 @@ export function parseHead(v: unknown): HeadMsg | undefined {
 }
 
 export function parseFetch(v: unknown): FetchReq | undefined {
-  if (!Array.isArray(v) || v.length !== 5) return undefined;
-  const [epoch, from, fresh, instance, uptime] = v as unknown[];
-  if ((epoch !== null && !isSeq(epoch)) || !isSeq(from) || (fresh !== 0 && fresh !== 1) || !isSeq(instance) || !isSeq(uptime)) return undefined;
-  return { epoch: epoch as number | null, from, fresh: fresh === 1, instance, uptime };
+  if (!Array.isArray(v) || v.length < 5 || v.length > 6) return undefined;
+  const [epoch, from, fresh, instance, uptime, to = 0] = v as unknown[];
+  if ((epoch !== null && !isSeq(epoch)) || !isSeq(from) || (fresh !== 0 && fresh !== 1) || !isSeq(instance) || !isSeq(uptime) || !isSeq(to)) return undefined;
+  return { epoch: epoch as number | null, from, fresh: fresh === 1, instance, uptime, to };
 }
 
 export function fetchToWire(m: FetchReq): unknown[] {
-  return [m.epoch, m.from, m.fresh ? 1 : 0, m.instance, m.uptime];
+  return m.to > 0 ? [m.epoch, m.from, m.fresh ? 1 : 0, m.instance, m.uptime, m.to] : [m.epoch, m.from, m.fresh ? 1 : 0, m.instance, m.uptime];
 }
 
 export function parseFetchReply(v: unknown, maxKeyBytes: number): FetchReply | undefined {

@@ -199,7 +199,7 @@ class ManualClock implements Clock {
 }
 
 describe('the gap rule', () => {
-  function setup(log: OriginLog, initialEpoch = 7) {
+  function setup(log: OriginLog, initialEpoch = 7, options: Parameters<typeof resolveMeshOptions>[0] = {}) {
     const clock = new ManualClock();
     const origin = { epoch: initialEpoch };
     const delivered: number[] = [];
@@ -207,13 +207,13 @@ describe('the gap rule', () => {
     const asked: FetchReq[] = [];
     const host: RecoveryHost = {
       clock,
-      opts: resolveMeshOptions({}, clock),
+      opts: resolveMeshOptions(options, clock),
       instance: 1,
       uptime: () => 0,
       fetch: async (_o, req): Promise<FetchReply> => {
         asked.push(req);
         const owed = req.fresh ? 1 : req.from;
-        const events = log.range(owed, 500);
+        const events = log.range(owed, req.to > 0 ? Math.max(1, req.to - Math.max(owed, log.oldest) + 1) : 500);
         return { epoch: origin.epoch, head: log.head, oldest: log.oldest, owed: req.fresh ? owed : null, first: Math.max(owed, log.oldest), events };
       },
       isLive: () => true,
@@ -229,6 +229,42 @@ describe('the gap rule', () => {
     return log;
   };
   const wire = (seq: number): WireEvent => ({ key: `k${seq}`, version: seq, ack: false, hasValue: false });
+
+  it('holes that gossip fills within the recovery delay are never fetched, however busy the stream', async () => {
+    const log = logged(1, 1000);
+    const { clock, delivered, asked, rec } = setup(log);
+    rec.receive('o', 7, 1, [wire(1)]);
+    await clock.advance(10);
+    // The first-contact fetch is answered; then the origin sends 2..40.
+    for (let i = 2; i <= 40; i++) log.append({ key: `k${i}`, version: i, ack: false, hasValue: false, seq: i, at: i });
+    // Every 200 ms (< recoveryDelay 250) the old hole fills and a new one opens: never complete.
+    for (let k = 0; k < 8; k++) {
+      const hole = 2 + 2 * k;
+      if (k > 0) rec.receive('o', 7, hole - 2, [wire(hole - 2)]);
+      rec.receive('o', 7, hole + 1, [wire(hole + 1)]);
+      await clock.advance(200);
+    }
+    expect(asked.filter((r) => !r.fresh)).toEqual([]);
+    // The last hole is left open: it is fetched after its own delay, and only it is asked for.
+    // Its reply says the head is 40, so 18..40 are a new hole: fetched after their own delay.
+    await clock.advance(300);
+    expect(asked.filter((r) => !r.fresh).map((r) => [r.from, r.to])).toEqual([[16, 16], [18, 40]]);
+    expect(delivered).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it('events dropped from a full hold are fetched at once, not after the recovery delay', async () => {
+    const log = logged(1, 1000);
+    const { clock, delivered, asked, gaps, rec } = setup(log, 7, { maxHeldEvents: 3 });
+    rec.receive('o', 7, 1, [wire(1)]);
+    await clock.advance(10);
+    for (let i = 2; i <= 10; i++) log.append({ key: `k${i}`, version: i, ack: false, hasValue: false, seq: i, at: i });
+    // 2 is late; 3..5 are held, 6..10 find the hold full and are dropped (no copy will come again).
+    rec.receive('o', 7, 3, [3, 4, 5, 6, 7, 8, 9, 10].map(wire));
+    await clock.advance(1);
+    expect(asked.filter((r) => !r.fresh).map((r) => [r.from, r.to])).toEqual([[2, 2], [6, 10]]);
+    expect(delivered).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(gaps).toEqual([]);
+  });
 
   it('a hole the log still covers is fetched: no gap', async () => {
     const log = logged(30, 1000);
@@ -291,6 +327,10 @@ describe('wire checks', () => {
     fc.assert(fc.property(fc.anything(), (v) => {
       expect(() => { parseBatch(v, 512); parseHead(v); parseFetch(v); parseFetchReply(v, 512); parseAck(v); }).not.toThrow();
     }), { numRuns: 500 });
+    expect(parseFetch([1, 5, 0, 9, 0])).toEqual({ epoch: 1, from: 5, fresh: false, instance: 9, uptime: 0, to: 0 }); // an older bus's request
+    expect(parseFetch([1, 5, 0, 9, 0, 8])?.to).toBe(8);
+    expect(parseFetch([1, 5, 0, 9, 0, -1])).toBeUndefined();
+    expect(parseFetch([1, 5, 0, 9, 0, 8, 1])).toBeUndefined();
     expect(parseBatch([1, 1, [['k', 1, 0]]], 512)).toBeDefined();
     expect(parseBatch([1, 0, [['k', 1, 0]]], 512)).toBeUndefined(); // sequence numbers start at 1
     expect(parseBatch([1, 1, []], 512)).toBeUndefined();

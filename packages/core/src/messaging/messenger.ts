@@ -69,6 +69,10 @@ export interface RequestOptions {
   reliable?: boolean;
 }
 
+/** The largest id and hop count a broadcast carries, for measuring a message's worst-case size. */
+const WORST_ID = 2 ** 53 - 1;
+const WORST_HOPS = 255;
+
 export function checkUserType(type: number): void {
   if (!Number.isInteger(type) || type < FIRST_USER_TYPE || type > MAX_USER_TYPE) {
     throw new GrapevineError('ERR_RESERVED_TYPE', `message type ${type} is reserved or out of range: use ${FIRST_USER_TYPE}..${MAX_USER_TYPE}`);
@@ -196,6 +200,45 @@ export class Messenger {
     const hops = this.host.cfg.broadcastHops > 0 ? this.host.cfg.broadcastHops : hopLimit(this.host.members.liveCount());
     this.spread(self, this.encode({ s: 1, type, origin: self, id, hops, payload }));
     return id;
+  }
+
+  /** Cached broadcastPayloadBudget(): the packet budget and wrappers do not change after start. */
+  private payloadBudget: number | undefined;
+
+  /**
+   * Encoded bytes of the broadcast message that would carry `payload` as `type` from this node,
+   * measured with the largest id and hop count, so the message actually sent (or relayed) is
+   * never larger.
+   */
+  broadcastBytes(type: number, payload: unknown): number {
+    return this.encode({ s: 1, type, origin: this.host.members.self.name, id: WORST_ID, hops: WORST_HOPS, payload }).length;
+  }
+
+  /**
+   * Exact: the broadcast of `payload` as `type` rides one best-effort packet, so it gets the eager
+   * push and the piggyback redundancy (a larger one goes reliable to a few peers instead).
+   */
+  broadcastFits(type: number, payload: unknown): boolean {
+    return this.fits(this.encode({ s: 1, type, origin: this.host.members.self.name, id: WORST_ID, hops: WORST_HOPS, payload }));
+  }
+
+  /**
+   * Bytes an encoded payload (codec size of the payload alone) may take for its broadcast to fit
+   * one best-effort packet: the packet budget minus envelope, label, cipher and broadcast header.
+   * A lower bound (the header is measured for the longest type, id and hop count).
+   */
+  broadcastPayloadBudget(): number {
+    if (this.payloadBudget !== undefined) return this.payloadBudget;
+    // fitsPacket looks at the length only: the largest part that fits, by bisection.
+    let lo = 0;
+    let hi = 65_536;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.fits(new Uint8Array(mid))) lo = mid;
+      else hi = mid - 1;
+    }
+    const header = this.broadcastBytes(MAX_USER_TYPE, null) - this.host.env.codec.encode(null).length;
+    return (this.payloadBudget = Math.max(0, lo - header));
   }
 
   /** Eager push along the tree on the next turn, plus the piggyback queue for redundancy. */

@@ -65,6 +65,23 @@ describe('broadcast', () => {
     off();
     expect(() => c.handleRequest(T, () => 1)).not.toThrow();
   });
+
+  it('tells the broadcast payload budget: a payload of that size fits one packet, a larger one does not', async () => {
+    sim = new Sim({ seed: 5 });
+    await sim.startCluster(1);
+    const c = sim.nodes[0]!.cluster;
+    const budget = c.broadcastPayloadBudget();
+    expect(budget).toBeGreaterThan(1000);
+    expect(budget).toBeLessThan(1500);
+    // A byte string whose encoded size is exactly the budget (its length prefix included).
+    let len = budget;
+    while (c.encodedSize(new Uint8Array(len)) > budget) len--;
+    const atBudget = new Uint8Array(len);
+    expect(c.encodedSize(atBudget)).toBeLessThanOrEqual(budget);
+    expect(c.broadcastFits(T, atBudget)).toBe(true);
+    expect(c.broadcastBytes(T, atBudget)).toBeGreaterThan(c.encodedSize(atBudget));
+    expect(c.broadcastFits(T, new Uint8Array(budget + 64))).toBe(false);
+  });
 });
 
 describe('direct messages and requests', () => {
