@@ -142,7 +142,10 @@ export class PrometheusExporter {
   async render(): Promise<string> {
     this.syncDynamic();
     const own = await this.registry.metrics();
-    return this.samples ? own + (await this.samples.metrics()) : own;
+    const text = this.samples ? own + (await this.samples.metrics()) : own;
+    // prom-client ends each family with a blank line; the format allows them, but strict parsers
+    // (and our tests) read one sample or comment per line.
+    return text.replace(/\n{2,}/g, '\n');
   }
 
   close(): void {
