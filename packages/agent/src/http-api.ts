@@ -11,7 +11,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatHostPort, parseHostPort, silentLogger, type Cluster, type Logger } from '@grapevine/core';
+import { GrapevineError, formatHostPort, parseHostPort, silentLogger, type Cluster, type Logger } from '@grapevine/core';
 import { Counter, Gauge } from 'prom-client';
 import { dashboardHtml } from './dashboard.js';
 import { EventStreams } from './event-stream.js';
@@ -84,7 +84,7 @@ export async function startHttpApi(source: Cluster | Promise<Cluster>, opts: Htt
   const logger = opts.logger ?? silentLogger;
   const bind = parseHostPort(opts.bind ?? '127.0.0.1:0');
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) throw new HttpError(500, 'ERR_INVALID_OPTION', `maxBodyBytes must be a positive integer, got ${maxBodyBytes}`);
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) throw new GrapevineError('ERR_INVALID_OPTION', `maxBodyBytes must be a positive integer, got ${maxBodyBytes}`);
   const sse = new SseClients({
     ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
     ...(opts.maxEventClients !== undefined ? { maxClients: opts.maxEventClients } : {}),
