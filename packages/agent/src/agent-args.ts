@@ -13,6 +13,7 @@ import { parseWsFlags, type AgentWsSettings } from './agent-ws-args.js';
 import { CIPHERS, COMPRESSORS, DEFAULT_BIND, DEFAULT_PORT, type CipherName, type CompressName, type LogLevelName, type MulticastOption, type TransportName } from '@grapevine/node';
 import { checkMulticastOption, checkSeeds, isLogLevel, LOG_LEVELS, normalizeListenAddress, seedLabel } from '@grapevine/node/internal';
 import { KV_FLAGS, parseKvFlags, type KvAgentSettings } from './kv-agent.js';
+import { readTokenFile } from './token-file.js';
 import { UsageError, oneLine, parseArgsError } from './usage-error.js';
 
 export interface AgentSettings {
@@ -36,6 +37,13 @@ export interface AgentSettings {
   /** --http-max-event-clients / --http-event-buffer-bytes: the bounds on GET /v1/events clients. */
   httpMaxEventClients?: number;
   httpEventBufferBytes?: number;
+  /** --http-token-file: the bearer token every HTTP request but /healthz must carry. */
+  httpToken?: string;
+  /** --http-max-body-bytes, --http-replay-events, --http-rate-limit (0: off), --http-rate-burst. */
+  httpMaxBodyBytes?: number;
+  httpReplayEvents?: number;
+  httpRateLimit?: number;
+  httpRateBurst?: number;
   logLevel: LogLevelName;
   /** --key-file: its path (re-read on SIGHUP) and the keys it held at start, primary first. */
   keyFile?: string;
@@ -63,6 +71,11 @@ const OPTIONS = {
   http: { type: 'string' },
   'http-max-event-clients': { type: 'string' },
   'http-event-buffer-bytes': { type: 'string' },
+  'http-token-file': { type: 'string' },
+  'http-max-body-bytes': { type: 'string' },
+  'http-replay-events': { type: 'string' },
+  'http-rate-limit': { type: 'string' },
+  'http-rate-burst': { type: 'string' },
   profile: { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -116,6 +129,12 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
   const http = values.http === undefined ? undefined : address('--http', values.http);
   const httpMaxEventClients = countFlag('--http-max-event-clients', values['http-max-event-clients'], http);
   const httpEventBufferBytes = countFlag('--http-event-buffer-bytes', values['http-event-buffer-bytes'], http);
+  const httpMaxBodyBytes = countFlag('--http-max-body-bytes', values['http-max-body-bytes'], http);
+  const httpReplayEvents = countFlag('--http-replay-events', values['http-replay-events'], http);
+  const httpRateLimit = values['http-rate-limit'] === '0' && http !== undefined ? 0 : countFlag('--http-rate-limit', values['http-rate-limit'], http);
+  const httpRateBurst = countFlag('--http-rate-burst', values['http-rate-burst'], http);
+  const tokenFile = values['http-token-file'];
+  if (tokenFile !== undefined && http === undefined) fail('--http-token-file needs --http');
 
   const seeds = [...(('seeds' in file ? file.seeds : undefined) ?? []), ...(values.join ?? [])].map((s) => seed(s, transport));
   const multicast = multicastFlags(values);
@@ -161,6 +180,7 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
   }
   const keyFile = values['key-file'];
   const keys = keyFile === undefined ? undefined : readKeyFile(keyFile, warnings);
+  const httpToken = tokenFile === undefined ? undefined : readTokenFile('agent', '--http-token-file', tokenFile, warnings);
 
   return {
     name,
@@ -178,6 +198,11 @@ export function parseAgentArgs(argv: string[]): AgentSettings | undefined {
     ...(http !== undefined ? { http } : {}),
     ...(httpMaxEventClients !== undefined ? { httpMaxEventClients } : {}),
     ...(httpEventBufferBytes !== undefined ? { httpEventBufferBytes } : {}),
+    ...(httpToken !== undefined ? { httpToken } : {}),
+    ...(httpMaxBodyBytes !== undefined ? { httpMaxBodyBytes } : {}),
+    ...(httpReplayEvents !== undefined ? { httpReplayEvents } : {}),
+    ...(httpRateLimit !== undefined ? { httpRateLimit } : {}),
+    ...(httpRateBurst !== undefined ? { httpRateBurst } : {}),
     logLevel: logLevel as LogLevelName,
     ...(keyFile !== undefined ? { keyFile, keys } : {}),
     ...(cipher !== undefined ? { cipher: cipher as CipherName } : {}),

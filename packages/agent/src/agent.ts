@@ -8,7 +8,9 @@ import type { Cluster, Logger, MemberEvent, Transport } from '@grapevine/core';
 import { Keyring, loadKeyFile } from '@grapevine/crypto';
 import type { AgentSettings } from './agent-args.js';
 import { wsClusterOptions } from './agent-ws-args.js';
-import { createCluster, createJsonLogger, createTransport } from '@grapevine/node';
+import { createCluster, createTransport } from '@grapevine/node';
+import { createAgentLogger } from './logger.js';
+import { AgentMetrics } from './metrics.js';
 import { applyKeys, formatKeyId, keyringChanged } from './key-reload.js';
 import { memberEventToJson, memberStateJson, type EventJson } from './event-json.js';
 import { startHttpApi, type HttpApi } from './http-api.js';
@@ -24,7 +26,9 @@ const LEAVE_TIMEOUT_MS = 3000;
 const HARD_EXIT_MS = 6000;
 
 export async function runAgent(s: AgentSettings): Promise<void> {
-  const logger = createJsonLogger({ level: s.logLevel, base: { node: s.name } });
+  const logger = await createAgentLogger({ level: s.logLevel, base: { node: s.name } });
+  // Core's counters land in MemoryMetrics, its samples also in prom-client histograms (/metrics).
+  const metrics = new AgentMetrics();
   process.stdout.on('error', () => undefined); // a closed stdout pipe must not kill the agent
   for (const warning of s.warnings) logger.warn({}, warning);
   const print = (obj: EventJson): void => {
@@ -115,6 +119,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
     ...(s.multicast !== undefined ? { multicast: s.multicast } : {}),
     ...(s.seedRefreshInterval !== undefined ? { seedRefreshInterval: s.seedRefreshInterval } : {}),
     logger,
+    metrics,
     ...(keyring ? { keys: keyring } : {}),
     ...(s.cipher !== undefined ? { cipher: s.cipher } : {}),
     ...(s.label !== undefined ? { label: s.label } : {}),
@@ -131,6 +136,13 @@ export async function runAgent(s: AgentSettings): Promise<void> {
       logger,
       ...(s.httpMaxEventClients !== undefined ? { maxEventClients: s.httpMaxEventClients } : {}),
       ...(s.httpEventBufferBytes !== undefined ? { maxEventBufferBytes: s.httpEventBufferBytes } : {}),
+      ...(s.httpToken !== undefined ? { token: s.httpToken } : {}),
+      ...(s.httpMaxBodyBytes !== undefined ? { maxBodyBytes: s.httpMaxBodyBytes } : {}),
+      ...(s.httpReplayEvents !== undefined ? { replayEvents: s.httpReplayEvents } : {}),
+      rateLimit: {
+        ...(s.httpRateLimit !== undefined ? { perSecond: s.httpRateLimit } : {}),
+        ...(s.httpRateBurst !== undefined ? { burst: s.httpRateBurst } : {}),
+      },
       routes: [...(s.kv ? [kvHttpRoute(() => kvAgent?.kv)] : []), ...(mesh ? [mesh.route] : [])],
     });
   }

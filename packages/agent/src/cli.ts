@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `grapevine` command: agent, members, keygen, demo, help. Usage mistakes print one line on
+ * The `grapevine` command: agent, members, events, broadcast, kv, keygen, demo, help. Usage mistakes print one line on
  * stderr and exit 2; runtime failures exit 1.
  */
 import { parseAgentArgs } from './agent-args.js';
@@ -8,6 +8,9 @@ import { runAgent } from './agent.js';
 import { parseDemoArgs, runDemo } from './demo.js';
 import { parseKeygenArgs, runKeygen } from './keygen-command.js';
 import { parseMembersArgs, runMembers } from './members-command.js';
+import { parseEventsArgs, runEvents } from './events-command.js';
+import { parseBroadcastArgs, runBroadcast } from './broadcast-command.js';
+import { parseKvArgs, runKv } from './kv-command.js';
 import { UsageError, oneLine } from './usage-error.js';
 
 const USAGE = `grapevine: cluster membership by gossip (SWIM + Lifeguard)
@@ -20,11 +23,16 @@ Usage:
                   [--key-file PATH] [--cipher xchacha20-poly1305|aes-256-gcm]
                   [--label NAME] [--compress snappy|none] [--meta KEY=VALUE]... [--config FILE]
                   [--profile lan|wan|local|fast] [--events json] [--http HOST:PORT]
-                  [--http-max-event-clients N] [--http-event-buffer-bytes N]
+                  [--http-max-event-clients N] [--http-event-buffer-bytes N] [--http-token-file PATH]
+                  [--http-max-body-bytes N] [--http-replay-events N] [--http-rate-limit N] [--http-rate-burst N]
                   [--kv [--kv-resp HOST:PORT] [--kv-replicas N] [--kv-write-quorum N]
                         [--kv-read-quorum N] [--kv-max-bytes N] [--kv-near-cache MS]]
                   [--log-level debug|info|warn|error|silent]
-  grapevine members --http HOST:PORT [--json]
+  grapevine members --http HOST:PORT [--json] [--state S[,S]] [--name PREFIX] [--meta KEY=VALUE]...
+  grapevine events --http HOST:PORT [--json]
+  grapevine broadcast --http HOST:PORT TYPE JSON
+  grapevine kv get|set|del --http HOST:PORT KEY [VALUE] [--ttl MS]
+  (members, events, broadcast and kv also take --token-file PATH: the agent's --http-token-file)
   grapevine keygen [--out FILE [--force]]
   grapevine demo [--nodes N]
   grapevine help
@@ -55,10 +63,17 @@ agent
   --config FILE          JSON object of core options by name, e.g. {"profile":"fast","probeInterval":500}
   --profile P            timing profile: lan (default), wan, local, fast
   --events json          print one JSON object per line on stdout: a "ready" line, then member events
-  --http HOST:PORT       serve GET /v1/members, /v1/events (SSE), /metrics (Prometheus) and / (dashboard)
-  --http-max-event-clients N   most /v1/events clients at once (default 256); the next gets 503
-  --http-event-buffer-bytes N  a /v1/events client with more unsent bytes is disconnected (default 262144)
-  --log-level L          stderr log level (default info); logs are JSON lines
+  --http HOST:PORT       serve the HTTP API: /healthz, /v1/members, /v1/self, /v1/events (SSE),
+                         /v1/broadcast, /v1/send/NODE, /v1/messages (SSE), /v1/meta/KEY, /metrics, /
+  --http-token-file PATH       every request but /healthz needs "Authorization: Bearer TOKEN" (one line)
+  --http-max-event-clients N   most SSE clients (events + messages) at once (default 256); the next gets 503
+  --http-event-buffer-bytes N  an SSE client with more unsent bytes is disconnected (default 262144)
+  --http-max-body-bytes N      largest request body (default 1048576); a larger one gets 413
+  --http-replay-events N       member events kept for Last-Event-ID resume (default 1024)
+  --http-rate-limit N          requests per second per client IP (default 100; 0 = no limit); 429 past it
+  --http-rate-burst N          requests a client IP may make at once (default 500)
+  --log-level L          stderr log level (default info); logs are JSON lines (pino; pretty in a
+                         terminal when pino-pretty is installed)
   --kv                   run the replicated key-value store (docs/kv.md); with --http also
                          PUT|GET|DELETE /v1/kv/{key} (value in the body, ?ttl=MS)
   --kv-resp HOST:PORT    with --kv: speak the Redis protocol (RESP2) here, for redis-cli and Redis clients
@@ -73,6 +88,9 @@ agent
   SIGTERM or SIGINT leaves the cluster gracefully and exits 0. A bad flag or key file exits 2.
 
 members   print the members an agent knows, as a table (or --json), from its --http address
+events    follow an agent's member events; reconnects and resumes where it left off (Last-Event-ID)
+broadcast gossip a user message (TYPE 128..65535, JSON payload) through an agent
+kv        get, set (--ttl MS) or delete a key through an agent started with --kv
 keygen    print a new random 32-byte key in base64 (one line), for a --key-file; --out FILE writes it
           to a new file with mode 0600 instead (an existing FILE is refused unless --force)
 demo      run N nodes (default 5, 2..50) in this process: converge, crash one, watch it declared
@@ -101,6 +119,24 @@ async function main(argv: string[]): Promise<number> {
       if (!settings) return help();
       return runMembers(settings);
     }
+    case 'events': {
+      const settings = parseEventsArgs(rest);
+      if (!settings) return help();
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      process.once('SIGTERM', () => stop.abort());
+      return runEvents(settings, stop.signal);
+    }
+    case 'broadcast': {
+      const settings = parseBroadcastArgs(rest);
+      if (!settings) return help();
+      return runBroadcast(settings);
+    }
+    case 'kv': {
+      const settings = parseKvArgs(rest);
+      if (!settings) return help();
+      return runKv(settings);
+    }
     case 'keygen': {
       const settings = parseKeygenArgs(rest);
       if (!settings) return help();
@@ -112,7 +148,7 @@ async function main(argv: string[]): Promise<number> {
       return runDemo(settings);
     }
     default:
-      throw new UsageError(`grapevine: unknown command "${command}" (commands: agent, members, keygen, demo, help)`);
+      throw new UsageError(`grapevine: unknown command "${command}" (commands: agent, members, events, broadcast, kv, keygen, demo, help)`);
   }
 }
 

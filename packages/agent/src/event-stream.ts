@@ -1,145 +1,98 @@
 /**
- * The clients of `GET /v1/events` (server-sent events of member changes). Two bounds keep a flood of
- * clients, or clients that stop reading, from growing the agent's memory without limit:
- * - at most `maxClients` streams are open at once; one more gets `503` with a JSON error body and
- *   is counted (`refused`);
- * - a client whose unsent output (`res.writableLength`: what Node holds because the socket would
- *   not take it) passes `maxBufferedBytes` is disconnected and counted (`dropped`). Node buffers
- *   every `res.write()` whatever the socket does, so without this a client that never reads makes
- *   the agent hold every event written to it for as long as the connection lives.
+ * GET /v1/events: server-sent events of member changes, resumable. Every event gets an id
+ * `<epoch>-<seq>` (epoch: random per agent process, seq: 1, 2, ...) and the last `replayEvents`
+ * are kept in a ring. A client that reconnects with `Last-Event-ID` gets what it missed first:
+ * - the id is in the ring (or the newest): the events after it, then live ones;
+ * - the id is older than the ring, from another run of the agent (another epoch) or from the
+ *   future: a first `event: reset` whose data says why (`too-old`, `restarted`, `unknown-id`) and
+ *   how many events the ring holds, then the whole ring, then live ones.
+ * A malformed Last-Event-ID is a 400. Without one, only live events are sent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { GrapevineError, type Cluster, type MemberEvent } from '@grapevine/core';
 import { memberEventToJson } from './event-json.js';
+import { HttpError, sendError } from './http-common.js';
+import type { SseClient, SseClients } from './sse-clients.js';
 
-export interface EventStreamOptions {
-  /** Most event-stream clients at once; the next one gets 503. Default 256. */
-  maxClients?: number;
-  /** Unsent bytes one client may have queued before it is disconnected. Default 256 KiB. */
-  maxBufferedBytes?: number;
-  /** Comment line sent to idle event streams so dead clients are noticed (ms). Default 15000. */
-  heartbeatMs?: number;
-}
-
-export const DEFAULT_MAX_EVENT_CLIENTS = 256;
-export const DEFAULT_MAX_EVENT_BUFFER_BYTES = 256 * 1024;
-
-export interface EventStreamStats {
-  /** Clients connected now. */
-  readonly open: number;
-  /** Clients answered 503 because `maxClients` were connected. */
-  readonly refused: number;
-  /** Clients disconnected because their unsent output passed `maxBufferedBytes`. */
-  readonly dropped: number;
-}
+/** Member events kept for Last-Event-ID replay (HttpApiOptions.replayEvents). */
+export const DEFAULT_REPLAY_EVENTS = 1024;
 
 /** Where events come from: the cluster once it runs (undefined while the agent starts). */
 export interface EventSource {
   cluster(): Cluster | undefined;
   /** True once the cluster failed to start or closed: streams end at once. */
   finished(): boolean;
-  /** Call `fn` when the cluster becomes available; returns a function that cancels it. */
-  whenReady(fn: (c: Cluster) => void): () => void;
+  /** Call `fn` when the cluster becomes available. */
+  whenReady(fn: (c: Cluster) => void): void;
+}
+
+interface Stored {
+  seq: number;
+  text: string;
 }
 
 export class EventStreams {
-  readonly maxClients: number;
-  readonly maxBufferedBytes: number;
-  private readonly heartbeatMs: number;
-  private readonly clients = new Set<ServerResponse>();
-  private refusedCount = 0;
-  private droppedCount = 0;
+  readonly epoch = randomBytes(4).toString('hex');
+  readonly replayEvents: number;
+  private readonly ring: Stored[] = [];
+  private seq = 0;
+  private readonly live = new Set<SseClient>();
 
-  constructor(private readonly source: EventSource, opts: EventStreamOptions = {}) {
-    this.maxClients = positiveInteger('maxEventClients', opts.maxClients ?? DEFAULT_MAX_EVENT_CLIENTS);
-    this.maxBufferedBytes = positiveInteger('maxEventBufferBytes', opts.maxBufferedBytes ?? DEFAULT_MAX_EVENT_BUFFER_BYTES);
-    this.heartbeatMs = opts.heartbeatMs ?? 15_000;
+  constructor(private readonly source: EventSource, private readonly clients: SseClients, replayEvents = DEFAULT_REPLAY_EVENTS) {
+    if (!Number.isSafeInteger(replayEvents) || replayEvents < 1) throw new GrapevineError('ERR_INVALID_OPTION', `replayEvents must be a positive integer, got ${replayEvents}`);
+    this.replayEvents = replayEvents;
+    const current = source.cluster();
+    if (current !== undefined) this.subscribe(current);
+    else source.whenReady((c) => this.subscribe(c));
   }
 
-  get stats(): EventStreamStats {
-    return { open: this.clients.size, refused: this.refusedCount, dropped: this.droppedCount };
+  /** The id of the newest event ("" before the first). */
+  get lastId(): string {
+    return this.seq === 0 ? '' : `${this.epoch}-${this.seq}`;
+  }
+
+  private subscribe(c: Cluster): void {
+    const self = c.name;
+    c.on('change', (ev: MemberEvent): void => {
+      if (ev.member.name === self) return;
+      const seq = ++this.seq;
+      const text = `id: ${this.epoch}-${seq}\ndata: ${JSON.stringify(memberEventToJson(ev))}\n\n`;
+      this.ring.push({ seq, text });
+      if (this.ring.length > this.replayEvents) this.ring.shift();
+      for (const client of this.live) client.send(text);
+    });
   }
 
   /** Serve one `GET /v1/events` request. */
   open(req: IncomingMessage, res: ServerResponse): void {
-    if (this.clients.size >= this.maxClients) {
-      this.refusedCount++;
-      const body = `${JSON.stringify({ error: 'too many event-stream clients', limit: this.maxClients })}\n`;
-      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Retry-After': '5', Connection: 'close' });
-      res.end(body);
-      return;
+    const header = req.headers['last-event-id'];
+    let after: { epoch: string; seq: number } | undefined;
+    if (typeof header === 'string' && header !== '') {
+      const m = /^([0-9a-f]{8})-(0|[1-9][0-9]{0,15})$/.exec(header.trim());
+      if (!m) return sendError(res, new HttpError(400, 'ERR_BAD_LAST_EVENT_ID', 'Last-Event-ID must be an id this API sent (EPOCH-SEQ)'));
+      after = { epoch: m[1]!, seq: Number(m[2]) };
     }
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    const current = this.source.cluster();
-    if (req.method === 'HEAD' || this.source.finished() || current?.closed) {
+    if (!this.clients.admit(res)) return;
+    const client = this.clients.open(res, () => this.live.delete(client));
+    if (req.method === 'HEAD' || this.source.finished() || this.source.cluster()?.closed) {
       res.end();
       return;
     }
-    this.clients.add(res);
-    let cleaned = false;
-    let off: (() => void) | undefined;
-    const send = (text: string): void => {
-      if (cleaned) return;
-      res.write(text);
-      if (res.writableLength > this.maxBufferedBytes) {
-        this.droppedCount++;
-        cleanup();
-        res.destroy(); // frees what Node buffered for it; the client sees the connection close
+    client.send(': grapevine events\n\n');
+    if (after !== undefined) {
+      const oldest = this.ring[0]?.seq ?? this.seq + 1;
+      let reason: string | undefined;
+      if (after.epoch !== this.epoch) reason = 'restarted';
+      else if (after.seq > this.seq) reason = 'unknown-id';
+      else if (after.seq < oldest - 1) reason = 'too-old';
+      if (reason !== undefined) {
+        client.send(`event: reset\ndata: ${JSON.stringify({ event: 'reset', reason, replayed: this.ring.length, limit: this.replayEvents })}\n\n`);
+        for (const e of this.ring) client.send(e.text);
+      } else {
+        for (const e of this.ring) if (e.seq > after.seq) client.send(e.text);
       }
-    };
-    const subscribe = (c: Cluster): void => {
-      const self = c.name;
-      off = c.on('change', (ev: MemberEvent): void => {
-        if (ev.member.name !== self) send(`data: ${JSON.stringify(memberEventToJson(ev))}\n\n`);
-      });
-    };
-    const cancelWait = current !== undefined ? undefined : this.source.whenReady(subscribe);
-    if (current !== undefined) subscribe(current);
-    const heartbeat = setInterval(() => send(': keep-alive\n\n'), this.heartbeatMs);
-    heartbeat.unref();
-    const cleanup = (): void => {
-      if (cleaned) return;
-      cleaned = true;
-      off?.();
-      cancelWait?.();
-      clearInterval(heartbeat);
-      this.clients.delete(res);
-    };
-    // res 'close' fires when the client goes away (req 'close' fires once the request was read).
-    res.on('close', cleanup);
-    res.on('error', cleanup);
-    send(': grapevine events\n\n');
+    }
+    if (!client.closed) this.live.add(client);
   }
-
-  /** End every open stream (the server is closing). */
-  endAll(): void {
-    for (const res of [...this.clients]) res.end();
-  }
-
-  /** Prometheus text for the counters above (appended to /metrics). */
-  prometheus(): string {
-    const s = this.stats;
-    return [
-      '# HELP grapevine_http_event_clients Event-stream (GET /v1/events) clients connected now.',
-      '# TYPE grapevine_http_event_clients gauge',
-      `grapevine_http_event_clients ${s.open}`,
-      '# HELP grapevine_http_event_clients_refused_total Event-stream clients answered 503 (maxEventClients connected).',
-      '# TYPE grapevine_http_event_clients_refused_total counter',
-      `grapevine_http_event_clients_refused_total ${s.refused}`,
-      '# HELP grapevine_http_event_clients_dropped_total Event-stream clients disconnected for not reading (unsent output past maxEventBufferBytes).',
-      '# TYPE grapevine_http_event_clients_dropped_total counter',
-      `grapevine_http_event_clients_dropped_total ${s.dropped}`,
-      '',
-    ].join('\n');
-  }
-}
-
-function positiveInteger(name: string, v: number): number {
-  if (!Number.isSafeInteger(v) || v < 1) throw new GrapevineError('ERR_INVALID_OPTION', `${name} must be a positive integer, got ${v}`);
-  return v;
 }

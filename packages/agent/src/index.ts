@@ -5,4 +5,6 @@
  */
 export { startHttpApi, type HttpApi, type HttpApiOptions, type HttpRoute } from './http-api.js';
 export { memberToJson, memberEventToJson, type MemberJson, type EventJson } from './event-json.js';
-export { renderPrometheus, metricName, DROP_REASONS } from './prometheus.js';
+export { renderPrometheus, metricName, DROP_REASONS, PrometheusExporter, type PrometheusExporterOptions } from './prometheus.js';
+export { AgentMetrics } from './metrics.js';
+export { createAgentLogger, type AgentLoggerOptions } from './logger.js';

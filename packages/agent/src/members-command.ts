@@ -1,21 +1,31 @@
-/** `grapevine members --http HOST:PORT [--json]`: ask an agent's HTTP API who it knows. */
-import { get } from 'node:http';
+/**
+ * `grapevine members --http HOST:PORT [--json] [--state S[,S]] [--name PREFIX] [--meta K=V]...
+ * [--token-file PATH]`: ask an agent's HTTP API who it knows (the filters are the API's).
+ */
 import { parseArgs } from 'node:util';
-import { formatHostPort, parseHostPort } from '@grapevine/core';
 import type { MemberJson } from './event-json.js';
-import { UsageError, oneLine, parseArgsError } from './usage-error.js';
+import { call, errorText, parseTarget, why, type AgentTarget } from './client-http.js';
+import { UsageError, parseArgsError } from './usage-error.js';
 
 export interface MembersSettings {
-  http: string;
+  target: AgentTarget;
   json: boolean;
+  /** The query string of GET /v1/members ("" for none). */
+  query: string;
 }
+
+const STATES = ['alive', 'suspect', 'dead', 'left'];
 
 export function parseMembersArgs(argv: string[]): MembersSettings | undefined {
   let values;
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { http: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        http: { type: 'string' }, json: { type: 'boolean' }, 'token-file': { type: 'string' },
+        state: { type: 'string' }, name: { type: 'string' }, meta: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -23,55 +33,39 @@ export function parseMembersArgs(argv: string[]): MembersSettings | undefined {
     throw parseArgsError('members', err);
   }
   if (values.help) return undefined;
-  if (values.http === undefined) throw new UsageError('grapevine members: --http HOST:PORT is required (the agent\'s --http address)');
-  let http: string;
-  try {
-    http = formatHostPort(parseHostPort(values.http));
-  } catch (err) {
-    throw new UsageError(`grapevine members: --http: ${(err as Error).message}`);
+  const q = new URLSearchParams();
+  if (values.state !== undefined) {
+    const bad = values.state.split(',').find((x) => !STATES.includes(x));
+    if (bad !== undefined) throw new UsageError(`grapevine members: --state takes alive, suspect, dead or left (comma-separated), got "${bad}"`);
+    q.set('state', values.state);
   }
-  return { http, json: values.json ?? false };
+  if (values.name !== undefined) q.set('name', values.name);
+  for (const kv of values.meta ?? []) {
+    if (kv.indexOf('=') <= 0) throw new UsageError(`grapevine members: --meta takes KEY=VALUE, got "${kv}"`);
+    q.append('meta', kv);
+  }
+  return { target: parseTarget('members', values.http, values['token-file']), json: values.json ?? false, query: q.toString() };
 }
 
 /** Fetch and print; returns the exit status (1 when the agent cannot be reached or answers badly). */
 export async function runMembers(s: MembersSettings): Promise<number> {
-  const url = `http://${s.http}/v1/members`;
+  const path = `/v1/members${s.query ? `?${s.query}` : ''}`;
   let members: MemberJson[];
   try {
-    const { status, body } = await getText(url, 5000);
-    if (status !== 200) {
-      process.stderr.write(`grapevine members: ${url} answered ${status}\n`);
+    const a = await call(s.target, 'GET', path, undefined, 5000);
+    if (a.status !== 200) {
+      process.stderr.write(`grapevine members: http://${s.target.http}${path} answered ${errorText(a)}\n`);
       return 1;
     }
-    const value: unknown = JSON.parse(body);
+    const value: unknown = JSON.parse(a.body.toString('utf8'));
     if (!Array.isArray(value)) throw new Error('the answer is not a JSON array');
     members = value as MemberJson[];
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`grapevine members: cannot get ${url}: ${oneLine(why)}\n`);
+    process.stderr.write(`grapevine members: cannot get http://${s.target.http}${path}: ${why(err)}\n`);
     return 1;
   }
   process.stdout.write(s.json ? `${JSON.stringify(members, null, 2)}\n` : formatMemberTable(members));
   return 0;
-}
-
-/** GET with node:http (fetch refuses some ports, 6000 say, that an agent may well use). */
-function getText(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        body += d;
-        if (body.length > 64 * 1024 * 1024) req.destroy(new Error('answer too large'));
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
 }
 
 /** A plain-text table: NAME ADDRESS STATE INCARNATION META. */

@@ -1,114 +1,212 @@
 /**
- * Prometheus text exposition (format 0.0.4) of a cluster: its MemoryMetrics counters, gauges and
- * samples (dotted names and dashes become underscores: grapevine.drop.auth-failed →
- * grapevine_drop_auth_failed), member counts by state, transport counters and, with multicast
- * discovery on, its counters (grapevine_multicast_*). The inbound drop
- * counters and grapevine.internal-error are always present (0 until the first one), so alerts can
- * refer to them before anything was dropped.
+ * `GET /metrics` with prom-client: one Registry per cluster holding
+ * - member counts by state, the local incarnation and Lifeguard awareness, broadcast queue depths;
+ * - core's counters and gauges (MemoryMetrics, dotted names sanitized: grapevine.drop.auth-failed →
+ *   grapevine_drop_auth_failed), with every inbound drop reason present from the start, plus the
+ *   same drops as one labelled family grapevine_drops_total{reason};
+ * - histograms of core's samples (AgentMetrics: grapevine_probe_rtt_seconds);
+ * - suspicions, refuted suspicions and deaths of other members as this node saw them;
+ * - transport counters (per key, and packets / bytes by path: packet = UDP datagrams, reliable =
+ *   TCP or WebSocket frames), multicast discovery counters when it runs;
+ * - an event-loop delay histogram and prom-client's process metrics (`processMetrics`).
+ * Values are read from the cluster when Prometheus scrapes (collect callbacks), so the hot path
+ * only ever touches MemoryMetrics' Maps. docs/metrics.md lists every family.
  */
-import { MemoryMetrics, type Cluster } from '@grapevine/core';
+import type { Cluster, MemberEvent } from '@grapevine/core';
+import { MemoryMetrics } from '@grapevine/core';
 import { multicastStats } from '@grapevine/node/internal';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AgentMetrics } from './metrics.js';
+import { DROP_REASONS, counterHelp, metricName, snake } from './metric-names.js';
 
-type Kind = 'counter' | 'gauge' | 'summary';
+export { DROP_REASONS, metricName } from './metric-names.js';
 
-class Exposition {
-  private readonly seen = new Set<string>();
-  private readonly lines: string[] = [];
+export interface PrometheusExporterOptions {
+  /** prom-client's process metrics (CPU, memory, handles, GC, event-loop lag gauges). Default true. */
+  processMetrics?: boolean;
+  /** Sample the event loop's delay into grapevine_event_loop_delay_seconds every this many ms (0: off). Default 100. */
+  eventLoopSampleMs?: number;
+}
 
-  family(name: string, kind: Kind, help: string, samples: [suffixAndLabels: string, value: number][]): void {
-    const n = metricName(name);
-    if (this.seen.has(n)) return; // two dotted names can collide once sanitized; keep the first
-    this.seen.add(n);
-    this.lines.push(`# HELP ${n} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${n} ${kind}`);
-    for (const [tail, value] of samples) this.lines.push(`${n}${tail} ${formatValue(value)}`);
+const STATES = ['alive', 'suspect', 'dead', 'left'] as const;
+const DROP_PREFIX = 'grapevine.drop.';
+
+export class PrometheusExporter {
+  readonly registry: Registry;
+  private readonly samples: Registry | undefined;
+  /** Families registered by the exporter itself (sanitized names), so dynamic ones never collide with them. */
+  private readonly dynamic = new Set<string>();
+  private readonly offs: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly suspicions: Counter;
+  private readonly refuted: Counter;
+  private readonly deaths: Counter;
+
+  constructor(private readonly cluster: Cluster, opts: PrometheusExporterOptions = {}) {
+    const metrics = cluster.metrics;
+    // Its own registry (two exporters of one cluster never collide); AgentMetrics' histograms are
+    // appended from theirs at render time.
+    this.registry = new Registry();
+    this.samples = metrics instanceof AgentMetrics ? metrics.registry : undefined;
+    const reg = [this.registry];
+    new Gauge({
+      name: 'grapevine_members', help: 'Members known to this node, by state (self included).', labelNames: ['state'], registers: reg,
+      collect() {
+        const counts = cluster.counts();
+        for (const s of STATES) this.set({ state: s }, counts[s]);
+      },
+    });
+    new Gauge({ name: 'grapevine_local_incarnation', help: "This node's incarnation number.", registers: reg, collect() { this.set(cluster.localNode.incarnation); } });
+    new Gauge({
+      name: 'grapevine_local_awareness', help: 'Lifeguard local health score: 0 is healthy; probe timeouts are multiplied by score+1.', registers: reg,
+      collect() { this.set(cluster.node.awareness.health); },
+    });
+    new Gauge({
+      name: 'grapevine_broadcast_queue_depth', help: 'Messages waiting to be piggybacked: membership gossip and user broadcasts.', labelNames: ['queue'], registers: reg,
+      collect() {
+        this.set({ queue: 'membership' }, cluster.node.queue.size);
+        this.set({ queue: 'user' }, cluster.node.messenger.queue.size);
+      },
+    });
+    this.suspicions = new Counter({ name: 'grapevine_member_suspicions_total', help: 'Other members this node saw become suspect.', registers: reg });
+    this.refuted = new Counter({ name: 'grapevine_member_suspicions_refuted_total', help: 'Other members this node saw go from suspect back to alive (the suspicion was refuted).', registers: reg });
+    this.deaths = new Counter({ name: 'grapevine_member_deaths_total', help: 'Other members this node saw declared dead.', registers: reg });
+    const self = cluster.name;
+    const onChange = (ev: MemberEvent): void => {
+      if (ev.member.name === self) return;
+      if (ev.type === 'suspect' && ev.previous !== 'suspect') this.suspicions.inc();
+      else if (ev.type === 'alive' && ev.previous === 'suspect') this.refuted.inc();
+      else if (ev.type === 'dead') this.deaths.inc();
+    };
+    this.offs.push(cluster.on('change', onChange));
+
+    new Counter({
+      name: 'grapevine_drops_total', help: 'Inbound envelopes or messages dropped, by reason (the same counts as grapevine_drop_<reason>).', labelNames: ['reason'], registers: reg,
+      collect() {
+        this.reset();
+        for (const reason of Object.keys(DROP_REASONS)) this.inc({ reason }, 0);
+        if (!(metrics instanceof MemoryMetrics)) return;
+        for (const [name, v] of metrics.counters) if (name.startsWith(DROP_PREFIX)) this.inc({ reason: name.slice(DROP_PREFIX.length) }, v);
+      },
+    });
+    const transportStats = (): Record<string, unknown> => {
+      const s = (cluster.transport as { stats?: unknown }).stats;
+      return s && typeof s === 'object' ? (s as Record<string, unknown>) : {};
+    };
+    const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+    new Counter({
+      name: 'grapevine_transport_messages_total', help: 'Packets and reliable frames sent and received, by path (packet: UDP datagrams; reliable: TCP or WebSocket frames).', labelNames: ['path', 'direction'], registers: reg,
+      collect() {
+        const s = transportStats();
+        this.reset();
+        this.inc({ path: 'packet', direction: 'sent' }, num(s.packetsSent));
+        this.inc({ path: 'packet', direction: 'received' }, num(s.packetsReceived));
+        this.inc({ path: 'reliable', direction: 'sent' }, num(s.reliableSent));
+        this.inc({ path: 'reliable', direction: 'received' }, num(s.reliableReceived));
+      },
+    });
+    new Counter({
+      name: 'grapevine_transport_bytes_sent_total', help: 'Bytes sent, by path (packet, reliable).', labelNames: ['path'], registers: reg,
+      collect() {
+        const s = transportStats();
+        this.reset();
+        this.inc({ path: 'packet' }, num(s.packetBytesSent));
+        this.inc({ path: 'reliable' }, num(s.reliableBytesSent));
+      },
+    });
+    for (const m of this.registry.getMetricsAsArray()) this.dynamic.add(m.name);
+
+    const sampleMs = opts.eventLoopSampleMs ?? 100;
+    if (sampleMs > 0) {
+      const delay = new Histogram({
+        name: 'grapevine_event_loop_delay_seconds', help: `How late a timer due every ${sampleMs} ms ran: the event loop's delay, in seconds.`, registers: reg,
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      });
+      this.dynamic.add('grapevine_event_loop_delay_seconds');
+      let expected = performance.now() + sampleMs;
+      this.timer = setInterval(() => {
+        const now = performance.now();
+        delay.observe(Math.max(0, now - expected) / 1000);
+        expected = now + sampleMs;
+      }, sampleMs);
+      this.timer.unref();
+    }
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  text(): string {
-    return `${this.lines.join('\n')}\n`;
+  get contentType(): string {
+    return this.registry.contentType;
   }
-}
 
-/** "grapevine.drop.decode" → "grapevine_drop_decode"; anything outside [a-zA-Z0-9_:] → "_". */
-export function metricName(name: string): string {
-  const s = name.replace(/[^a-zA-Z0-9_:]/g, '_');
-  return /^[0-9]/.test(s) ? `_${s}` : s;
-}
-
-/** Why the receive path refuses an inbound envelope or message (docs/protocol.md, docs/security.md). */
-export const DROP_REASONS: Readonly<Record<string, string>> = Object.freeze({
-  truncated: 'shorter than its header says',
-  'bad-version': 'unknown envelope version',
-  'reserved-flags': 'reserved flag bits set',
-  'unsupported-flags': 'a flag this node cannot handle (encrypted or compressed without the matching option)',
-  'wrong-codec': 'written by another codec',
-  'bad-compound': 'malformed compound layout',
-  'too-many-parts': 'compound with more parts than maxCompoundParts',
-  'wrong-label': 'another cluster label (or none)',
-  'not-encrypted': 'not sealed while this node requires encryption',
-  'unknown-key': 'sealed with a key (or cipher) this node does not hold',
-  'auth-failed': 'AEAD tag did not verify (tampered, truncated, or forged)',
-  replay: 'sealed envelope seen before (replayed)',
-  stale: 'sealed timestamp outside maxClockSkew',
-  decompress: 'malformed or oversized compressed body',
-  decode: 'codec could not decode a message',
-  invalid: 'message of a known type with invalid fields',
-  'unknown-type': 'message of an unknown type',
-});
-
-function counterHelp(name: string): string {
-  if (name.startsWith('grapevine.drop.')) {
-    const reason = name.slice('grapevine.drop.'.length);
-    const why = DROP_REASONS[reason];
-    return `Inbound envelopes or messages dropped: ${reason}${why ? ` (${why})` : ''}.`;
+  /** The exposition text; new dotted counter and gauge names get their families first. */
+  async render(): Promise<string> {
+    this.syncDynamic();
+    const own = await this.registry.metrics();
+    const text = this.samples ? own + (await this.samples.metrics()) : own;
+    // prom-client ends each family with a blank line; the format allows them, but strict parsers
+    // (and our tests) read one sample or comment per line.
+    return text.replace(/\n{2,}/g, '\n');
   }
-  if (name === 'grapevine.internal-error') return 'Errors thrown while handling a message (a bug; should stay 0).';
-  return `Counter ${name}.`;
-}
 
-function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
+  close(): void {
+    for (const off of this.offs.splice(0)) off();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
 
-function snake(s: string): string {
-  return s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
-}
-
-export function renderPrometheus(cluster: Cluster): string {
-  const out = new Exposition();
-  const counts = cluster.counts();
-  out.family('grapevine.members', 'gauge', 'Members known to this node, by state (self included).',
-    (['alive', 'suspect', 'dead', 'left'] as const).map((s) => [`{state="${s}"}`, counts[s]]));
-  out.family('grapevine.local.incarnation', 'gauge', "This node's incarnation number.", [['', cluster.localNode.incarnation]]);
-  const m = cluster.metrics;
-  if (m instanceof MemoryMetrics) {
-    const counters = new Map(m.counters);
-    for (const reason of Object.keys(DROP_REASONS)) if (!counters.has(`grapevine.drop.${reason}`)) counters.set(`grapevine.drop.${reason}`, 0);
-    if (!counters.has('grapevine.internal-error')) counters.set('grapevine.internal-error', 0);
-    for (const [name, v] of [...counters].sort(byName)) out.family(name, 'counter', counterHelp(name), [['', v]]);
-    for (const [name, v] of [...m.gauges].sort(byName)) out.family(name, 'gauge', `Gauge ${name}.`, [['', v]]);
-    for (const [name, s] of [...m.samples].sort(byName)) {
-      out.family(name, 'summary', `Samples of ${name}.`, [['_sum', s.sum], ['_count', s.count]]);
-      out.family(`${name}.max`, 'gauge', `Largest sample of ${name}.`, [['', s.max]]);
+  /** A family per MemoryMetrics counter and gauge name, per transport counter and multicast counter. */
+  private syncDynamic(): void {
+    const metrics = this.cluster.metrics;
+    const reg = [this.registry];
+    const add = (name: string, kind: 'counter' | 'gauge', help: string, read: () => number): void => {
+      if (this.dynamic.has(name)) return;
+      this.dynamic.add(name);
+      if (this.registry.getSingleMetric(name) !== undefined || this.samples?.getSingleMetric(name) !== undefined) return; // taken (an AgentMetrics histogram)
+      if (kind === 'counter') new Counter({ name, help, registers: reg, collect() { this.reset(); this.inc(Math.max(0, read())); } });
+      else new Gauge({ name, help, registers: reg, collect() { this.set(read()); } });
+    };
+    if (metrics instanceof MemoryMetrics) {
+      const names = new Set(metrics.counters.keys());
+      for (const reason of Object.keys(DROP_REASONS)) names.add(`${DROP_PREFIX}${reason}`);
+      names.add('grapevine.internal-error');
+      for (const name of names) add(metricName(name), 'counter', counterHelp(name), () => metrics.counters.get(name) ?? 0);
+      for (const name of metrics.gauges.keys()) add(metricName(name), 'gauge', `Gauge ${name}.`, () => metrics.gauges.get(name) ?? 0);
+      if (!(metrics instanceof AgentMetrics)) {
+        for (const name of metrics.samples.keys()) {
+          add(metricName(`${name}.count`), 'counter', `Samples of ${name}.`, () => metrics.samples.get(name)?.count ?? 0);
+          add(metricName(`${name}.sum`), 'counter', `Sum of the samples of ${name}.`, () => metrics.samples.get(name)?.sum ?? 0);
+        }
+      }
+    }
+    const stats = (this.cluster.transport as { stats?: unknown }).stats;
+    if (stats && typeof stats === 'object') {
+      for (const [k, v] of Object.entries(stats as Record<string, unknown>)) {
+        if (typeof v !== 'number') continue;
+        add(`grapevine_transport_${snake(k)}`, 'counter', `Transport counter ${k}.`, () => {
+          const now = ((this.cluster.transport as { stats?: Record<string, unknown> }).stats ?? {})[k];
+          return typeof now === 'number' ? now : 0;
+        });
+      }
+    }
+    const multicast = multicastStats(this.cluster);
+    if (multicast !== undefined) {
+      for (const [k, v] of Object.entries(multicast)) {
+        if (typeof v !== 'number') continue;
+        add(`grapevine_multicast_${snake(k)}`, 'counter', `Multicast discovery counter ${k}.`, () => {
+          const now = (multicastStats(this.cluster) as Record<string, unknown> | undefined)?.[k];
+          return typeof now === 'number' ? now : 0;
+        });
+      }
     }
   }
-  const stats = (cluster.transport as { stats?: unknown }).stats;
-  if (stats && typeof stats === 'object') {
-    for (const [k, v] of Object.entries(stats as Record<string, unknown>).sort(byName)) {
-      if (typeof v === 'number') out.family(`grapevine.transport.${snake(k)}`, 'counter', `Transport counter ${k}.`, [['', v]]);
-    }
-  }
-  const multicast = multicastStats(cluster);
-  if (multicast !== undefined) {
-    for (const [k, v] of Object.entries(multicast).sort(byName)) {
-      if (typeof v === 'number') out.family(`grapevine.multicast.${snake(k)}`, 'counter', `Multicast discovery counter ${k}.`, [['', v]]);
-    }
-  }
-  return out.text();
 }
 
-function byName(a: [string, unknown], b: [string, unknown]): number {
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+/** The exposition text of a cluster, once (no process metrics, no event-loop sampling). */
+export async function renderPrometheus(cluster: Cluster): Promise<string> {
+  const exporter = new PrometheusExporter(cluster, { processMetrics: false, eventLoopSampleMs: 0 });
+  try {
+    return await exporter.render();
+  } finally {
+    exporter.close();
+  }
 }

@@ -202,7 +202,7 @@ describe.each<CipherName>(['xchacha20-poly1305', 'aes-256-gcm'])('encrypted clus
     expect(drops(c)).toEqual({});
 
     // The drop counters render for Prometheus under underscore names.
-    const text = renderPrometheus(a);
+    const text = await renderPrometheus(a);
     expect(text).toMatch(/^# TYPE grapevine_drop_auth_failed counter$/m);
     expect(text).toMatch(new RegExp(`^grapevine_drop_auth_failed ${counter(a, 'grapevine.drop.auth-failed')}$`, 'm'));
     expect(text).toMatch(/^grapevine_drop_replay 1$/m);

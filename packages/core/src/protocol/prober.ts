@@ -136,6 +136,7 @@ export class Prober {
     let direct = true;
     let indirectTimer: TimerHandle | undefined;
     let deadline: TimerHandle | undefined;
+    const sentAt = env.clock.now(); // for grapevine.probe.rtt (direct acks only)
 
     const finish = (): void => {
       this.pending.delete(seq);
@@ -145,8 +146,10 @@ export class Prober {
     this.pending.set(seq, {
       onAck: (info) => {
         finish();
-        if (direct) this.awareness.applyDelta(-1);
-        else if (info.reliable) env.metrics.increment('grapevine.probe.tcp-rescue');
+        if (direct) {
+          this.awareness.applyDelta(-1);
+          env.metrics.observe('grapevine.probe.rtt', env.clock.now() - sentAt);
+        } else if (info.reliable) env.metrics.increment('grapevine.probe.tcp-rescue');
         else env.metrics.increment('grapevine.probe.indirect-rescue');
       },
       onNack: () => { nacks++; },
