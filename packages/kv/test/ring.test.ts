@@ -13,6 +13,10 @@ beforeAll(async () => {
 
 const names = fc.uniqueArray(fc.string({ minLength: 1, maxLength: 16 }), { minLength: 11, maxLength: 11 });
 const KEYS = Array.from({ length: 20_000 }, (_, i) => `key:${i}`);
+// The balance and movement properties count 100,000 keys: with 20,000 (about 2.4 keys per partition) the noise of
+// which keys land in which partition alone is about 4% per node, so ±15% failed now and then on
+// perfectly random placements; at 100,000 the placement's own spread (about 3.3%) dominates.
+const BALANCE_KEYS = Array.from({ length: 100_000 }, (_, i) => `key:${i}`);
 
 function ring(members: string[], rf = 3, zones?: (n: string) => string): Ring {
   return new Ring(hasher, 8192, rf, members.map((name) => ({ name, zone: zones ? zones(name) : '' })));
@@ -26,14 +30,14 @@ describe('ring', () => {
         const primary = new Map<string, number>();
         const replica = new Map<string, number>();
         let malformed = 0;
-        for (const k of KEYS) {
+        for (const k of BALANCE_KEYS) {
           const o = r.owners(k);
           if (o.length !== 3 || new Set(o).size !== 3) malformed++;
           primary.set(o[0]!, (primary.get(o[0]!) ?? 0) + 1);
           for (const n of o) replica.set(n, (replica.get(n) ?? 0) + 1);
         }
         expect(malformed).toBe(0);
-        for (const [counts, mean] of [[primary, KEYS.length / 10], [replica, (KEYS.length * 3) / 10]] as const) {
+        for (const [counts, mean] of [[primary, BALANCE_KEYS.length / 10], [replica, (BALANCE_KEYS.length * 3) / 10]] as const) {
           expect(counts.size).toBe(10);
           for (const c of counts.values()) expect(Math.abs(c - mean) / mean).toBeLessThan(0.15);
         }
@@ -51,7 +55,7 @@ describe('ring', () => {
         let movedPrimary = 0;
         let placementsChanged = 0;
         let wrong = 0;
-        for (const k of KEYS) {
+        for (const k of BALANCE_KEYS) {
           const a = before.owners(k);
           const b = after.owners(k);
           if (a[0] !== b[0]) {
@@ -63,13 +67,13 @@ describe('ring', () => {
           if (b.includes(joiner)) placementsChanged++;
         }
         expect(wrong).toBe(0);
-        const frac = movedPrimary / KEYS.length;
+        const frac = movedPrimary / BALANCE_KEYS.length;
         expect(frac).toBeGreaterThan((1 / 11) * 0.8);
         expect(frac).toBeLessThan((1 / 11) * 1.2);
-        expect(placementsChanged / KEYS.length).toBeLessThan((3 / 11) * 1.2);
+        expect(placementsChanged / BALANCE_KEYS.length).toBeLessThan((3 / 11) * 1.2);
         // Leave is the reverse: the leaver's keys go elsewhere, no other key moves.
         let reshuffled = 0;
-        for (const k of KEYS) {
+        for (const k of BALANCE_KEYS) {
           const a = after.owners(k);
           const b = before.owners(k);
           if (!a.includes(joiner) && a.join() !== b.join()) reshuffled++;
