@@ -17,6 +17,7 @@ import { UsageError } from './usage-error.js';
 import { kvHttpRoute } from './kv-http.js';
 import { startKvAgent, type KvAgent } from './kv-agent.js';
 import { startMeshAgent, type MeshAgent } from './mesh-agent.js';
+import { dashboardRoutes } from './stats-route.js';
 
 /** How long a graceful leave may take before the agent closes anyway. */
 const LEAVE_TIMEOUT_MS = 3000;
@@ -125,13 +126,14 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   // Wait for the sockets (or for a start failure: a taken port, a bad option).
   const addr = await Promise.race([bound, starting.then(() => bound)]);
   if (s.mesh) mesh = startMeshAgent(starting, { logger });
+  const dashboard = dashboardRoutes(starting, { mesh: () => mesh?.bus });
   if (s.http !== undefined) {
     http = await startHttpApi(starting, {
       bind: s.http,
       logger,
       ...(s.httpMaxEventClients !== undefined ? { maxEventClients: s.httpMaxEventClients } : {}),
       ...(s.httpEventBufferBytes !== undefined ? { maxEventBufferBytes: s.httpEventBufferBytes } : {}),
-      routes: [...(s.kv ? [kvHttpRoute(() => kvAgent?.kv)] : []), ...(mesh ? [mesh.route] : [])],
+      routes: [...(s.kv ? [kvHttpRoute(() => kvAgent?.kv)] : []), ...(mesh ? [mesh.route] : []), ...dashboard.routes],
     });
   }
   print({ event: 'ready', name: s.name, addr, ...(http ? { http: http.address } : {}) });
@@ -153,6 +155,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   if (s.kv) {
     try {
       kvAgent = await startKvAgent(cluster, s.kv, logger);
+      dashboard.attachKv(kvAgent.kv);
     } catch (err) {
       logger.error({ error: (err as Error).message }, 'key-value store failed to start');
       process.stderr.write(`grapevine agent: ${(err as Error).message}\n`);

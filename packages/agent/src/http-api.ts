@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { formatHostPort, parseHostPort, silentLogger, type Cluster, type Logger, type MemberState } from '@grapevine/core';
-import { dashboardHtml } from './dashboard.js';
+import { dashboardHtml } from './dashboard/page.js';
 import { memberToJson } from './event-json.js';
 import { EventStreams, type EventStreamStats } from './event-stream.js';
 import { renderPrometheus } from './prometheus.js';
