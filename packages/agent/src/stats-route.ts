@@ -46,14 +46,20 @@ export interface DashboardRoutes {
   close(): void;
 }
 
-export function dashboardRoutes(starting: Cluster | Promise<Cluster>, opts: { mesh?: () => MeshBus | undefined } = {}): DashboardRoutes {
+export interface DashboardRoutesOptions {
+  mesh?: () => MeshBus | undefined;
+  /** A KV with its peer-stats responder made elsewhere (the demo's nodes); else attachKv. */
+  kv?: () => { kv: Kv<Uint8Array>; peers: KvPeerStats } | undefined;
+}
+
+export function dashboardRoutes(starting: Cluster | Promise<Cluster>, opts: DashboardRoutesOptions = {}): DashboardRoutes {
   let cluster: Cluster | undefined;
   let kv: { kv: Kv<Uint8Array>; peers: KvPeerStats } | undefined;
   if (starting instanceof Promise) starting.then((c) => (cluster = c), () => undefined);
   else cluster = starting;
   const get = (): Cluster | undefined => cluster;
   return {
-    routes: [dashboardRoute(get), statsRoute({ cluster: get, kv: () => kv, ...(opts.mesh ? { mesh: opts.mesh } : {}) })],
+    routes: [dashboardRoute(get), statsRoute({ cluster: get, kv: opts.kv ?? (() => kv), ...(opts.mesh ? { mesh: opts.mesh } : {}) })],
     attachKv(store) {
       if (!cluster || kv) return;
       kv = { kv: store, peers: new KvPeerStats(cluster, store) };
