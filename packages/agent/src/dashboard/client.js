@@ -205,7 +205,11 @@
     for (const m of list) {
       const row = rows.get(m.name) ?? (updateRow(m), rows.get(m.name));
       const visible = (!state || m.state === state) && (!text || `${m.name} ${m.addr} ${m.state} ${metaText(m.meta)}`.toLowerCase().includes(text));
-      if (!visible) { if (row.tr.parentNode) row.tr.remove(); continue; }
+      if (!visible) {
+        if (row.tr === cursor) cursor = cursor.nextSibling;
+        if (row.tr.parentNode) row.tr.remove();
+        continue;
+      }
       shown++;
       // Move a row only when it is out of place: an unchanged order touches nothing.
       if (row.tr !== cursor) body.insertBefore(row.tr, cursor);
