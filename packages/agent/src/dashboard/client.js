@@ -336,9 +336,15 @@
       legend: { show: true, live: false },
       cursor: { show: false },
       scales: { x: { time: true } },
-      axes: [{ stroke: '#888', grid: { stroke: '#8882' } }, { stroke: '#888', grid: { stroke: '#8882' }, size: 50 }],
+      axes: [{ stroke: '#888', grid: { stroke: '#8882' } }, { stroke: '#888', grid: { stroke: '#8882' }, size: 50, values: (u, vals) => vals.map(short) }],
       series: [{}, ...labels.map((label, i) => ({ label, stroke: colours[i], width: 1.5, points: { show: false } }))],
     }, data, el);
+  }
+
+  /** 1234 → "1.2k": axis labels that fit. */
+  function short(v) {
+    const a = Math.abs(v);
+    return a >= 1e9 ? `${+(v / 1e9).toFixed(1)}G` : a >= 1e6 ? `${+(v / 1e6).toFixed(1)}M` : a >= 1e3 ? `${+(v / 1e3).toFixed(1)}k` : `${+v.toFixed(1)}`;
   }
 
   function ensureCharts() {

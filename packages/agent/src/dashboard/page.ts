@@ -56,7 +56,7 @@ export function dashboardHtml(nodeName: string): string {
       <select id="state-filter" aria-label="state"><option value="">any state</option><option>alive</option><option>suspect</option><option>dead</option><option>left</option></select>
       <span id="shown"></span>
     </div>
-    <table id="members">
+    <div class="table-wrap"><table id="members">
       <thead><tr>
         <th data-key="name" aria-sort="ascending">name</th><th data-key="addr">address</th><th data-key="state">state</th>
         <th data-key="incarnation">incarnation</th><th data-key="since">since</th>
@@ -64,7 +64,7 @@ export function dashboardHtml(nodeName: string): string {
         <th data-key="meta">metadata</th>
       </tr></thead>
       <tbody></tbody>
-    </table>
+    </table></div>
   </section>
   <section class="panel">
     <h2>Events</h2>

@@ -33,7 +33,9 @@ h2 { font-size: .95rem; margin: 0 0 .5rem; color: var(--muted); font-weight: 600
 .meter > div { height: 100%; background: var(--alive); width: 0; transition: width .3s; }
 .controls { display: flex; gap: .5rem; margin-bottom: .5rem; flex-wrap: wrap; }
 .controls input, .controls select { font: inherit; padding: .2rem .4rem; }
+.table-wrap { max-height: 36rem; overflow: auto; }
 table { border-collapse: collapse; width: 100%; }
+thead th { position: sticky; top: 0; background: var(--panel); }
 th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid var(--line); font-variant-numeric: tabular-nums; }
 th { cursor: pointer; user-select: none; white-space: nowrap; }
 th[aria-sort="ascending"]::after { content: " ▲"; } th[aria-sort="descending"]::after { content: " ▼"; }
