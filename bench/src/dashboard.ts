@@ -132,12 +132,18 @@ async function paint(): Promise<void> {
         await sleep(1000);
         progress(`paint: round ${r + 1}/${rounds} done`);
       }
-      const marks = (await page.evaluate(`performance.getEntriesByName('grapevine:paint').map((e) => e.detail)`)) as { name: string; state: string; latencyMs: number }[];
-      const lat = marks.filter((m) => names.has(m.name)).map((m) => m.latencyMs).sort((a, b) => a - b);
+      const marks = (await page.evaluate(`performance.getEntriesByName('grapevine:paint').map((e) => e.detail)`)) as { name: string; state: string; receivedMs: number; latencyMs: number }[];
+      const ours = marks.filter((m) => names.has(m.name));
+      const lat = ours.map((m) => m.latencyMs).sort((a, b) => a - b);
+      // Where the time goes: the event's trip to the page (agent, SSE, browser's network stack),
+      // and the page's own part (the frame that draws it, and the next).
+      const recv = ours.map((m) => m.receivedMs).sort((a, b) => a - b);
+      const inPage = ours.map((m) => m.latencyMs - m.receivedMs).sort((a, b) => a - b);
       if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
       emit({
         scenario: 'dashboard-paint', members, churned: churn, rounds, state_changes: changes, painted: lat.length,
         paint_p50_ms: r1(pct(lat, 50)), paint_p95_ms: r1(pct(lat, 95)), paint_max_ms: r1(lat[lat.length - 1] ?? Number.NaN), target_p95_ms: 200,
+        received_p50_ms: r1(pct(recv, 50)), received_p95_ms: r1(pct(recv, 95)), in_page_p50_ms: r1(pct(inPage, 50)), in_page_p95_ms: r1(pct(inPage, 95)),
       });
     } finally {
       await browser.close();

@@ -49,7 +49,7 @@
       if (!prev) { members.set(ev.name, m); ringLayoutDirty = true; }
       if (fromStream) {
         pendingEvents.push({ at, name: ev.name, text: was && was !== ev.state ? `${was} → ${ev.state}` : ev.state, state: ev.state });
-        pendingPaints.push({ name: ev.name, state: ev.state, at });
+        pendingPaints.push({ name: ev.name, state: ev.state, at, receivedAt: performance.timeOrigin + performance.now() });
       }
     } else if (ev.event === 'updated') {
       if (!prev) return;
@@ -88,7 +88,8 @@
       const painted = pendingPaints.splice(0);
       requestAnimationFrame(() => {
         const now = performance.timeOrigin + performance.now();
-        for (const p of painted) performance.mark('grapevine:paint', { detail: { name: p.name, state: p.state, at: p.at, latencyMs: now - p.at } });
+        // receivedMs: the event's way from the agent's change to this page; latencyMs: to the paint.
+        for (const p of painted) performance.mark('grapevine:paint', { detail: { name: p.name, state: p.state, at: p.at, receivedMs: p.receivedAt - p.at, latencyMs: now - p.at } });
       });
     }
   }
