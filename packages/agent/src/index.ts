@@ -6,3 +6,4 @@
 export { startHttpApi, type HttpApi, type HttpApiOptions, type HttpRoute } from './http-api.js';
 export { memberToJson, memberEventToJson, type MemberJson, type EventJson } from './event-json.js';
 export { renderPrometheus, metricName, DROP_REASONS } from './prometheus.js';
+export { dashboardRoutes, statsRoute, type DashboardRoutes, type DashboardRoutesOptions, type StatsSources, type RingOwnership } from './stats-route.js';

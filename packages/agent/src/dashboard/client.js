@@ -62,6 +62,12 @@
     schedule();
   }
 
+  /** Write only what changed: an unchanged cell costs no DOM mutation (and no relayout). */
+  function setText(el, v) {
+    const t = String(v);
+    if (el.textContent !== t) el.textContent = t;
+  }
+
   function metaText(meta) {
     return Object.entries(meta || {}).map(([k, v]) => `${k}=${v}`).join(' ');
   }
@@ -76,7 +82,8 @@
       if (!m) continue;
       updateRow(m);
       const dot = dots.get(name);
-      if (dot) dot.setAttribute('class', `m ${m.state}${name === selfName ? ' self' : ''}`);
+      const cls = `m ${m.state}${name === selfName ? ' self' : ''}`;
+      if (dot && dot.getAttribute('class') !== cls) dot.setAttribute('class', cls);
     }
     dirty.clear();
     if (orderDirty) reorderRows();
@@ -163,19 +170,19 @@
       rows.set(m.name, row);
     }
     const c = row.cells;
-    c.name.textContent = m.name === selfName ? `${m.name} (this node)` : m.name;
-    c.addr.textContent = m.addr;
+    setText(c.name, m.name === selfName ? `${m.name} (this node)` : m.name);
+    setText(c.addr, m.addr);
     const badge = c.state.firstChild;
-    badge.className = `badge ${m.state}`;
-    badge.textContent = m.state;
-    c.incarnation.textContent = m.incarnation;
-    c.since.textContent = m.since ? new Date(m.since).toLocaleTimeString() : '';
-    c.meta.textContent = metaText(m.meta);
+    if (badge.className !== `badge ${m.state}`) badge.className = `badge ${m.state}`;
+    setText(badge, m.state);
+    setText(c.incarnation, m.incarnation);
+    setText(c.since, m.since ? new Date(m.since).toLocaleTimeString() : '');
+    setText(c.meta, metaText(m.meta));
     if (kvInfo) {
       const k = kvInfo.keysByNode[m.name];
-      c.keys.textContent = k ? k.entries : '–';
+      setText(c.keys, k ? k.entries : '–');
       const o = kvInfo.ownership.get(m.name);
-      c.partitions.textContent = o ? `${o.partitions} (${o.primary})` : '–';
+      setText(c.partitions, o ? `${o.partitions} (${o.primary})` : '–');
     }
   }
 
@@ -217,7 +224,7 @@
       else cursor = cursor.nextSibling;
     }
     while (cursor) { const next = cursor.nextSibling; cursor.remove(); cursor = next; }
-    $('shown').textContent = `${shown} of ${members.size}`;
+    setText($('shown'), `${shown} of ${members.size}`);
   }
 
   function drawCounts() {
@@ -225,7 +232,7 @@
     for (const m of members.values()) counts[m.state]++;
     const el = $('counts');
     if (!el.firstChild) for (const s of STATES) { const span = document.createElement('span'); span.dataset.state = s; el.append(span); }
-    for (const span of el.children) span.textContent = `${span.dataset.state} ${counts[span.dataset.state]}`;
+    for (const span of el.children) setText(span, `${span.dataset.state} ${counts[span.dataset.state]}`);
   }
 
   function drawTimeline() {
