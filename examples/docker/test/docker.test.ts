@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseAgentArgs } from '../../../packages/node/src/agent-args.js';
+import { parseAgentArgs } from '../../../packages/agent/src/agent-args.js';
 
 const here = fileURLToPath(new URL('..', import.meta.url));
 const root = fileURLToPath(new URL('../../../', import.meta.url));
