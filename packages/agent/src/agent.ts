@@ -19,6 +19,7 @@ import { UsageError } from './usage-error.js';
 import { kvHttpRoute } from './kv-http.js';
 import { startKvAgent, type KvAgent } from './kv-agent.js';
 import { startMeshAgent, type MeshAgent } from './mesh-agent.js';
+import { dashboardRoutes } from './stats-route.js';
 
 /** How long a graceful leave may take before the agent closes anyway. */
 const LEAVE_TIMEOUT_MS = 3000;
@@ -130,6 +131,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   // Wait for the sockets (or for a start failure: a taken port, a bad option).
   const addr = await Promise.race([bound, starting.then(() => bound)]);
   if (s.mesh) mesh = startMeshAgent(starting, { logger });
+  const dashboard = dashboardRoutes(starting, { mesh: () => mesh?.bus });
   if (s.http !== undefined) {
     http = await startHttpApi(starting, {
       bind: s.http,
@@ -143,7 +145,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
         ...(s.httpRateLimit !== undefined ? { perSecond: s.httpRateLimit } : {}),
         ...(s.httpRateBurst !== undefined ? { burst: s.httpRateBurst } : {}),
       },
-      routes: [...(s.kv ? [kvHttpRoute(() => kvAgent?.kv)] : []), ...(mesh ? [mesh.route] : [])],
+      routes: [...(s.kv ? [kvHttpRoute(() => kvAgent?.kv)] : []), ...(mesh ? [mesh.route] : []), ...dashboard.routes],
     });
   }
   print({ event: 'ready', name: s.name, addr, ...(http ? { http: http.address } : {}) });
@@ -165,6 +167,7 @@ export async function runAgent(s: AgentSettings): Promise<void> {
   if (s.kv) {
     try {
       kvAgent = await startKvAgent(cluster, s.kv, logger, mesh?.bus);
+      dashboard.attachKv(kvAgent.kv);
     } catch (err) {
       logger.error({ error: (err as Error).message }, 'key-value store failed to start');
       process.stderr.write(`grapevine agent: ${(err as Error).message}\n`);

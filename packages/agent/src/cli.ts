@@ -34,7 +34,7 @@ Usage:
   grapevine kv get|set|del --http HOST:PORT KEY [VALUE] [--ttl MS]
   (members, events, broadcast and kv also take --token-file PATH: the agent's --http-token-file)
   grapevine keygen [--out FILE [--force]]
-  grapevine demo [--nodes N]
+  grapevine demo [--nodes N] [--http HOST:PORT] [--chaos [--chaos-interval S]] [--kv] [--mesh]
   grapevine help
 
 agent
@@ -94,7 +94,11 @@ kv        get, set (--ttl MS) or delete a key through an agent started with --kv
 keygen    print a new random 32-byte key in base64 (one line), for a --key-file; --out FILE writes it
           to a new file with mode 0600 instead (an existing FILE is refused unless --force)
 demo      run N nodes (default 5, 2..50) in this process: converge, crash one, watch it declared
-          dead, restart it, watch it rejoin; exits by itself
+          dead, restart it, watch it rejoin; exits by itself. Serves node-1's dashboard meanwhile
+          (--http, default 127.0.0.1:0; the URL is printed). --chaos keeps going: every
+          --chaos-interval seconds (default 8) it pauses, kills or freezes a node in turn, so the
+          dashboard shows suspicion, death, refutation and rejoin; Ctrl-C ends it. --kv and --mesh
+          run the KV store and invalidation bus on every node under a small load
 `;
 
 async function main(argv: string[]): Promise<number> {

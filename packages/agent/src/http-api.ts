@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { GrapevineError, formatHostPort, parseHostPort, silentLogger, type Cluster, type Logger } from '@grapevine/core';
 import { Counter, Gauge } from 'prom-client';
-import { dashboardHtml } from './dashboard.js';
+import { dashboardHtml } from './dashboard/page.js';
 import { EventStreams } from './event-stream.js';
 import { DEFAULT_MAX_BODY_BYTES, HttpError, bearerCheck, methodNotAllowed, send, sendError, sendJson } from './http-common.js';
 import { asHttpError, clusterRoutes } from './http-routes-cluster.js';

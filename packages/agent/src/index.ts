@@ -8,3 +8,4 @@ export { memberToJson, memberEventToJson, type MemberJson, type EventJson } from
 export { renderPrometheus, metricName, DROP_REASONS, PrometheusExporter, type PrometheusExporterOptions } from './prometheus.js';
 export { AgentMetrics } from './metrics.js';
 export { createAgentLogger, type AgentLoggerOptions } from './logger.js';
+export { dashboardRoutes, statsRoute, type DashboardRoutes, type DashboardRoutesOptions, type StatsSources, type RingOwnership } from './stats-route.js';

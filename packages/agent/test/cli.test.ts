@@ -54,7 +54,8 @@ describe('grapevine CLI (built dist/cli.js)', () => {
     expect(metrics.body).not.toMatch(/^[a-z_]*\.[a-z.]* /m); // no dotted names
 
     expect((await httpGet(`http://${http}/nope`)).status).toBe(404);
-    expect((await httpGet(`http://${http}/`)).body).toMatch(/EventSource\('\/v1\/events'\)/);
+    expect((await httpGet(`http://${http}/`)).body).toMatch(/<script src="\/dashboard\/client\.js">/);
+    expect((await httpGet(`http://${http}/dashboard/client.js`)).body).toMatch(/EventSource\('\/v1\/events'\)/);
 
     const table = run(['members', '--http', http]);
     expect(table.status).toBe(0);

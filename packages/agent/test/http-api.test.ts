@@ -68,7 +68,10 @@ describe('HTTP API', () => {
     const page = await call(api, 'GET', '/');
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
-    expect(page.body).not.toMatch(/<script src=|<link /); // no external assets
+    // No external assets: every script and stylesheet is the agent's own (same origin) or inline.
+    const refs = [...page.body.matchAll(/(?:src|href)="([^"]*)"/g)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) expect(ref).toMatch(/^(\/[^/]|data:)/);
     const metrics = await call(api, 'GET', '/metrics');
     expect(metrics.body).toMatch(/^grapevine_members\{state="alive"\} 1$/m);
     expect(metrics.body).toMatch(/^# TYPE grapevine_transport_packets_sent counter$/m);

@@ -23,6 +23,27 @@ import { NodeGroup, type GroupCriteria, type GroupOptions } from './messaging/no
 
 
 
+/** A suspicion timer running on this node (see Cluster.health). */
+export interface SuspicionTimer {
+  /** The suspected member. */
+  name: string;
+  /** When this node started suspecting it (clock ms). */
+  startedAt: number;
+  /** When it will be declared dead unless it refutes (clock ms); earlier with each confirmation. */
+  deadline: number;
+  /** Independent confirmations received from other members (Lifeguard). */
+  confirmations: number;
+}
+
+/** What Cluster.health returns. */
+export interface ClusterHealth {
+  /** Lifeguard local health score: 0 is healthy; probing slows by a factor of score + 1. */
+  awareness: number;
+  /** The highest score (awarenessMaxMultiplier - 1). */
+  awarenessMax: number;
+  suspicions: SuspicionTimer[];
+}
+
 export class Cluster<S = unknown> {
   readonly config: ProtocolConfig;
   readonly transport: Transport;
@@ -181,6 +202,21 @@ export class Cluster<S = unknown> {
 
   counts(): MemberCounts {
     return this.node.members.counts();
+  }
+
+  /**
+   * This node's Lifeguard health, read-only (for dashboards and health checks): its awareness
+   * score (0 healthy, up to `awarenessMax`; probe timeouts are multiplied by score + 1) and the
+   * suspicion timers running now, oldest first. Times are this cluster's clock (ms).
+   */
+  health(): ClusterHealth {
+    const suspicions: SuspicionTimer[] = [];
+    for (const r of this.node.members.records.values()) {
+      const s = r.suspicion;
+      if (r.state === 'suspect' && s?.running) suspicions.push({ name: r.name, startedAt: s.startedAt, deadline: s.deadline, confirmations: s.confirmations });
+    }
+    suspicions.sort((a, b) => a.startedAt - b.startedAt);
+    return { awareness: this.node.awareness.health, awarenessMax: this.config.awarenessMaxMultiplier - 1, suspicions };
   }
 
   get meta(): Meta {

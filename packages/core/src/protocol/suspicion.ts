@@ -22,6 +22,8 @@ export class Suspicion {
   private readonly confirmers = new Set<string>();
   private timer: TimerHandle | undefined;
   private readonly start: number;
+  /** When the timer now armed fires (clock ms); moves earlier with each confirmation. */
+  private deadlineAt = 0;
   private fired = false;
 
   constructor(
@@ -41,6 +43,7 @@ export class Suspicion {
   private arm(total: number): void {
     this.timer?.cancel();
     const remaining = total - (this.clock.now() - this.start);
+    this.deadlineAt = this.start + total;
     this.timer = this.clock.setTimer(() => this.fire(), Math.max(0, remaining));
   }
 
@@ -60,6 +63,21 @@ export class Suspicion {
 
   get confirmations(): number {
     return this.confirmers.size - 1;
+  }
+
+  /** When the suspicion was raised (clock ms). */
+  get startedAt(): number {
+    return this.start;
+  }
+
+  /** When it will declare the member dead unless refuted (clock ms). */
+  get deadline(): number {
+    return this.deadlineAt;
+  }
+
+  /** False once it fired or was cancelled. */
+  get running(): boolean {
+    return !this.fired;
   }
 
   cancel(): void {
