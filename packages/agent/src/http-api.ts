@@ -15,7 +15,7 @@ import { GrapevineError, formatHostPort, parseHostPort, silentLogger, type Clust
 import { Counter, Gauge } from 'prom-client';
 import { dashboardHtml } from './dashboard/page.js';
 import { EventStreams } from './event-stream.js';
-import { DEFAULT_MAX_BODY_BYTES, HttpError, bearerCheck, methodNotAllowed, send, sendError, sendJson } from './http-common.js';
+import { DEFAULT_MAX_BODY_BYTES, HttpError, TOKEN_COOKIE, bearerCheck, tokenMatcher, methodNotAllowed, send, sendError, sendJson } from './http-common.js';
 import { asHttpError, clusterRoutes } from './http-routes-cluster.js';
 import { MessageStreams, messageRoutes } from './http-routes-messages.js';
 import { PrometheusExporter } from './prometheus.js';
@@ -92,6 +92,7 @@ export async function startHttpApi(source: Cluster | Promise<Cluster>, opts: Htt
   });
   const limiter = new RateLimiter(opts.rateLimit);
   const authorized = opts.token !== undefined ? bearerCheck(opts.token) : undefined;
+  const tokenMatches = opts.token !== undefined ? tokenMatcher(opts.token) : undefined;
   let unauthorized = 0;
   const messages = new MessageStreams(sse, opts.maxMessageTypes);
 
@@ -127,6 +128,22 @@ export async function startHttpApi(source: Cluster | Promise<Cluster>, opts: Htt
       if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, req.method, 'GET, HEAD');
       const state = failed ? 'failed' : cluster === undefined ? 'starting' : cluster.closed ? 'closed' : 'ok';
       return sendJson(res, state === 'ok' ? 200 : 503, { status: state });
+    }
+    // The dashboard with a token: `GET /?token=T` trades a valid T for an HttpOnly, SameSite=Strict
+    // cookie and redirects to `/`, so the token leaves the address bar and the page's own requests
+    // (script, fetches, EventSource) carry it; see bearerCheck for what the cookie may do.
+    if (tokenMatches !== undefined && path === '/' && req.method === 'GET' && url.searchParams.has('token')) {
+      if (!tokenMatches(url.searchParams.get('token') ?? undefined)) {
+        unauthorized++;
+        return sendError(res, new HttpError(401, 'ERR_UNAUTHORIZED', 'the token in ?token= is not valid'), { 'WWW-Authenticate': 'Bearer' });
+      }
+      res.writeHead(303, {
+        Location: '/',
+        'Set-Cookie': `${TOKEN_COOKIE}=${encodeURIComponent(url.searchParams.get('token')!)}; HttpOnly; SameSite=Strict; Path=/`,
+        'Cache-Control': 'no-store',
+      });
+      res.end();
+      return;
     }
     if (authorized !== undefined && !authorized(req)) {
       unauthorized++;

@@ -84,19 +84,52 @@ export async function readJsonObject(req: IncomingMessage, maxBytes: number): Pr
   return value as Record<string, unknown>;
 }
 
+/** The cookie a browser holds the token in after opening `/?token=...` (see tokenFromCookie). */
+export const TOKEN_COOKIE = 'grapevine_token';
+
 /**
- * Checks `Authorization: Bearer <token>` against the configured token. Both sides are hashed to
- * SHA-256 first so timingSafeEqual always compares equal lengths and the time taken says nothing
- * about the token's length or content.
+ * Checks a presented token against the configured one. Both sides are hashed to SHA-256 first so
+ * timingSafeEqual always compares equal lengths and the time taken says nothing about the token's
+ * length or content.
+ */
+export function tokenMatcher(token: string): (presented: string | undefined) => boolean {
+  const want = createHash('sha256').update(token, 'utf8').digest();
+  return (presented) => {
+    if (presented === undefined || presented.length === 0) return false;
+    return timingSafeEqual(createHash('sha256').update(presented, 'utf8').digest(), want);
+  };
+}
+
+/**
+ * Checks `Authorization: Bearer <token>`; for GET and HEAD also the TOKEN_COOKIE, which is how the
+ * dashboard's page, script and event stream authenticate (a browser's EventSource cannot send a
+ * header). The cookie never authorizes a method that changes anything, so a forged cross-site
+ * request cannot use it (it is also SameSite=Strict).
  */
 export function bearerCheck(token: string): (req: IncomingMessage) => boolean {
-  const want = createHash('sha256').update(token, 'utf8').digest();
+  const matches = tokenMatcher(token);
   return (req) => {
     const header = req.headers.authorization;
-    if (typeof header !== 'string') return false;
-    const m = /^Bearer[ ]+(.+)$/i.exec(header.trim());
-    if (!m) return false;
-    const got = createHash('sha256').update(m[1]!, 'utf8').digest();
-    return timingSafeEqual(got, want);
+    if (typeof header === 'string') {
+      const m = /^Bearer[ ]+(.+)$/i.exec(header.trim());
+      if (m && matches(m[1])) return true;
+    }
+    return (req.method === 'GET' || req.method === 'HEAD') && matches(tokenFromCookie(req));
   };
+}
+
+/** The TOKEN_COOKIE's value, if the request carries one. */
+export function tokenFromCookie(req: IncomingMessage): string | undefined {
+  const raw = req.headers.cookie;
+  if (typeof raw !== 'string' || raw.length > 8192) return undefined;
+  for (const part of raw.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== TOKEN_COOKIE) continue;
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }

@@ -113,6 +113,23 @@ describe('agent HTTP API (real processes)', () => {
     expect(metrics.body).toMatch(/^grapevine_http_unauthorized_total [3-9]\d*$/m);
   });
 
+  it('the dashboard with a token: /?token= trades it for a cookie that opens GETs only', async () => {
+    expect((await call(httpA, 'GET', `/?token=${TOKEN}x`)).status).toBe(401);
+    const traded = await call(httpA, 'GET', `/?token=${encodeURIComponent(TOKEN)}`);
+    expect(traded.status).toBe(303);
+    expect(traded.headers.location).toBe('/');
+    const cookie = String(traded.headers['set-cookie']?.[0] ?? '');
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const jar = { cookie: cookie.split(';')[0]! };
+    expect((await call(httpA, 'GET', '/', { headers: jar })).status).toBe(200);
+    expect((await call(httpA, 'GET', '/v1/members', { headers: jar })).status).toBe(200);
+    expect((await call(httpA, 'GET', '/v1/members', { headers: { cookie: 'grapevine_token=wrong' } })).status).toBe(401);
+    // A cookie never authorizes a change: a forged cross-site POST cannot use it.
+    const post = await call(httpA, 'POST', '/v1/broadcast', { headers: jar, body: JSON.stringify({ type: 300, json: 1 }) });
+    expect(post.status).toBe(401);
+  });
+
   it('bad bodies, oversized requests, unknown routes and methods get JSON errors; the agent keeps serving', async () => {
     const t = { token: TOKEN };
     const err = async (r: Promise<Reply>): Promise<[number, string]> => {
