@@ -98,6 +98,9 @@ function rawResp(port: number, bytes: string | Buffer): Promise<string> {
 
 function redisCli(port: number, ...args: string[]): string {
   const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    throw new Error('redis-cli is not installed: on Debian or Ubuntu, apt-get install redis-tools (.ci/run does)');
+  }
   if (r.error) throw r.error;
   return r.stdout.trim();
 }
