@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kv } from '@grapevine/kv';
 import type { HttpRoute } from './http-api.js';
+import { HttpError, readBody, sendJson as json } from './http-common.js';
 
 const PREFIX = '/v1/kv/';
 
@@ -57,14 +58,15 @@ export function kvHttpRoute(getKv: () => Kv<Uint8Array> | undefined): HttpRoute 
         return true;
       case 'PUT':
         readBody(req, kv.options.maxValueBytes).then((body) => {
-          if (!body) {
-            res.setHeader('Connection', 'close');
-            return json(res, 413, { error: `value over maxValueBytes (${kv.options.maxValueBytes})`, code: 'ERR_VALUE_TOO_LARGE' });
-          }
-          return kv.set(key, body, { ...(ttl !== undefined ? { ttl } : {}), ...(w !== undefined ? { w } : {}) }).then(() => {
+          // A copy of its own: the store keeps it, and a Buffer may be a view into a shared pool.
+          return kv.set(key, new Uint8Array(body), { ...(ttl !== undefined ? { ttl } : {}), ...(w !== undefined ? { w } : {}) }).then(() => {
             res.writeHead(204, { 'Cache-Control': 'no-store' });
             res.end();
           });
+        }, (err: unknown) => {
+          if (!(err instanceof HttpError) || err.status !== 413) throw err;
+          res.setHeader('Connection', 'close');
+          json(res, 413, { error: `value over maxValueBytes (${kv.options.maxValueBytes})`, code: 'ERR_VALUE_TOO_LARGE' });
         }).catch(fail);
         return true;
       case 'DELETE':
@@ -78,35 +80,6 @@ export function kvHttpRoute(getKv: () => Kv<Uint8Array> | undefined): HttpRoute 
   };
 }
 
-/** The body, or undefined once it passes `max` bytes (the rest is not read). */
-function readBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > max) {
-      req.resume();
-      return resolve(undefined);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      if (over) return;
-      size += c.length;
-      if (size > max) {
-        over = true;
-        chunks.length = 0;
-        resolve(undefined);
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (!over) resolve(new Uint8Array(Buffer.concat(chunks)));
-    });
-    req.on('error', reject);
-  });
-}
-
 function failure(res: ServerResponse, err: unknown): void {
   const e = err as { code?: string; message?: string; answered?: number; required?: number };
   const status = e?.code === 'ERR_QUORUM' ? 503 : e?.code === 'ERR_KEY' || e?.code === 'ERR_KV_ARGUMENT' ? 400 : e?.code === 'ERR_VALUE_TOO_LARGE' ? 413 : e?.code === 'ERR_KV_FULL' ? 507 : e?.code === 'ERR_CLOSED' || e?.code === 'ERR_KV_CLOSED' ? 503 : 500;
@@ -116,10 +89,4 @@ function failure(res: ServerResponse, err: unknown): void {
     code: e?.code ?? 'ERR_INTERNAL',
     ...(e?.code === 'ERR_QUORUM' ? { answered: e.answered, required: e.required } : {}),
   });
-}
-
-function json(res: ServerResponse, status: number, value: unknown): void {
-  const body = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.byteLength, 'Cache-Control': 'no-store' });
-  res.end(body);
 }

@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Cluster, Logger } from '@grapevine/core';
 import { createMesh, type MeshBus, type MeshEvent, type MeshOptions } from '@grapevine/mesh';
 import type { HttpRoute } from './http-api.js';
+import { HttpError, readBody, sendJson } from './http-common.js';
 
 /** Bytes of one publish body at most. */
 export const MESH_MAX_BODY_BYTES = 1024 * 1024;
@@ -29,12 +30,6 @@ export interface MeshAgent {
   /** The bus, once the cluster is up. */
   readonly bus: MeshBus | undefined;
   close(): Promise<void>;
-}
-
-class BadRequest extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-  }
 }
 
 export function startMeshAgent(starting: Promise<Cluster>, opts: { logger: Logger; mesh?: MeshOptions }): MeshAgent {
@@ -55,13 +50,13 @@ export function startMeshAgent(starting: Promise<Cluster>, opts: { logger: Logge
     let events: { key: string; value?: unknown; hasValue: boolean }[];
     let done = 0;
     try {
-      events = parsePublishBody(await readBody(req));
+      events = parsePublishBody(await readText(req));
       for (const e of events) {
         b.publish(e.key, e.hasValue ? { value: e.value } : undefined);
         done++;
       }
     } catch (err) {
-      if (err instanceof BadRequest) return sendJson(res, err.status, { error: err.message, code: err.code });
+      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message, code: err.code });
       const code = (err as { code?: unknown }).code;
       // A refused event (too large, bad key): the ones before it were published, and say so.
       if (typeof code === 'string') return sendJson(res, code === 'ERR_CLOSED' ? 503 : 400, { error: `event ${done}: ${(err as Error).message}`, code, published: done });
@@ -159,56 +154,36 @@ function methodNotAllowed(res: ServerResponse, allow: string): true {
   return true;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > MESH_MAX_BODY_BYTES) {
-      req.resume();
-      reject(new BadRequest(413, 'ERR_TOO_LARGE', `body over ${MESH_MAX_BODY_BYTES} bytes`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (d: Buffer) => {
-      size += d.length;
-      if (size > MESH_MAX_BODY_BYTES) {
-        req.destroy();
-        reject(new BadRequest(413, 'ERR_TOO_LARGE', `body over ${MESH_MAX_BODY_BYTES} bytes`));
-        return;
-      }
-      chunks.push(d);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', () => reject(new BadRequest(400, 'ERR_BAD_BODY', 'the request body could not be read')));
-  });
+/** The body as text, through the API's bounded reader; its refusals keep the bus's own codes. */
+async function readText(req: IncomingMessage): Promise<string> {
+  try {
+    return (await readBody(req, MESH_MAX_BODY_BYTES)).toString('utf8');
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 413) throw new HttpError(413, 'ERR_TOO_LARGE', `body over ${MESH_MAX_BODY_BYTES} bytes`);
+    throw new HttpError(400, 'ERR_BAD_BODY', 'the request body could not be read');
+  }
 }
 
-/** `{key, value?}`, `{events: [...]}` or `[...]` → checked events; everything else a BadRequest. */
+/** `{key, value?}`, `{events: [...]}` or `[...]` → checked events; everything else a HttpError. */
 export function parsePublishBody(text: string): { key: string; value?: unknown; hasValue: boolean }[] {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new BadRequest(400, 'ERR_BAD_BODY', 'the body is not JSON');
+    throw new HttpError(400, 'ERR_BAD_BODY', 'the body is not JSON');
   }
   const list: unknown[] = Array.isArray(body)
     ? body
     : body !== null && typeof body === 'object' && 'events' in body
-      ? (Array.isArray((body as { events: unknown }).events) ? (body as { events: unknown[] }).events : (() => { throw new BadRequest(400, 'ERR_BAD_BODY', '"events" must be an array'); })())
+      ? (Array.isArray((body as { events: unknown }).events) ? (body as { events: unknown[] }).events : (() => { throw new HttpError(400, 'ERR_BAD_BODY', '"events" must be an array'); })())
       : [body];
-  if (list.length === 0) throw new BadRequest(400, 'ERR_BAD_BODY', 'no events');
-  if (list.length > MESH_MAX_BATCH) throw new BadRequest(400, 'ERR_LIMIT', `at most ${MESH_MAX_BATCH} events per request`);
+  if (list.length === 0) throw new HttpError(400, 'ERR_BAD_BODY', 'no events');
+  if (list.length > MESH_MAX_BATCH) throw new HttpError(400, 'ERR_LIMIT', `at most ${MESH_MAX_BATCH} events per request`);
   return list.map((e, i) => {
-    if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new BadRequest(400, 'ERR_BAD_BODY', `event ${i}: expected an object {"key": ..., "value"?: ...}`);
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new HttpError(400, 'ERR_BAD_BODY', `event ${i}: expected an object {"key": ..., "value"?: ...}`);
     const o = e as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (k !== 'key' && k !== 'value') throw new BadRequest(400, 'ERR_BAD_BODY', `event ${i}: unknown field "${k}"`);
-    if (typeof o.key !== 'string' || o.key.length === 0) throw new BadRequest(400, 'ERR_BAD_BODY', `event ${i}: "key" must be a non-empty string`);
+    for (const k of Object.keys(o)) if (k !== 'key' && k !== 'value') throw new HttpError(400, 'ERR_BAD_BODY', `event ${i}: unknown field "${k}"`);
+    if (typeof o.key !== 'string' || o.key.length === 0) throw new HttpError(400, 'ERR_BAD_BODY', `event ${i}: "key" must be a non-empty string`);
     return 'value' in o ? { key: o.key, value: o.value, hasValue: true } : { key: o.key, hasValue: false };
   });
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const bytes = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': bytes.byteLength, 'Cache-Control': 'no-store' });
-  res.end(bytes);
 }

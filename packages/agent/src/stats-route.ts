@@ -17,6 +17,7 @@ import type { Kv, Ring } from '@grapevine/kv';
 import type { MeshBus } from '@grapevine/mesh';
 import { dashboardRoute } from './dashboard/assets.js';
 import type { HttpRoute } from './http-api.js';
+import { sendJson as json } from './http-common.js';
 import { KvPeerStats } from './kv-peer-stats.js';
 
 /** Suspicion timers listed in one answer at most. */
@@ -144,10 +145,4 @@ function ownership(ring: Ring): RingOwnership[] {
   const list = [...by.values()];
   ownershipCache.set(ring, list);
   return list;
-}
-
-function json(res: import('node:http').ServerResponse, status: number, value: unknown): void {
-  const bytes = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': bytes.byteLength, 'Cache-Control': 'no-store' });
-  res.end(bytes);
 }

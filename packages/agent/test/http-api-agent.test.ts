@@ -5,38 +5,17 @@
  * Last-Event-ID, the SSE client cap, the per-IP rate limit, and the client commands.
  */
 import { spawn } from 'node:child_process';
-import { request, type IncomingMessage } from 'node:http';
+import { request } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, agentFixture, run, type Agent } from './cli-harness.js';
+import { httpCall, type CallOptions, type Reply } from './http-call.js';
 
 const TOKEN = 'T0ken-for-the-http-api';
 
-interface Reply {
-  status: number;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-function call(http: string, method: string, path: string, opts: { token?: string; body?: string | Buffer; headers?: Record<string, string>; chunked?: boolean } = {}): Promise<Reply> {
-  const [host, port] = [http.slice(0, http.lastIndexOf(':')), Number(http.slice(http.lastIndexOf(':') + 1))];
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, method, path, agent: false, headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    if (opts.chunked && opts.body !== undefined) {
-      // No Content-Length: the bound must hold while the body streams.
-      const b = Buffer.from(opts.body);
-      for (let i = 0; i < b.length; i += 512) req.write(b.subarray(i, i + 512));
-      req.end();
-    } else req.end(opts.body);
-  });
-}
+const call = (http: string, method: string, path: string, opts: CallOptions & { token?: string } = {}): Promise<Reply> =>
+  httpCall(http, method, path, { ...opts, headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers } });
 
 /** An open SSE stream: its messages as they arrive ({id, event, data}). */
 function stream(http: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; messages: { id?: string; event?: string; data: string }[]; close: () => void; body: () => string }> {

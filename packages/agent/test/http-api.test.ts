@@ -4,21 +4,11 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, type Cluster } from '@grapevine/node';
 import { startHttpApi, type HttpApi } from '@grapevine/agent';
+import { httpCall } from './http-call.js';
+
+const call = (api: HttpApi, method: string, path: string) => httpCall(api.port, method, path);
 
 const FAST = { profile: 'fast', probeInterval: 250, probeTimeout: 100 } as const;
-
-function call(api: HttpApi, method: string, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: api.port, method, path }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,25 +1,14 @@
 /** The dashboard's routes in-process: its assets, GET /v1/stats, and their errors. */
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, type Cluster } from '@grapevine/node';
 import { createKv, type Kv } from '@grapevine/kv';
 import { startHttpApi, type HttpApi } from '../src/http-api.js';
+import { httpCall } from './http-call.js';
 import { dashboardRoutes, STATS_MAX_SUSPICIONS, type DashboardRoutes } from '../src/stats-route.js';
 
-const FAST = { profile: 'fast', probeInterval: 250, probeTimeout: 100 } as const;
+const call = (api: HttpApi, method: string, path: string, headers: Record<string, string> = {}) => httpCall(api.port, method, path, { headers });
 
-function call(api: HttpApi, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: api.port, method, path, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const FAST = { profile: 'fast', probeInterval: 250, probeTimeout: 100 } as const;
 
 describe('dashboard routes', () => {
   let a: Cluster;

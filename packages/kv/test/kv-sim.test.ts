@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MemoryMetrics } from '@grapevine/core';
 import { QuorumError } from '../src/index.js';
-import { KvSim, type KvNode } from './sim.js';
+import { KvSim, type KvNode, bytes, text } from './sim.js';
 
 let sim: KvSim | undefined;
 afterEach(async () => {
@@ -15,8 +15,6 @@ afterEach(async () => {
   sim = undefined;
 });
 
-const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
-const text = (b: Uint8Array | undefined): string | undefined => (b ? new TextDecoder().decode(b) : undefined);
 
 /** For every key, the live record held by each of its current owners (undefined = none/tombstone). */
 function replicaViews(s: KvSim): Map<string, Map<string, string | undefined>> {

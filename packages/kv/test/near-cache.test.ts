@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type MeshBus } from '@grapevine/mesh';
 import { NearCache, type KvRecord } from '../src/index.js';
-import { KvSim, type KvNode } from './sim.js';
+import { KvSim, type KvNode, bytes, text } from './sim.js';
 
 let sim: KvSim | undefined;
 const buses: MeshBus[] = [];
@@ -17,8 +17,6 @@ afterEach(async () => {
   sim = undefined;
 });
 
-const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
-const text = (b: Uint8Array | undefined): string | undefined => (b ? new TextDecoder().decode(b) : undefined);
 
 /** A key that `reader` does not own. */
 function remoteKey(reader: KvNode, tag: string): string {

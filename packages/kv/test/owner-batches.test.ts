@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MemoryMetrics } from '@grapevine/core';
 import { QuorumError } from '../src/index.js';
-import { KvSim } from './sim.js';
+import { KvSim, bytes, text } from './sim.js';
 
 let sim: KvSim | undefined;
 afterEach(async () => {
@@ -14,8 +14,6 @@ afterEach(async () => {
   sim = undefined;
 });
 
-const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
-const text = (b: Uint8Array | undefined): string | undefined => (b ? new TextDecoder().decode(b) : undefined);
 
 describe('owner batches', () => {
   it('many calls in one turn share one request per owner; each still reaches W; reads batch too', async () => {

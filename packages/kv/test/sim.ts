@@ -6,6 +6,10 @@ import { Cluster, seededRandom, type ClusterOptions } from '@grapevine/core';
 import { MemoryNetwork, VirtualClock, type MemoryTransport } from '@grapevine/transport-memory';
 import { createKv, type Kv, type KvOptions } from '../src/index.js';
 
+/** UTF-8 in and out, for tests that store text values. */
+export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const text = (b: Uint8Array | undefined): string | undefined => (b ? new TextDecoder().decode(b) : undefined);
+
 export interface KvNode {
   name: string;
   cluster: Cluster;
