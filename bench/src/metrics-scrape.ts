@@ -8,6 +8,13 @@
  * idle CPU subtracted), which a loaded machine distorts far less than wall time.
  *
  *   node bench/dist/metrics-scrape.js [--members 100] [--scrapes 200] [--profile lan]
+ *     [--members-in child|bench] [--cli PATH]
+ *
+ * The members run in a child process (members-host.ts) unless `--members-in bench`, which puts them
+ * in this process as before 2026-12-02: there their probes, gossip and garbage collection delay
+ * this process's reads, so the client-side times include the bench's own event loop. `--cli PATH`
+ * scrapes another build of the agent (say /work/other-checkout/packages/agent/dist/cli.js), so two
+ * builds compare in one sitting.
  *
  * Prints one JSON line. The target (issue 12) is p99 <= 5 ms.
  */
@@ -19,9 +26,9 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { createCluster, type Cluster } from '@grapevine/node';
 import type { ProfileName } from '@grapevine/core';
+import { startMembersHost, type MembersHost } from './members-host.js';
 import { emit, progress, sleep } from './util.js';
 
-const CLI = fileURLToPath(new URL('../../packages/agent/dist/cli.js', import.meta.url));
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1]! : fallback;
@@ -29,6 +36,9 @@ const arg = (name: string, fallback: string): string => {
 const members = Number(arg('--members', '100'));
 const scrapes = Number(arg('--scrapes', '200'));
 const profile = arg('--profile', 'lan') as ProfileName;
+const membersIn = arg('--members-in', 'child');
+if (membersIn !== 'child' && membersIn !== 'bench') throw new Error('--members-in is child or bench');
+const CLI = arg('--cli', fileURLToPath(new URL('../../packages/agent/dist/cli.js', import.meta.url)));
 
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
 function fetchText(url: string): Promise<{ ms: number; body: string }> {
@@ -62,8 +72,10 @@ const ready = await new Promise<{ addr: string; http: string }>((resolve) => {
   });
 });
 const nodes: Cluster[] = [];
+let host: MembersHost | undefined;
 try {
-  for (let i = 1; i < members; i++) nodes.push(await createCluster({ name: `n${i}`, bind: '127.0.0.1:0', profile, seeds: [ready.addr] }));
+  if (membersIn === 'child') host = await startMembersHost(ready.addr, members - 1, profile);
+  else for (let i = 1; i < members; i++) nodes.push(await createCluster({ name: `n${i}`, bind: '127.0.0.1:0', profile, seeds: [ready.addr] }));
   const url = `http://${ready.http}/metrics`;
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -98,6 +110,8 @@ try {
     members,
     scrapes,
     profile,
+    membersIn,
+    cli: CLI,
     p50Ms: round(quantile(times, 0.5)),
     p99Ms: round(quantile(times, 0.99)),
     maxMs: round(times[times.length - 1]!),
@@ -108,5 +122,5 @@ try {
 } finally {
   keepAlive.destroy();
   agent.kill('SIGTERM');
-  await Promise.all(nodes.map((n) => n.close()));
+  await Promise.all([...nodes.map((n) => n.close()), host?.close()]);
 }

@@ -8,15 +8,19 @@
  * - suspicions, refuted suspicions and deaths of other members as this node saw them;
  * - transport counters (per key, and packets / bytes by path: packet = UDP datagrams, reliable =
  *   TCP or WebSocket frames), multicast discovery counters when it runs;
- * - an event-loop delay histogram and prom-client's process metrics (`processMetrics`).
+ * - an event-loop delay histogram and prom-client's process metrics (`processMetrics`; all of its
+ *   defaults but its event-loop-lag gauges, see process-metrics.ts).
  * Values are read from the cluster when Prometheus scrapes (collect callbacks), so the hot path
- * only ever touches MemoryMetrics' Maps. docs/metrics.md lists every family.
+ * only ever touches MemoryMetrics' Maps. The transport's stats object is built by a getter, so a
+ * scrape reads it once and every transport family takes its numbers from that one snapshot.
+ * docs/metrics.md lists every family.
  */
 import type { Cluster, MemberEvent } from '@grapevine/core';
 import { MemoryMetrics } from '@grapevine/core';
 import { multicastStats } from '@grapevine/node/internal';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { AgentMetrics } from './metrics.js';
+import { registerProcessMetrics } from './process-metrics.js';
 import { DROP_REASONS, counterHelp, metricName, snake } from './metric-names.js';
 
 export { DROP_REASONS, metricName } from './metric-names.js';
@@ -38,6 +42,8 @@ export class PrometheusExporter {
   private readonly dynamic = new Set<string>();
   private readonly offs: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** The transport's stats for the scrape under way (render() clears it). */
+  private stats: Record<string, unknown> | undefined;
   private readonly suspicions: Counter;
   private readonly refuted: Counter;
   private readonly deaths: Counter;
@@ -89,10 +95,7 @@ export class PrometheusExporter {
         for (const [name, v] of metrics.counters) if (name.startsWith(DROP_PREFIX)) this.inc({ reason: name.slice(DROP_PREFIX.length) }, v);
       },
     });
-    const transportStats = (): Record<string, unknown> => {
-      const s = (cluster.transport as { stats?: unknown }).stats;
-      return s && typeof s === 'object' ? (s as Record<string, unknown>) : {};
-    };
+    const transportStats = (): Record<string, unknown> => this.transportStats();
     const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
     new Counter({
       name: 'grapevine_transport_messages_total', help: 'Packets and reliable frames sent and received, by path (packet: UDP datagrams; reliable: TCP or WebSocket frames).', labelNames: ['path', 'direction'], registers: reg,
@@ -131,7 +134,7 @@ export class PrometheusExporter {
       }, sampleMs);
       this.timer.unref();
     }
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics ?? true) registerProcessMetrics(this.registry);
   }
 
   get contentType(): string {
@@ -140,8 +143,13 @@ export class PrometheusExporter {
 
   /** The exposition text; new dotted counter and gauge names get their families first. */
   async render(): Promise<string> {
+    this.stats = undefined;
     this.syncDynamic();
-    const own = await this.registry.metrics();
+    // Every collect callback runs inside this call before its first await, so one snapshot of
+    // the transport's stats serves them all; cleared afterwards so the next scrape reads anew.
+    const pending = this.registry.metrics();
+    this.stats = undefined;
+    const own = await pending;
     const text = this.samples ? own + (await this.samples.metrics()) : own;
     // prom-client ends each family with a blank line; the format allows them, but strict parsers
     // (and our tests) read one sample or comment per line.
@@ -152,6 +160,15 @@ export class PrometheusExporter {
     for (const off of this.offs.splice(0)) off();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** The transport's counters (UdpTcpTransport builds a new object per read), read once per scrape. */
+  private transportStats(): Record<string, unknown> {
+    if (this.stats === undefined) {
+      const s = (this.cluster.transport as { stats?: unknown }).stats;
+      this.stats = s && typeof s === 'object' ? (s as Record<string, unknown>) : {};
+    }
+    return this.stats;
   }
 
   /** A family per MemoryMetrics counter and gauge name, per transport counter and multicast counter. */
@@ -178,15 +195,12 @@ export class PrometheusExporter {
         }
       }
     }
-    const stats = (this.cluster.transport as { stats?: unknown }).stats;
-    if (stats && typeof stats === 'object') {
-      for (const [k, v] of Object.entries(stats as Record<string, unknown>)) {
-        if (typeof v !== 'number') continue;
-        add(`grapevine_transport_${snake(k)}`, 'counter', `Transport counter ${k}.`, () => {
-          const now = ((this.cluster.transport as { stats?: Record<string, unknown> }).stats ?? {})[k];
-          return typeof now === 'number' ? now : 0;
-        });
-      }
+    for (const [k, v] of Object.entries(this.transportStats())) {
+      if (typeof v !== 'number') continue;
+      add(`grapevine_transport_${snake(k)}`, 'counter', `Transport counter ${k}.`, () => {
+        const now = this.transportStats()[k];
+        return typeof now === 'number' ? now : 0;
+      });
     }
     const multicast = multicastStats(this.cluster);
     if (multicast !== undefined) {

@@ -65,6 +65,13 @@ describe('HTTP API', () => {
     const metrics = await call(api, 'GET', '/metrics');
     expect(metrics.body).toMatch(/^grapevine_members\{state="alive"\} 1$/m);
     expect(metrics.body).toMatch(/^# TYPE grapevine_transport_packets_sent counter$/m);
+    // prom-client's process metrics, registered collector by collector (process-metrics.ts): one
+    // family of each, so a prom-client whose modules moved fails here; its event-loop-lag gauges
+    // are left out (grapevine_event_loop_delay_seconds carries the same, cheaper).
+    for (const family of ['process_cpu_seconds_total', 'process_start_time_seconds', 'process_resident_memory_bytes', 'process_open_fds', 'process_max_fds', 'nodejs_active_resources', 'nodejs_active_handles', 'nodejs_active_requests', 'nodejs_heap_size_used_bytes', 'nodejs_heap_space_size_used_bytes', 'nodejs_version_info', 'nodejs_gc_duration_seconds', 'grapevine_event_loop_delay_seconds']) {
+      expect(metrics.body).toMatch(new RegExp(`^# TYPE ${family} `, 'm'));
+    }
+    expect(metrics.body).not.toMatch(/^nodejs_eventloop_lag/m);
     for (const line of metrics.body.trim().split('\n')) {
       expect(line).toMatch(/^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+]+|[a-zA-Z_:][a-zA-Z0-9_:]* [+-]Inf|NaN)$/);
     }

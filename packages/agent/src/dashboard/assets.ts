@@ -1,9 +1,12 @@
 /**
  * The dashboard's HTTP route: GET / (the page) and its static assets under /dashboard/. uPlot's
  * script and stylesheet are read from the installed `uplot` package, and the page's own script
- * (client.js, shipped in the package's src/) from beside this module's source, once, when the
- * route is made: nothing is fetched from the network, and a broken install fails at start, not
- * on the first page view. Assets carry an ETag, so a reload costs 304s.
+ * (client.js, shipped in the package's src/) from beside this module's source, once per process,
+ * on the first request for the page or an asset: an agent nobody opens the dashboard of (no
+ * --http, or an API used only by scripts) never reads them. Nothing is fetched from the network.
+ * A broken install (an asset missing) answers that request, and each later one until the files
+ * are there, with a 500 `ERR_DASHBOARD_ASSETS` naming the file, which the API logs. Assets carry
+ * an ETag, so a reload costs 304s.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -11,6 +14,7 @@ import { createRequire } from 'node:module';
 import type { ServerResponse } from 'node:http';
 import type { Cluster } from '@grapevine/core';
 import type { HttpRoute } from '../http-api.js';
+import { HttpError } from '../http-common.js';
 import { dashboardHtml } from './page.js';
 
 interface Asset {
@@ -25,7 +29,7 @@ function asset(type: string, body: Buffer): Asset {
 
 let cached: Map<string, Asset> | undefined;
 
-/** The files, read once per process. */
+/** The files, read once per process (a failed read is retried on the next call). */
 export function dashboardAssets(): Map<string, Asset> {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
@@ -33,10 +37,15 @@ export function dashboardAssets(): Map<string, Asset> {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new Error(`dashboard: cannot read ${what} (${path}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      throw new HttpError(500, 'ERR_DASHBOARD_ASSETS', `dashboard: cannot read ${what} (${path}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   };
-  const uplotDir = require.resolve('uplot/dist/uPlot.iife.min.js').replace(/uPlot\.iife\.min\.js$/, '');
+  let uplotDir: string;
+  try {
+    uplotDir = require.resolve('uplot/dist/uPlot.iife.min.js').replace(/uPlot\.iife\.min\.js$/, '');
+  } catch (err) {
+    throw new HttpError(500, 'ERR_DASHBOARD_ASSETS', `dashboard: cannot find the uplot package: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   // dist/dashboard/assets.js and src/dashboard/assets.ts both sit two levels below the package.
   const client = new URL('../../src/dashboard/client.js', import.meta.url);
   cached = new Map([
@@ -47,17 +56,20 @@ export function dashboardAssets(): Map<string, Asset> {
   return cached;
 }
 
+/** Paths the route answers: the page and the assets dashboardAssets() reads. */
+const PATHS = new Set(['/', '/dashboard/uplot.js', '/dashboard/uplot.css', '/dashboard/client.js']);
+
 export function dashboardRoute(cluster: () => Cluster | undefined): HttpRoute {
-  const assets = dashboardAssets();
   return (req, res, url) => {
     const path = url.pathname;
-    const a = assets.get(path);
-    if (path !== '/' && !a) return false;
+    if (!PATHS.has(path)) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       send(res, 405, 'application/json; charset=utf-8', Buffer.from(`${JSON.stringify({ error: 'method not allowed', code: 'ERR_METHOD' })}\n`), req.method === 'HEAD');
       return true;
     }
+    // Read on the first page view (the page asks for all three next); throws ERR_DASHBOARD_ASSETS.
+    const a = dashboardAssets().get(path);
     if (a) {
       if (req.headers['if-none-match'] === a.etag) {
         res.writeHead(304, { ETag: a.etag, 'Cache-Control': 'no-cache' });
