@@ -27,6 +27,8 @@ export class Sim {
   readonly net: MemoryNetwork;
   readonly nodes: SimNode[] = [];
   private counter = 0;
+  /** Called with every node addNode makes, before it joins (to follow its events from the start). */
+  onNode: ((node: SimNode) => void) | undefined;
 
   constructor(readonly opts: SimOptions) {
     this.net = new MemoryNetwork({ clock: this.clock, seed: opts.seed, defaultDelay: opts.delay ?? 1, jitter: opts.jitter ?? 1, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
@@ -53,6 +55,7 @@ export class Sim {
     const node = { name, cluster, transport, metrics, events };
     if (existing) this.nodes[this.nodes.indexOf(existing)] = node;
     else this.nodes.push(node);
+    this.onNode?.(node);
     return node;
   }
 

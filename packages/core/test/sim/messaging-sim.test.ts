@@ -3,7 +3,8 @@
  * request/reply with its failure modes, streams with backpressure, node groups.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { GrapevineError, RemoteError, type StreamChannel } from '@grapevine/core';
+import { GrapevineError, RemoteError, StringPool, type StreamChannel } from '@grapevine/core';
+import { msgpackCodec } from '@grapevine/codec-msgpack';
 import { Sim } from './harness.js';
 
 let sim: Sim | undefined;
@@ -16,9 +17,25 @@ const T = 200;
 
 describe('broadcast', () => {
   it('reaches every alive member of a 500-node cluster with 10% packet loss', async () => {
-    sim = new Sim({ seed: 11, options: { profile: 'lan', pushPullInterval: 0 } });
-    await sim.startCluster(500);
-    expect(await sim.runUntil(() => sim!.converged(), 60_000, 200)).toBe(true);
+    // What this test measures is the broadcast; forming the 500-node cluster first is most of its
+    // cost, so it runs the way scale-sim.test.ts does: msgpack (the JSON codec's reviver made
+    // decoding two thirds of the run), one string pool for the 500 nodes, and views counted from
+    // member events instead of comparing every node's member list every 200 ms.
+    sim = new Sim({ seed: 11, options: { profile: 'lan', pushPullInterval: 0, codec: msgpackCodec, stringPool: new StringPool() } });
+    const N = 500;
+    const alive = new Map<string, number>();
+    sim.onNode = (n) => {
+      alive.set(n.name, 1);
+      n.cluster.on('change', (ev) => {
+        if (ev.type === 'updated') return;
+        if (ev.previous === 'alive') alive.set(n.name, alive.get(n.name)! - 1);
+        if (ev.type === 'alive') alive.set(n.name, alive.get(n.name)! + 1);
+      });
+    };
+    await sim.startCluster(N);
+    const fullViews = (): boolean => [...alive.values()].every((k) => k === N);
+    expect(await sim.runUntil(fullViews, 60_000, 200)).toBe(true);
+    expect(sim.converged()).toBe(true); // the event count and the member lists agree
     const got = new Map<string, Set<number>>();
     for (const n of sim.nodes) {
       got.set(n.name, new Set());
@@ -32,7 +49,9 @@ describe('broadcast', () => {
     expect(got.get(origin.name)!.size).toBe(0); // not delivered to the sender
     expect(sim.net.stats.lost).toBeGreaterThan(100); // the loss really happened
     expect(sim.totalCounter('grapevine.broadcast.duplicate')).toBeGreaterThan(0); // redundancy at work
-  }, 120_000);
+    // 26 s alone, 67 s beside other test runs at load 12 on the shared 2-core machine (2026-12-02;
+    // 107-224 s with the JSON codec), so the bound leaves room for a slow CI machine.
+  }, 180_000);
 
   it('delivers once per node, forwards, and respects forward:false', async () => {
     sim = new Sim({ seed: 3 });
