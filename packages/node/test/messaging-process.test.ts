@@ -84,9 +84,19 @@ describe('messaging between two processes', () => {
     stream.end();
     stream.pause();
     // Let the peer run until it is blocked on credit; what sits here is bounded by the window
-    // plus the readable buffer, far below the 200 MB the peer wants to send.
-    await new Promise((r) => setTimeout(r, 1500));
-    const buffered = stream.readableLength;
+    // plus the readable buffer, far below the 200 MB the peer wants to send. First wait for the
+    // peer's bytes to arrive at all (a loaded machine may take longer than any fixed sleep to
+    // schedule the other process), then until the buffer has stopped growing for 1 s.
+    const deadline = Date.now() + 15_000;
+    while (stream.readableLength === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    let buffered = stream.readableLength;
+    for (let still = 0; still < 1000 && Date.now() < deadline; still += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (stream.readableLength !== buffered) {
+        buffered = stream.readableLength;
+        still = -100;
+      }
+    }
     expect(buffered).toBeGreaterThan(0);
     expect(buffered).toBeLessThanOrEqual(cluster.config.streamWindowBytes + stream.readableHighWaterMark + cluster.config.streamChunkBytes);
     stream.destroy();
