@@ -206,7 +206,9 @@ describe('streams', () => {
     let o = 0;
     for (const c of received) { joined.set(c, o); o += c.length; }
     expect(o).toBe(total);
-    expect(joined).toEqual(data);
+    // Not toEqual: vitest compares a 1 MB typed array element by element in 5-15 s (most of this
+    // test's time under load); the first differing offset says as much when they differ.
+    expect(joined.findIndex((v, i) => v !== data[i]), 'first byte that differs').toBe(-1);
     // The other direction still works after the opener half-closed.
     const back: number[] = [];
     ch.setReceiver({ onData: (c) => back.push(...c), onEnd: () => back.push(-1), onError: () => {} });
