@@ -194,7 +194,7 @@ async function procsThroughput(): Promise<void> {
   const pc = await startProcs(N, 100, BATCH_SIZE, PROF_DIR);
   try {
     const r = await procThroughput(pc, KEYS);
-    emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', mode: 'procs', n: N, keys: KEYS, batchSize: BATCH_SIZE, complete: r.complete, publish_ms: round(r.publishMs), all_delivered_ms: round(r.elapsed), keys_per_s: Math.round((KEYS * 1000) / r.elapsed), deliveries_per_s: Math.round((r.delivered * 1000) / r.elapsed), batches: r.batches, keys_per_batch: round(r.eventsSent / r.batches), fetched_events: r.fetched, duplicates: r.duplicates });
+    emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', mode: 'procs', n: N, keys: KEYS, batchSize: BATCH_SIZE, complete: r.complete, publish_ms: round(r.publishMs), all_delivered_ms: round(r.elapsed), keys_per_s: Math.round((KEYS * 1000) / r.elapsed), deliveries_per_s: Math.round((r.delivered * 1000) / r.elapsed), batches: r.batches, keys_per_batch: round(r.eventsSent / r.batches), fetched_events: r.fetched, duplicates: r.duplicates, pub_cpu_us_per_key: round(r.pubCpuUsPerKey), sub_cpu_us_per_key: round(r.subCpuUsPerKey) });
   } finally {
     await pc.close();
   }
