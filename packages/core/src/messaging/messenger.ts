@@ -4,6 +4,7 @@
  * request/reply and streams. All I/O goes through the node's NodeEnv; docs/messaging.md states the
  * delivery semantics of each send.
  */
+import { runSoon } from '../clock.js';
 import type { ProtocolConfig } from '../config.js';
 import { GrapevineError } from '../errors.js';
 import type { HybridLogicalClock } from '../hlc.js';
@@ -258,8 +259,9 @@ export class Messenger {
     }
     if (!this.pushScheduled) {
       this.pushScheduled = true;
-      // A zero-delay timer batches every broadcast of this turn into as few packets as possible.
-      this.host.env.clock.setTimer(() => this.flushPush(), 0);
+      // After this turn (clock.soon, else a zero-delay timer): every broadcast of the turn goes in
+      // as few packets as possible, without waiting for a host timer.
+      runSoon(this.host.env.clock, () => this.flushPush());
     }
   }
 
