@@ -384,6 +384,7 @@ export class Messenger {
       return;
     }
     const relayed = part === undefined ? undefined : this.relay.reframe(msg, part);
+    m.increment('grapevine.broadcast.relayed');
     if (relayed === undefined) m.increment('grapevine.broadcast.relay-reencoded');
     this.spread(msg.origin, relayed ?? this.encode({ ...msg, hops: msg.hops - 1 }));
   }

@@ -225,6 +225,9 @@ describe('the byte budget', () => {
       await ms.sim.clock.advance(3000);
       expect(b!.seen.size).toBe(keys.size);
       expect(ms.sim.totalCounter('grapevine.mesh.oversize')).toBe(0);
+      // Relays forwarded the bytes they received (Codec.frameArray), never re-encoding a batch.
+      expect(ms.sim.totalCounter('grapevine.broadcast.relayed')).toBeGreaterThan(0);
+      expect(ms.sim.totalCounter('grapevine.broadcast.relay-reencoded')).toBe(0);
       expect(a!.bus.metrics().batches).toBeGreaterThan(keys.size / 20);
       // The publisher measures a batch once and compares with maxMessageBytes: exactly the
       // cluster's own fits check, on both sides of the packet's edge.
