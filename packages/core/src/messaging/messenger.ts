@@ -98,7 +98,7 @@ export class Messenger {
   constructor(private readonly host: MessengerHost) {
     const { cfg, env } = host;
     this.queue = new MessageQueue(cfg.limits.maxQueuedMessages);
-    this.live = new LiveOrder([host.members.self.name]);
+    this.live = new LiveOrder(Array.from(host.members.live.values(), (r) => r.name));
     this.relay = new Relay(env.codec);
     this.seen = new SeenMessages(cfg.broadcastDedupWindow, cfg.limits.maxSeenMessages, cfg.limits.maxMembers);
     this.requests = new PendingRequests(env.clock, cfg.limits.maxPendingRequests);
