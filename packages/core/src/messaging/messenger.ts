@@ -383,9 +383,10 @@ export class Messenger {
       m.increment('grapevine.broadcast.hop-limit');
       return;
     }
+    const mismatched = this.relay.mismatched;
     const relayed = part === undefined ? undefined : this.relay.reframe(msg, part);
     m.increment('grapevine.broadcast.relayed');
-    if (relayed === undefined) m.increment('grapevine.broadcast.relay-reencoded');
+    if (this.relay.mismatched !== mismatched) m.increment('grapevine.broadcast.relay-reencoded');
     this.spread(msg.origin, relayed ?? this.encode({ ...msg, hops: msg.hops - 1 }));
   }
 

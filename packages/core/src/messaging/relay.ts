@@ -14,6 +14,13 @@
 import type { ArrayFrame, Codec } from '../codec.js';
 import type { GossipMsg } from './user-wire.js';
 
+/**
+ * Parts shorter than this are re-encoded: for a payload of a few values, building two header
+ * frames costs more than encoding the whole message once (measured: JSON, 44 bytes, 10 µs to
+ * re-encode vs 20 µs to reframe; from ~300 bytes reframing wins, 12× at 1.7 KB).
+ */
+export const MIN_REFRAME_BYTES = 192;
+
 export class Relay {
   /** Parts relayed from their bytes / re-encoded because the bytes did not match the frame. */
   framed = 0;
@@ -27,6 +34,7 @@ export class Relay {
 
   /** The bytes of `msg` with one hop less, built from `part` (the bytes it was decoded from). */
   reframe(msg: GossipMsg, part: Uint8Array): Uint8Array | undefined {
+    if (part.length < MIN_REFRAME_BYTES) return undefined;
     const inFrame = this.frame(msg, msg.hops);
     if (!inFrame) return undefined;
     const start = inFrame.before.length;
