@@ -37,6 +37,12 @@ let doneAt = 0;
 /** Publisher side: publish time by key index. */
 let sentAt: Float64Array = new Float64Array(0);
 let startedAt = 0;
+/** process.cpuUsage() when the current subscribe/throughput began, for CPU µs per key. */
+let cpu0: NodeJS.CpuUsage = process.cpuUsage();
+const cpuUs = (): number => {
+  const d = process.cpuUsage(cpu0);
+  return d.user + d.system;
+};
 
 async function paced(rate: number, seconds: number, fn: (i: number) => void): Promise<void> {
   const total = rate * seconds;
@@ -70,6 +76,7 @@ async function handle(m: Cmd): Promise<void> {
       expected = m.expect;
       count = 0;
       doneAt = 0;
+      cpu0 = process.cpuUsage();
       const cut = m.prefix.length;
       bus!.subscribe({ prefix: m.prefix }, (e) => {
         if (e.type !== 'invalidate') return;
@@ -90,6 +97,7 @@ async function handle(m: Cmd): Promise<void> {
     }
     case 'throughput': {
       startedAt = wall();
+      cpu0 = process.cpuUsage();
       const t0 = performance.now();
       // In slices, so the event loop keeps turning (the bus and the sockets share it).
       for (let i = 0; i < m.keys;) {
@@ -100,7 +108,7 @@ async function handle(m: Cmd): Promise<void> {
       return send({ ev: 'published', startedAt, publishMs: performance.now() - t0 });
     }
     case 'progress':
-      return send({ ev: 'progress', count, doneAt, metrics: bus!.metrics() });
+      return send({ ev: 'progress', count, doneAt, cpuUs: cpuUs(), metrics: bus!.metrics() });
     case 'report':
       return send({ ev: 'report', got: Array.from(got), count, doneAt, sentAt: Array.from(sentAt), metrics: bus!.metrics(), counters: counters() });
     case 'close':

@@ -117,6 +117,9 @@ export interface ProcThroughput {
   eventsSent: number;
   fetched: number;
   duplicates: number;
+  /** CPU (user + system) µs per key: the publisher's, and the subscribers' mean, from start to the progress poll that saw all. */
+  pubCpuUsPerKey: number;
+  subCpuUsPerKey: number;
 }
 
 /** Node 0 publishes `keys` keys as fast as it can; every other node subscribes; until all have all. */
@@ -147,5 +150,7 @@ export async function procThroughput(pc: ProcCluster, keys: number, timeoutMs = 
     batches: m0.batches,
     eventsSent: m0.eventsSent,
     ...totals(reports),
+    pubCpuUsPerKey: Number(reports[0]!.cpuUs) / keys,
+    subCpuUsPerKey: reports.slice(1).reduce((s, r) => s + Number(r.cpuUs), 0) / subs.length / keys,
   };
 }

@@ -3,7 +3,9 @@
  *   latency    N nodes on 127.0.0.1 (createCluster, UDP+TCP), 1 publisher at a fixed rate, N−1
  *              subscribers: publish → delivered on every subscriber, p50/p99; Redis and NATS with
  *              1 publisher and N−1 subscribing clients at the same rate
- *   throughput as many keys as the publisher can batch, until every subscriber has them all
+ *   throughput as many keys as the publisher can batch, until every subscriber has them all (with
+ *              CPU µs per key: of the one process in single mode; of the publisher and of a
+ *              subscriber on average in procs mode)
  *   enqueue    local publish() calls per second (no delivery: Warp Mesh's 1.3M ops/s figure counts
  *              local cache reads, so this is the comparable local-only number)
  * Redis (`redis-server`) and NATS (`nats-server`) are Debian's, started here on free loopback
@@ -137,6 +139,7 @@ async function grapevineThroughput(): Promise<void> {
   buses.forEach((b, i) => b.subscribe({ prefix: 't' }, (e) => { if (e.type === 'invalidate') counts[i]!++; }));
   await sleep(500);
   const start = now();
+  const cpu0 = process.cpuUsage();
   // Publish in slices so the event loop keeps turning (the bus and the sockets share it).
   for (let i = 0; i < KEYS; ) {
     const stop = Math.min(KEYS, i + 2000);
@@ -147,9 +150,10 @@ async function grapevineThroughput(): Promise<void> {
   const end = Date.now() + 120_000;
   while (!counts.slice(1).every((c) => c === KEYS) && Date.now() < end) await sleep(5);
   const elapsed = now() - start;
+  const cpu = process.cpuUsage(cpu0);
   const delivered = counts.slice(1).reduce((a, b) => a + b, 0);
   const m = buses[0]!.metrics();
-  emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', mode: 'single', n: N, keys: KEYS, batchSize: BATCH_SIZE, complete: counts.slice(1).every((c) => c === KEYS), publish_ms: round(published), all_delivered_ms: round(elapsed), keys_per_s: Math.round((KEYS * 1000) / elapsed), deliveries_per_s: Math.round((delivered * 1000) / elapsed), batches: m.batches, keys_per_batch: round(m.eventsSent / m.batches), fetched_events: buses.reduce((s, b) => s + b.metrics().fetchedEvents, 0), duplicates: buses.reduce((s, b) => s + b.metrics().duplicates, 0) });
+  emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', mode: 'single', n: N, keys: KEYS, batchSize: BATCH_SIZE, complete: counts.slice(1).every((c) => c === KEYS), publish_ms: round(published), all_delivered_ms: round(elapsed), keys_per_s: Math.round((KEYS * 1000) / elapsed), deliveries_per_s: Math.round((delivered * 1000) / elapsed), batches: m.batches, keys_per_batch: round(m.eventsSent / m.batches), fetched_events: buses.reduce((s, b) => s + b.metrics().fetchedEvents, 0), duplicates: buses.reduce((s, b) => s + b.metrics().duplicates, 0), cpu_us_per_key_all_nodes: round((cpu.user + cpu.system) / KEYS) });
   await closeAll(clusters, buses);
 }
 
@@ -194,7 +198,7 @@ async function procsThroughput(): Promise<void> {
   const pc = await startProcs(N, 100, BATCH_SIZE, PROF_DIR);
   try {
     const r = await procThroughput(pc, KEYS);
-    emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', mode: 'procs', n: N, keys: KEYS, batchSize: BATCH_SIZE, complete: r.complete, publish_ms: round(r.publishMs), all_delivered_ms: round(r.elapsed), keys_per_s: Math.round((KEYS * 1000) / r.elapsed), deliveries_per_s: Math.round((r.delivered * 1000) / r.elapsed), batches: r.batches, keys_per_batch: round(r.eventsSent / r.batches), fetched_events: r.fetched, duplicates: r.duplicates });
+    emit({ scenario: 'mesh-throughput', system: 'grapevine-mesh', mode: 'procs', n: N, keys: KEYS, batchSize: BATCH_SIZE, complete: r.complete, publish_ms: round(r.publishMs), all_delivered_ms: round(r.elapsed), keys_per_s: Math.round((KEYS * 1000) / r.elapsed), deliveries_per_s: Math.round((r.delivered * 1000) / r.elapsed), batches: r.batches, keys_per_batch: round(r.eventsSent / r.batches), fetched_events: r.fetched, duplicates: r.duplicates, pub_cpu_us_per_key: round(r.pubCpuUsPerKey), sub_cpu_us_per_key: round(r.subCpuUsPerKey) });
   } finally {
     await pc.close();
   }

@@ -1,5 +1,7 @@
 import { Packr, Unpackr, type Options } from 'msgpackr';
-import { GrapevineError, type Codec } from '@grapevine/core';
+import { GrapevineError, type ArrayFrame, type Codec } from '@grapevine/core';
+
+const NOTHING = new Uint8Array(0);
 
 export interface MsgpackCodecOptions {
   /**
@@ -58,6 +60,17 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
     name: 'msgpack',
     encode(value) {
       return packr.pack(value);
+    },
+    frameArray(head): ArrayFrame | undefined {
+      // A msgpack array is its header (fixarray up to 15 elements: one byte, 0x90 | length) and then
+      // its elements one after the other, so the last element's bytes end the message. Longer
+      // heads (other header forms) are not framed.
+      if (head.length + 1 > 15) return undefined;
+      const h = packr.pack(head);
+      // A copy: packr.pack returns a view of msgpackr's shared buffer.
+      const before = Uint8Array.from(h);
+      before[0] = 0x90 | (head.length + 1);
+      return { before, after: NOTHING };
     },
     decode(bytes) {
       // A fresh plain view: binary values come out as Uint8Array (not Buffer), and msgpackr's

@@ -12,6 +12,19 @@ export interface Clock {
   now(): number;
   /** Run `fn` once after `ms` milliseconds of this clock's time. */
   setTimer(fn: () => void, ms: number): TimerHandle;
+  /**
+   * Optional: run `fn` once the current job is done (everything this turn has queued), before any
+   * timer. What a zero-delay timer means, without a host timer's minimum delay (Node's
+   * setTimeout(0) waits 1 ms, which a broadcast paid at every hop). Without it, callers use
+   * setTimer(fn, 0).
+   */
+  soon?(fn: () => void): void;
+}
+
+/** `clock.soon(fn)`, or a zero-delay timer on a clock without it. */
+export function runSoon(clock: Clock, fn: () => void): void {
+  if (clock.soon) clock.soon(fn);
+  else clock.setTimer(fn, 0);
 }
 
 /** The real clock: wall time and the host's timers. Used by the Cluster driver, never by tests of the protocol. */
@@ -23,4 +36,7 @@ export const systemClock: Clock = {
     (h as { unref?: () => void }).unref?.();
     return { cancel: () => clearTimeout(h) };
   },
+  // A microtask: it runs when the current callback (a received packet, a timer, the caller's
+  // synchronous publishes) returns, so everything that turn queued still goes together.
+  soon: (fn) => queueMicrotask(fn),
 };

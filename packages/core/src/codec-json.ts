@@ -1,4 +1,4 @@
-import type { Codec } from './codec.js';
+import type { ArrayFrame, Codec } from './codec.js';
 
 /**
  * JSON codec: readable on the wire, slower and larger than msgpack. Uint8Array values are carried
@@ -6,6 +6,7 @@ import type { Codec } from './codec.js';
  * "$b" or "$o" is escaped as {"$o": [key, value]}, so user data never reads back as binary.
  */
 const encoder = new TextEncoder();
+const CLOSE = encoder.encode(']');
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -70,6 +71,15 @@ export const jsonCodec: Codec = {
         return key === undefined ? v : { $o: [key, (v as Record<string, unknown>)[key]] };
       }),
     );
+  },
+  frameArray(head): ArrayFrame {
+    // encode(head) is "[h1,...,hn]"; the full array is "[h1,...,hn," + last + "]".
+    if (head.length === 0) return { before: encoder.encode('['), after: CLOSE };
+    const h = jsonCodec.encode(head);
+    const before = new Uint8Array(h.length);
+    before.set(h.subarray(0, h.length - 1));
+    before[h.length - 1] = 0x2c; // ","
+    return { before, after: CLOSE };
   },
   decode(bytes) {
     return JSON.parse(decoder.decode(bytes), (_k, v: unknown) => {

@@ -10,4 +10,18 @@ export interface Codec {
   encode(value: unknown): Uint8Array;
   /** Throws on malformed input; the caller drops and counts. */
   decode(bytes: Uint8Array): unknown;
+  /**
+   * Optional. The bytes that go before and after the last element's own encoding in
+   * `encode([...head, last])`, the same whatever `last` is — so a relay can forward a received
+   * message with a changed header around the payload bytes it arrived with, instead of decoding
+   * and re-encoding the payload. undefined (or no method) when the codec cannot frame that array;
+   * callers then encode whole values.
+   */
+  frameArray?(head: readonly unknown[]): ArrayFrame | undefined;
+}
+
+/** See Codec.frameArray. */
+export interface ArrayFrame {
+  readonly before: Uint8Array;
+  readonly after: Uint8Array;
 }

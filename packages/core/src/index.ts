@@ -35,6 +35,8 @@ export { StreamChannel, type StreamInfo, type StreamOptions, type StreamReceiver
 export { NodeGroup, matchesCriteria, type GroupCriteria, type GroupListener, type GroupOptions, type MetaMatcher } from './messaging/node-group.js';
 export { messageType, type MessageType } from './messaging/message-type.js';
 export { SeenMessages, type SeenVerdict } from './messaging/seen-messages.js';
+export { Relay } from './messaging/relay.js';
+export { LiveOrder } from './messaging/live-order.js';
 export { MessageQueue } from './messaging/message-queue.js';
 export { treeChildren, hopLimit } from './messaging/broadcast-tree.js';
 export { FIRST_USER_TYPE, MAX_USER_TYPE, UserKind, parseUserMessage, userToWire, type UserMessage } from './messaging/user-wire.js';

@@ -7,6 +7,16 @@ import { describe, expect, it } from 'vitest';
 import { MessageQueue, SeenMessages, defaultLimits, hopLimit, parseUserMessage, treeChildren, userToWire, type UserMessage } from '@grapevine/core';
 
 describe('SeenMessages (dedup)', () => {
+  it('past its bound (and across the FIFO compaction) keeps the newest ids and refuses older ones as stale', () => {
+    const s = new SeenMessages(1e9, 1500, 10);
+    for (let id = 1; id <= 5000; id++) {
+      expect(s.check(id % 2 ? 'a' : 'b', id, id)).toBe('new');
+      expect(s.size).toBeLessThanOrEqual(1500);
+    }
+    for (let id = 3501; id <= 5000; id++) expect(s.check(id % 2 ? 'a' : 'b', id, 6000)).toBe('duplicate');
+    for (let id = 1; id <= 3500; id += 37) expect(s.check(id % 2 ? 'a' : 'b', id, 6000)).toBe('stale');
+  });
+
   it('accepts an id once, then calls copies duplicates', () => {
     const s = new SeenMessages(1000, 100, 10);
     expect(s.check('a', 5, 0)).toBe('new');

@@ -101,8 +101,10 @@ export class Batcher {
       out.push(e);
       bytes += e.bytes;
     }
-    for (const e of out) this.pending.delete(e.key);
     this.pendingBytes -= bytes;
+    // Emptied: a fresh map, since the next take's iterator would walk past every deleted slot.
+    if (out.length === this.pending.size) this.pending = new Map();
+    else for (const e of out) this.pending.delete(e.key);
     return out;
   }
 

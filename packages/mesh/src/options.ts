@@ -39,7 +39,7 @@ export interface MeshOptions {
   rejoinLookback?: number;
   /** Out-of-order events a receiver holds per origin while it waits for the missing ones. Default 10,000. */
   maxHeldEvents?: number;
-  /** Keys whose last delivered version a receiver remembers (to drop stale events). Default 100,000. */
+  /** Keys whose last delivered version a receiver remembers (to drop stale events); at least the newest half always. Default 100,000. */
   maxTrackedKeys?: number;
   /** Origins a receiver tracks; the least recently heard is forgotten first. Default 10,000. */
   maxOrigins?: number;

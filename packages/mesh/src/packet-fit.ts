@@ -17,6 +17,11 @@ export interface PacketFit {
   readonly payloadBudget: number;
   /** Exact encoded size of the broadcast message for a payload. */
   messageBytes(type: number, payload: unknown): number;
+  /**
+   * The largest broadcast message (messageBytes) that rides one best-effort packet: fits(type, p)
+   * is messageBytes(type, p) <= maxMessageBytes, so a sender measures a batch once, not twice.
+   */
+  readonly maxMessageBytes: number;
 }
 
 export function packetFit(cluster: Cluster<unknown>): PacketFit {
@@ -25,5 +30,8 @@ export function packetFit(cluster: Cluster<unknown>): PacketFit {
     fits: (type, payload) => cluster.broadcastFits(type, payload),
     messageBytes: (type, payload) => cluster.broadcastBytes(type, payload),
     payloadBudget: cluster.broadcastPayloadBudget(),
+    // The budget is the largest fitting message less the broadcast header, measured for the
+    // largest type with a null payload (Messenger.broadcastPayloadBudget): add that header back.
+    maxMessageBytes: cluster.broadcastPayloadBudget() + cluster.broadcastBytes(0xffff, null) - cluster.encodedSize(null),
   };
 }

@@ -3,11 +3,11 @@
  * batcher (pending-dedup, batch timer), and sends batches — numbered, logged for receivers that
  * miss them, each sized to ride one best-effort packet exactly.
  */
-import { GrapevineError, utf8Length, type Cluster, type HybridLogicalClock, type TimerHandle } from '@grapevine/core';
+import { GrapevineError, runSoon, utf8Length, type Cluster, type HybridLogicalClock, type TimerHandle } from '@grapevine/core';
 import { Batcher, estimateEntryBytes, type PendingEntry } from './batcher.js';
 import type { MeshCounters } from './mesh-counters.js';
 import type { ResolvedMeshOptions } from './options.js';
-import type { OriginLog } from './origin-log.js';
+import type { LoggedEvent, OriginLog } from './origin-log.js';
 import type { PacketFit } from './packet-fit.js';
 import type { KeyVersions } from './versions.js';
 import { MeshType, batchToWire, type WireEvent } from './wire.js';
@@ -34,6 +34,8 @@ export class Publisher {
   private readonly entryBase: number;
   private readonly type: number;
   private batchTimer: TimerHandle | undefined;
+  /** A batchInterval-0 flush is queued for the end of this turn. */
+  private soonPending = false;
 
   constructor(private readonly host: PublisherHost) {
     const { options: o, fit } = host;
@@ -64,7 +66,7 @@ export class Publisher {
 
   enqueue(e: Entry, signal: AbortSignal | undefined): void {
     const { options: o, counters } = this.host;
-    if (this.batcher.wouldOverflow(e.key, e.bytes)) this.flush();
+    if (this.batcher.wouldOverflow(e.key, e.bytes)) this.flush(undefined);
     // This node's own write is the newest it knows for the key: an older write from another
     // origin that arrives later is stale here too (with deliverLocal, delivery records it).
     if (!o.deliverLocal) this.host.versions.admit(e.key, e.version);
@@ -77,11 +79,20 @@ export class Publisher {
         if (this.batcher.withdraw(e.key, owner)) counters.count('grapevine.mesh.withdrawn', 1);
       }, { once: true });
     }
-    if (this.batcher.full()) this.flush();
-    else if (!this.batchTimer) {
+    if (this.batcher.full()) this.flush(undefined);
+    else if (o.batchInterval === 0) {
+      // "No wait": send when this turn's publishes are in, without a host timer's 1 ms minimum.
+      if (!this.soonPending) {
+        this.soonPending = true;
+        runSoon(o.clock, () => {
+          this.soonPending = false;
+          if (this.batcher.size > 0) this.flush(undefined);
+        });
+      }
+    } else if (!this.batchTimer) {
       this.batchTimer = o.clock.setTimer(() => {
         this.batchTimer = undefined;
-        this.flush();
+        this.flush(undefined);
       }, o.batchInterval);
     }
   }
@@ -89,10 +100,11 @@ export class Publisher {
   /**
    * Send every waiting key now. Returns the sequence number each key got. Batches are split so
    * each fits one best-effort packet exactly (measured with the cluster's own codec and envelope).
+   * The batcher's own flushes pass no map: nobody reads the numbers, and a Map entry per key is
+   * a noticeable share of a publish.
    */
-  flush(): Map<string, number> {
+  flush(out: Map<string, number> | undefined = new Map()): Map<string, number> {
     this.cancelTimer();
-    const out = new Map<string, number>();
     while (this.batcher.size > 0) {
       let rest = this.batcher.take();
       while (rest.length > 0) {
@@ -100,39 +112,40 @@ export class Publisher {
         rest = n === rest.length ? [] : rest.slice(n);
       }
     }
-    return out;
+    return out ?? new Map();
   }
 
   /** Send the longest prefix of `entries` that fits one packet (at least one entry); returns its length. */
-  private sendBatch(entries: readonly PendingEntry[], out: Map<string, number>): number {
+  private sendBatch(entries: readonly PendingEntry[], out: Map<string, number> | undefined): number {
     const { cluster, fit, log, counters, epoch, options: o } = this.host;
     const type = this.type;
     const first = log.head + 1;
-    const events: WireEvent[] = new Array<WireEvent>(entries.length);
+    const now = o.clock.now();
+    // Entries become logged events (the log keeps them for fetches) and go on the wire from those.
+    const logged: LoggedEvent[] = new Array<LoggedEvent>(entries.length);
     for (let i = 0; i < entries.length; i++) {
       const p = entries[i]!;
-      const ev: WireEvent = { key: p.key, version: p.version, ack: p.ack, hasValue: p.hasValue };
-      if (p.hasValue) ev.value = p.value;
-      events[i] = ev;
+      logged[i] = { key: p.key, version: p.version, ack: p.ack, hasValue: p.hasValue, value: p.value, seq: first + i, at: now };
     }
-    let n = events.length;
-    let payload = batchToWire({ epoch, first, events });
-    // The batcher's estimate is an upper bound for plain keys, so this rarely splits.
-    while (n > 1 && !fit.fits(type, payload)) {
+    let n = logged.length;
+    let payload = batchToWire({ epoch, first, events: logged });
+    // Measured once per try (messageBytes, compared with the packet's room). The batcher's
+    // estimate is an upper bound for plain keys, so this rarely splits.
+    let bytes = fit.messageBytes(type, payload);
+    while (n > 1 && bytes > fit.maxMessageBytes) {
       n = Math.ceil(n / 2);
-      payload = batchToWire({ epoch, first, events: events.slice(0, n) });
+      payload = batchToWire({ epoch, first, events: logged.slice(0, n) });
+      bytes = fit.messageBytes(type, payload);
     }
-    if (n === 1 && !fit.fits(type, payload)) counters.count('grapevine.mesh.oversize', 1);
-    const now = o.clock.now();
+    if (n === 1 && bytes > fit.maxMessageBytes) counters.count('grapevine.mesh.oversize', 1);
     for (let i = 0; i < n; i++) {
-      const p = entries[i]!;
-      log.append({ key: p.key, version: p.version, ack: p.ack, hasValue: p.hasValue, value: p.value, seq: first + i, at: now });
-      out.set(p.key, first + i);
+      log.append(logged[i]!);
+      out?.set(entries[i]!.key, first + i);
     }
     counters.values.batches++;
     counters.values.eventsSent += n;
-    counters.values.bytesSent += fit.messageBytes(type, payload);
-    if (o.deliverLocal) for (let i = 0; i < n; i++) this.host.deliverLocal(first + i, events[i]!);
+    counters.values.bytesSent += bytes;
+    if (o.deliverLocal) for (let i = 0; i < n; i++) this.host.deliverLocal(first + i, logged[i]!);
     try {
       cluster.broadcast(type, payload);
     } catch (err) {

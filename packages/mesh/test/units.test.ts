@@ -167,8 +167,35 @@ describe('per-origin order, dedup and staleness', () => {
     expect(v.admit('a', 11)).toBe(true);
     v.admit('b', 1);
     v.admit('c', 1); // bound 2: 'a' forgotten
-    expect(v.size).toBe(2);
+    expect(v.size).toBeLessThanOrEqual(2);
+    expect(v.get('c')).toBe(1);
     expect(v.admit('a', 1)).toBe(true); // forgotten keys are delivered, never dropped
+  });
+
+  it('stale rule bound: never more than max keys, the ceil(max/2) most recently admitted always kept, and nothing dropped that was not older than a delivered version', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 14 }), fc.nat(50)), { maxLength: 120 }), (max, ops) => {
+        const v = new KeyVersions(max);
+        const newest = new Map<string, number>();
+        const recent: string[] = [];
+        for (const [k, ver] of ops) {
+          const key = `k${k}`;
+          const admitted = v.admit(key, ver);
+          const known = newest.get(key);
+          // A dropped event always had an older version than one delivered (never a wrong drop).
+          if (!admitted) expect(known !== undefined && ver < known).toBe(true);
+          else {
+            newest.set(key, Math.max(ver, known ?? ver));
+            const at = recent.indexOf(key);
+            if (at >= 0) recent.splice(at, 1);
+            recent.push(key);
+          }
+          expect(v.size).toBeLessThanOrEqual(max);
+          for (const r of recent.slice(-Math.ceil(max / 2))) expect(v.get(r)).toBeDefined();
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

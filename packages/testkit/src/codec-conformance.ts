@@ -166,6 +166,26 @@ export function codecConformance(name: string, codec: Codec, options: CodecConfo
       );
     });
 
+    it('frameArray, when offered: before ++ encode(last) ++ after is encode([...head, last])', () => {
+      if (!codec.frameArray) return;
+      const frame = codec.frameArray.bind(codec);
+      // Headers as the messenger relays them (small numbers and strings), and the edge of none.
+      const arbHead = fc.array(fc.oneof(fc.nat(), fc.maxSafeNat(), fc.string({ maxLength: 40 }), fc.constant(null)), { maxLength: 8 });
+      fc.assert(
+        fc.property(arbHead, arbProtocolValue, (head, last) => {
+          const f = frame(head);
+          if (!f) return;
+          const enc = codec.encode(last);
+          const joined = new Uint8Array(f.before.length + enc.length + f.after.length);
+          joined.set(f.before, 0);
+          joined.set(enc, f.before.length);
+          joined.set(f.after, f.before.length + enc.length);
+          expect(Array.from(joined)).toEqual(Array.from(codec.encode([...head, last])));
+        }),
+        { numRuns },
+      );
+    });
+
     it('treats undefined object properties as absent', () => {
       expect(codec.decode(codec.encode({ a: 1, b: undefined }))).toEqual({ a: 1 });
     });

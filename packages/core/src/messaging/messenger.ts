@@ -4,6 +4,7 @@
  * request/reply and streams. All I/O goes through the node's NodeEnv; docs/messaging.md states the
  * delivery semantics of each send.
  */
+import { runSoon } from '../clock.js';
 import type { ProtocolConfig } from '../config.js';
 import { GrapevineError } from '../errors.js';
 import type { HybridLogicalClock } from '../hlc.js';
@@ -12,8 +13,10 @@ import type { Membership, MemberRecord } from '../protocol/membership.js';
 import type { NodeEnv } from '../protocol/node-env.js';
 import type { Outbox } from '../protocol/outbox.js';
 import { hopLimit, treeChildren } from './broadcast-tree.js';
+import { LiveOrder } from './live-order.js';
 import { MessageQueue } from './message-queue.js';
 import { PendingRequests } from './requests.js';
+import { Relay } from './relay.js';
 import { SeenMessages } from './seen-messages.js';
 import type { StreamChannel } from './stream-channel.js';
 import { StreamMux } from './stream-mux.js';
@@ -49,8 +52,6 @@ export interface MessengerHost {
   readonly members: Membership;
   readonly outbox: Outbox;
   readonly hlc: HybridLogicalClock;
-  /** Names of live (alive or suspect) members, self included, sorted. */
-  sortedLive(): readonly string[];
   /** Up to k random live members other than self and `exclude`. */
   randomPeers(k: number, exclude?: string): MemberRecord[];
   scheduleEagerGossip(): void;
@@ -85,6 +86,9 @@ export class Messenger {
   readonly seen: SeenMessages;
   readonly requests: PendingRequests;
   readonly streams: StreamMux;
+  /** Live members' names, sorted, for the broadcast tree; kept by memberChanged(). */
+  readonly live: LiveOrder;
+  private readonly relay: Relay;
   /** Broadcast parts waiting for the next eager push, by origin (their tree differs). */
   private pushPending = new Map<string, Uint8Array[]>();
   private pushScheduled = false;
@@ -94,6 +98,8 @@ export class Messenger {
   constructor(private readonly host: MessengerHost) {
     const { cfg, env } = host;
     this.queue = new MessageQueue(cfg.limits.maxQueuedMessages);
+    this.live = new LiveOrder(Array.from(host.members.live.values(), (r) => r.name));
+    this.relay = new Relay(env.codec);
     this.seen = new SeenMessages(cfg.broadcastDedupWindow, cfg.limits.maxSeenMessages, cfg.limits.maxMembers);
     this.requests = new PendingRequests(env.clock, cfg.limits.maxPendingRequests);
     this.streams = new StreamMux({
@@ -253,8 +259,9 @@ export class Messenger {
     }
     if (!this.pushScheduled) {
       this.pushScheduled = true;
-      // A zero-delay timer batches every broadcast of this turn into as few packets as possible.
-      this.host.env.clock.setTimer(() => this.flushPush(), 0);
+      // After this turn (clock.soon, else a zero-delay timer): every broadcast of the turn goes in
+      // as few packets as possible, without waiting for a host timer.
+      runSoon(this.host.env.clock, () => this.flushPush());
     }
   }
 
@@ -266,7 +273,7 @@ export class Messenger {
     const { members, cfg } = this.host;
     const self = members.self.name;
     for (const [origin, parts] of pending) {
-      const children = treeChildren(this.host.sortedLive(), self, origin, cfg.broadcastFanout);
+      const children = treeChildren(this.live.names, self, origin, cfg.broadcastFanout);
       const targets = children
         ? children.map((n) => members.get(n)).filter((r): r is MemberRecord => r !== undefined)
         : this.host.randomPeers(cfg.broadcastFanout, origin);
@@ -317,7 +324,11 @@ export class Messenger {
 
   // ---- receiving ------------------------------------------------------------------------------
 
-  receive(value: unknown[], info: InboundInfo): void {
+  /**
+   * One decoded kind-9 part. `part` is the bytes it was decoded from, when the caller has them: a
+   * broadcast is then relayed as those bytes with a new hop count (relay.ts), not re-encoded.
+   */
+  receive(value: unknown[], info: InboundInfo, part?: Uint8Array): void {
     const m = this.host.env.metrics;
     const msg = parseUserMessage(value, this.host.cfg.limits);
     if (!msg) {
@@ -332,7 +343,7 @@ export class Messenger {
           from: msg.from, address: this.host.members.get(msg.from)?.address, type: msg.type, broadcast: false, reliable: info.reliable,
         });
       }
-      case 1: return this.onGossip(msg, info);
+      case 1: return this.onGossip(msg, info, part);
       case 2: return this.onRequest(msg, info);
       case 3:
         if (!this.requests.reply(msg)) m.increment('grapevine.user.late-reply');
@@ -351,7 +362,7 @@ export class Messenger {
     }
   }
 
-  private onGossip(msg: GossipMsg, info: InboundInfo): void {
+  private onGossip(msg: GossipMsg, info: InboundInfo, part: Uint8Array | undefined): void {
     const m = this.host.env.metrics;
     const verdict = this.seen.check(msg.origin, msg.id, this.host.env.clock.now());
     if (verdict !== 'new') {
@@ -372,7 +383,11 @@ export class Messenger {
       m.increment('grapevine.broadcast.hop-limit');
       return;
     }
-    this.spread(msg.origin, this.encode({ ...msg, hops: msg.hops - 1 }));
+    const mismatched = this.relay.mismatched;
+    const relayed = part === undefined ? undefined : this.relay.reframe(msg, part);
+    m.increment('grapevine.broadcast.relayed');
+    if (this.relay.mismatched !== mismatched) m.increment('grapevine.broadcast.relay-reencoded');
+    this.spread(msg.origin, relayed ?? this.encode({ ...msg, hops: msg.hops - 1 }));
   }
 
   private onRequest(msg: RequestMsg, info: InboundInfo): void {
@@ -409,6 +424,11 @@ export class Messenger {
     }
     this.inboundRequests--;
     reply(ReplyStatus.ok, result ?? null);
+  }
+
+  /** A member changed state: `live` is whether it is now alive or suspect. */
+  memberChanged(name: string, live: boolean): void {
+    this.live.set(name, live);
   }
 
   /** A member is dead or gone: fail what waits on it now. */

@@ -11,8 +11,19 @@
 export type SeenVerdict = 'new' | 'duplicate' | 'stale';
 
 export class SeenMessages {
-  /** key → local time first seen, in insertion order. */
-  private readonly seen = new Map<string, number>();
+  /** Ids remembered (origin + NUL + id). */
+  private readonly seen = new Set<string>();
+  /**
+   * The same ids in the order first seen, as parallel arrays from `head` on (compacted now and
+   * then). Pruning reads the front of these, never a Map iterator: an iterator walks past every
+   * deleted slot at the front of V8's table until it is rehashed, which made each check cost tens
+   * of µs once the table was full (measured: 32 µs per check at 10,000 entries).
+   */
+  private keys: string[] = [];
+  private origin: string[] = [];
+  private ids: number[] = [];
+  private at: number[] = [];
+  private head = 0;
   private readonly origins = new Map<string, { floor: number }>();
   /** Copies refused as duplicates / below the floor (stale). */
   duplicates = 0;
@@ -42,28 +53,33 @@ export class SeenMessages {
       this.duplicates++;
       return 'duplicate';
     }
-    this.seen.set(key, now);
+    this.seen.add(key);
+    this.keys.push(key);
+    this.origin.push(origin);
+    this.ids.push(id);
+    this.at.push(now);
     if (this.seen.size > this.maxEntries) this.forgetOldest();
     return 'new';
   }
 
   private prune(now: number): void {
-    for (const [key, at] of this.seen) {
-      if (now - at < this.window) break;
-      this.forget(key);
-    }
+    while (this.head < this.keys.length && now - this.at[this.head]! >= this.window) this.forgetOldest();
   }
 
   private forgetOldest(): void {
-    const first = this.seen.keys().next();
-    if (!first.done) this.forget(first.value);
-  }
-
-  private forget(key: string): void {
-    this.seen.delete(key);
-    const sep = key.lastIndexOf('\u0000');
-    const origin = key.slice(0, sep);
-    const id = Number(key.slice(sep + 1));
+    const i = this.head;
+    if (i >= this.keys.length) return;
+    this.seen.delete(this.keys[i]!);
+    const origin = this.origin[i]!;
+    const id = this.ids[i]!;
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.keys.length) {
+      this.keys = this.keys.slice(this.head);
+      this.origin = this.origin.slice(this.head);
+      this.ids = this.ids.slice(this.head);
+      this.at = this.at.slice(this.head);
+      this.head = 0;
+    }
     const o = this.origins.get(origin);
     if (o) {
       if (id > o.floor) o.floor = id;

@@ -60,8 +60,6 @@ export class SwimNode implements MessengerHost {
   private readonly timers: TimerGroup;
   /** Seeds and join targets: operator-given addresses, trusted like members'. */
   private readonly givenAddresses = new Set<string>();
-  /** Live member names, sorted; rebuilt after a membership change (the broadcast tree uses it). */
-  private sortedCache: string[] | undefined;
   private eagerPending = false;
   private started = false;
   private stopped = false;
@@ -163,15 +161,6 @@ export class SwimNode implements MessengerHost {
     return { key: info.from, trusted: this.trustedAddress(info.from) };
   }
 
-  sortedLive(): readonly string[] {
-    if (!this.sortedCache) {
-      const names: string[] = [];
-      for (const r of this.members.live.values()) names.push(r.name);
-      this.sortedCache = names.sort();
-    }
-    return this.sortedCache;
-  }
-
   /** Up to k random live members other than this node and `exclude` (O(k), see indexed-set.ts). */
   randomPeers(k: number, exclude?: string): MemberRecord[] {
     const self = this.members.self;
@@ -235,7 +224,8 @@ export class SwimNode implements MessengerHost {
   }
 
   private onEvent(ev: MemberEvent): void {
-    this.sortedCache = undefined;
+    const r = this.members.get(ev.member.name);
+    this.messenger.memberChanged(ev.member.name, r !== undefined && (r.state === 'alive' || r.state === 'suspect'));
     this.viewDigest.update(ev.member.name, this.members.get(ev.member.name));
     if (ev.type === 'dead' || ev.type === 'left') this.messenger.memberGone(ev.member.name);
     const others = this.members.liveCount() - 1;
@@ -313,7 +303,7 @@ export class SwimNode implements MessengerHost {
         continue;
       }
       if (Array.isArray(value) && value[0] === 9) {
-        this.safely(() => this.messenger.receive(value as unknown[], info));
+        this.safely(() => this.messenger.receive(value as unknown[], info, part));
         continue;
       }
       const msg = parseMessage(value, this.cfg.limits);

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, QuorumTimeoutError, type MeshEvent } from '@grapevine/mesh';
 import { MeshSim } from './mesh-harness.js';
+import { packetFit } from '../../src/packet-fit.js';
 
 let ms: MeshSim | undefined;
 afterEach(async () => {
@@ -224,7 +225,22 @@ describe('the byte budget', () => {
       await ms.sim.clock.advance(3000);
       expect(b!.seen.size).toBe(keys.size);
       expect(ms.sim.totalCounter('grapevine.mesh.oversize')).toBe(0);
+      // Relays forwarded the bytes they received (Codec.frameArray), never re-encoding a batch.
+      expect(ms.sim.totalCounter('grapevine.broadcast.relayed')).toBeGreaterThan(0);
+      expect(ms.sim.totalCounter('grapevine.broadcast.relay-reencoded')).toBe(0);
       expect(a!.bus.metrics().batches).toBeGreaterThan(keys.size / 20);
+      // The publisher measures a batch once and compares with maxMessageBytes: exactly the
+      // cluster's own fits check, on both sides of the packet's edge.
+      const c = a!.bus.cluster;
+      const fit = packetFit(c);
+      let crossed = 0;
+      for (let len = fit.payloadBudget - 40; len <= fit.payloadBudget + 40; len++) {
+        const payload = [1, 2, [['x'.repeat(len), 5, 0]]];
+        const fits = c.broadcastFits(65000, payload);
+        expect(fit.messageBytes(65000, payload) <= fit.maxMessageBytes).toBe(fits);
+        if (!fits) crossed++;
+      }
+      expect(crossed).toBeGreaterThan(0);
     });
   }
 });
