@@ -1,0 +1,79 @@
+/**
+ * What code outside the membership sees of the compact table (member-table.ts): records as plain
+ * objects, made when asked for. `records` reads like a ReadonlyMap by name and the state sets like
+ * indexed-set.ts's sets (size, at, values), so the prober, push-pull, gossip and the Cluster API
+ * read members exactly as they did when the table held objects.
+ *
+ * A record other than the node's own is a copy of its row at the moment it was asked for: a
+ * caller that needs the current state asks again (by name), which every caller already does
+ * across a wait (the prober, for one, re-reads its target when the probe times out). The node's
+ * own record is one live object, so `r === membership.self` still tells self apart.
+ */
+import type { MemberRecord } from './membership.js';
+import type { MemberTable, RowSet } from './member-table.js';
+import type { Pickable } from './indexed-set.js';
+
+/** Turns a row into a record (membership.ts owns the rule, and the node's own record). */
+export type Materialise = (row: number) => MemberRecord;
+
+/** Members of one state set (live, dead or left) as records, pickable by position in O(1). */
+export class RecordSet implements Pickable<MemberRecord> {
+  constructor(private readonly rows: RowSet, private readonly t: MemberTable, private readonly rec: Materialise) {}
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  at(i: number): MemberRecord {
+    return this.rec(this.rows.at(i));
+  }
+
+  has(r: MemberRecord): boolean {
+    const row = this.t.find(r.name);
+    return row >= 0 && this.rows.has(row);
+  }
+
+  *values(): IterableIterator<MemberRecord> {
+    for (let i = 0; i < this.rows.size; i++) yield this.rec(this.rows.at(i));
+  }
+
+  toArray(): MemberRecord[] {
+    const out: MemberRecord[] = [];
+    for (let i = 0; i < this.rows.size; i++) out.push(this.rec(this.rows.at(i)));
+    return out;
+  }
+}
+
+/** Every member by name, in the order first seen (as a Map iterates). */
+export class RecordMap implements Iterable<[string, MemberRecord]> {
+  constructor(private readonly t: MemberTable, private readonly rec: Materialise) {}
+
+  get size(): number {
+    return this.t.size;
+  }
+
+  get(name: string): MemberRecord | undefined {
+    const row = this.t.find(name);
+    return row < 0 ? undefined : this.rec(row);
+  }
+
+  has(name: string): boolean {
+    return this.t.find(name) >= 0;
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const row of this.t.rowsInOrder()) yield this.t.names[row]!;
+  }
+
+  *values(): IterableIterator<MemberRecord> {
+    for (const row of this.t.rowsInOrder()) yield this.rec(row);
+  }
+
+  *entries(): IterableIterator<[string, MemberRecord]> {
+    for (const row of this.t.rowsInOrder()) yield [this.t.names[row]!, this.rec(row)];
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, MemberRecord]> {
+    return this.entries();
+  }
+}
