@@ -1,15 +1,16 @@
 /**
  * The membership table's storage: one row per member, held column by column in typed arrays
- * (state, protocol, incarnation, instance, metadata version, state-change time, set position) and
- * four arrays of shared references (name, address, metadata, application version), with two
+ * (state, incarnation, instance, metadata version, state-change time, set position) and three
+ * arrays of shared references (name, address, and a profile: metadata, application version and
+ * protocol, which most members share; string-pool.ts), with two
  * open-addressing indexes over the rows: by name (unique) and by address (a multiset: two records
  * may share an address for a while, as when a member restarts under a new name).
  *
  * Why this shape: a simulation holds N nodes × N members in one process, and a record as a JS
  * object costs ~230 bytes (a header, a boxed number for each of the three 64-bit fields, a Map
- * entry by name and another by address). Here a row costs ~38 bytes of typed arrays, 32 of
- * references (the strings themselves are shared through string-pool.ts), and a few bytes of
- * index each: about 90 bytes. Records as objects are made only when code outside asks
+ * entry by name and another by address). Here a row costs ~37 bytes of typed arrays, 24 of
+ * references (the strings themselves are shared through string-pool.ts), and 4–8 bytes in each
+ * index: about 90 bytes with the arrays' spare capacity. Records as objects are made only when code outside asks
  * (membership.ts materialises them), so nothing holds a row number across calls.
  *
  * Rows are appended in insertion order and never reused in place: a removed member leaves a hole
@@ -21,7 +22,7 @@
  * The indexes hash with a per-table seed (the caller passes random bits, e.g. from its instance
  * id) so that names chosen to collide on one node do not collide on another.
  */
-import type { Meta } from '../member.js';
+import type { Profile } from './string-pool.js';
 
 /** State codes in the `state` column (the wire's, member.ts's STATE_CODE); HOLE marks a removed row. */
 export const ALIVE = 0;
@@ -46,12 +47,9 @@ export interface RowInit {
   state: number;
   incarnation: number;
   instance: number;
-  meta: Meta;
   metaVersion: number;
   stateChangedAt: number;
-  /** 0..255 (the wire's range, messages.ts). */
-  protocol: number;
-  appVersion: string;
+  profile: Profile;
 }
 
 export class MemberTable {
@@ -60,10 +58,8 @@ export class MemberTable {
   private holes = 0;
   names: (string | undefined)[] = [];
   addrs: string[] = [];
-  metas: Meta[] = [];
-  apps: string[] = [];
+  profiles: Profile[] = [];
   state = new Uint8Array(16);
-  proto = new Uint8Array(16);
   inc = new Float64Array(16);
   inst = new Float64Array(16);
   metaVer = new Float64Array(16);
@@ -118,10 +114,8 @@ export class MemberTable {
     const row = this.rows++;
     this.names[row] = v.name;
     this.addrs[row] = v.address;
-    this.metas[row] = v.meta;
-    this.apps[row] = v.appVersion;
+    this.profiles[row] = v.profile;
     this.state[row] = v.state;
-    this.proto[row] = v.protocol;
     this.inc[row] = v.incarnation;
     this.inst[row] = v.instance;
     this.metaVer[row] = v.metaVersion;
@@ -145,8 +139,7 @@ export class MemberTable {
     this.take(this.byAddr, this.addrs, row);
     this.names[row] = undefined;
     this.addrs[row] = '';
-    this.apps[row] = '';
-    this.metas[row] = NO_META;
+    this.profiles[row] = NO_PROFILE;
     this.state[row] = HOLE;
     this.holes++;
     if (this.holes >= MIN_HOLES && this.holes >= this.rows * HOLE_SHARE) this.compact();
@@ -209,7 +202,6 @@ export class MemberTable {
   private growColumns(): void {
     const n = Math.ceil(this.state.length * GROWTH);
     this.state = grow(this.state, new Uint8Array(n));
-    this.proto = grow(this.proto, new Uint8Array(n));
     this.inc = grow(this.inc, new Float64Array(n));
     this.inst = grow(this.inst, new Float64Array(n));
     this.metaVer = grow(this.metaVer, new Float64Array(n));
@@ -230,10 +222,8 @@ export class MemberTable {
       if (w !== r) {
         this.names[w] = this.names[r];
         this.addrs[w] = this.addrs[r]!;
-        this.metas[w] = this.metas[r]!;
-        this.apps[w] = this.apps[r]!;
+        this.profiles[w] = this.profiles[r]!;
         this.state[w] = this.state[r]!;
-        this.proto[w] = this.proto[r]!;
         this.inc[w] = this.inc[r]!;
         this.inst[w] = this.inst[r]!;
         this.metaVer[w] = this.metaVer[r]!;
@@ -246,8 +236,7 @@ export class MemberTable {
     this.holes = 0;
     this.names.length = w;
     this.addrs.length = w;
-    this.metas.length = w;
-    this.apps.length = w;
+    this.profiles.length = w;
     for (const s of this.sets) s.renumber(map);
     let cap = 32;
     while (w + 1 > cap * MAX_LOAD) cap *= 2;
@@ -255,7 +244,8 @@ export class MemberTable {
   }
 }
 
-const NO_META: Meta = Object.freeze({});
+/** What a removed row points at, so it holds no profile alive. */
+const NO_PROFILE: Profile = Object.freeze({ meta: Object.freeze({}), app: '', proto: 0 });
 
 function grow<T extends Uint8Array | Int32Array | Float64Array>(old: T, next: T): T {
   next.set(old);

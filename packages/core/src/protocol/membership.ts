@@ -19,7 +19,7 @@ import { refutingIncarnation } from './incarnation.js';
 import type { Introducer } from './introductions.js';
 import { Suspicion, minSuspicionTimeout } from './suspicion.js';
 import { FifoDeadlines } from './fifo-deadlines.js';
-import { NO_POOL, type Pool } from './string-pool.js';
+import { EMPTY_META, NO_POOL, type Pool } from './string-pool.js';
 import { ALIVE, DEAD, LEFT, MemberTable, SUSPECT, type RowSet } from './member-table.js';
 import { RecordMap, RecordSet } from './member-views.js';
 
@@ -121,8 +121,8 @@ export class Membership {
     // Row 0 holds self's name, address and state for the indexes and sets; `self` holds the rest.
     const s = this.self;
     this.t.insert({
-      name: s.name, address: s.address, state: ALIVE, incarnation: s.incarnation, instance: s.instance, meta: s.meta,
-      metaVersion: s.metaVersion, stateChangedAt: s.stateChangedAt, protocol: s.protocol & 255, appVersion: s.appVersion,
+      name: s.name, address: s.address, state: ALIVE, incarnation: s.incarnation, instance: s.instance,
+      metaVersion: s.metaVersion, stateChangedAt: s.stateChangedAt, profile: NO_POOL.profile(EMPTY_META, '', s.protocol),
     });
     this.liveRows.add(SELF);
   }
@@ -137,10 +137,11 @@ export class Membership {
     if (row === SELF) return this.self;
     const t = this.t;
     const name = t.names[row]!;
+    const p = t.profiles[row]!;
     return {
       name, address: t.addrs[row]!, state: STATE_FROM_CODE[t.state[row]!]!, incarnation: t.inc[row]!, instance: t.inst[row]!,
-      meta: t.metas[row]!, metaVersion: t.metaVer[row]!, stateChangedAt: t.changed[row]!, protocol: t.proto[row]!,
-      appVersion: t.apps[row]!, suspicion: this.suspicions.get(name),
+      meta: p.meta, metaVersion: t.metaVer[row]!, stateChangedAt: t.changed[row]!, protocol: p.proto,
+      appVersion: p.app, suspicion: this.suspicions.get(name),
     };
   }
 
@@ -151,9 +152,11 @@ export class Membership {
     this.pool.releaseString(old);
   }
 
-  private setMeta(row: number, meta: Meta): void {
-    this.pool.releaseMeta(this.t.metas[row]!);
-    this.t.metas[row] = this.pool.meta(meta);
+  /** Give a row a new profile (metadata, application version, protocol), releasing the old one. */
+  private setProfile(row: number, meta: Meta, app: string, proto: number): void {
+    const old = this.t.profiles[row]!;
+    this.t.profiles[row] = this.pool.profile(meta, app, proto);
+    this.pool.releaseProfile(old);
   }
 
   get(name: string): MemberRecord | undefined {
@@ -220,13 +223,6 @@ export class Membership {
     return true;
   }
 
-  /** A protocol version the table's byte column holds (the wire admits 0..255, messages.ts). */
-  private badProtocol(proto: number): boolean {
-    if (Number.isInteger(proto) && proto >= 0 && proto <= 255) return false;
-    this.hooks.count('drop.protocol');
-    return true;
-  }
-
   /** Change the state of another member's row (self's state changes only in selfLeft). */
   private setState(row: number, state: number): MemberState {
     const t = this.t;
@@ -250,10 +246,11 @@ export class Membership {
   private member(row: number): Member {
     if (row === SELF) return snapshot(this.self);
     const t = this.t;
+    const p = t.profiles[row]!;
     return {
       name: t.names[row]!, address: t.addrs[row]!, state: STATE_FROM_CODE[t.state[row]!]!, incarnation: t.inc[row]!,
-      instance: t.inst[row]!, meta: t.metas[row]!, metaVersion: t.metaVer[row]!, stateChangedAt: t.changed[row]!,
-      protocolVersion: t.proto[row]!, appVersion: t.apps[row]!,
+      instance: t.inst[row]!, meta: p.meta, metaVersion: t.metaVer[row]!, stateChangedAt: t.changed[row]!,
+      protocolVersion: p.proto, appVersion: p.app,
     };
   }
 
@@ -291,11 +288,9 @@ export class Membership {
         this.hooks.count('drop.max-members');
         return;
       }
-      if (this.badProtocol(proto)) return;
       const added = t.insert({
         name: this.pool.string(a.name), address: this.pool.string(a.addr), state: ALIVE, incarnation: a.inc, instance: a.inst,
-        meta: this.pool.meta(a.meta), metaVersion: a.metaVer, stateChangedAt: this.clock.now(),
-        protocol: proto, appVersion: this.pool.string(app),
+        metaVersion: a.metaVer, stateChangedAt: this.clock.now(), profile: this.pool.profile(a.meta, app, proto),
       });
       this.place(added, undefined, ALIVE);
       this.hooks.added(a.name);
@@ -305,19 +300,13 @@ export class Membership {
     }
     if (a.inst !== t.inst[row]) {
       if (a.inst < t.inst[row]!) return; // news about a retired process
-      if (this.badProtocol(proto)) return;
       // A restarted process: replace the record wholesale.
       const prev = this.setState(row, ALIVE);
       this.moveAddress(row, a.addr);
       t.inc[row] = a.inc;
       t.inst[row] = a.inst;
-      this.setMeta(row, a.meta);
+      this.setProfile(row, a.meta, app, proto);
       t.metaVer[row] = a.metaVer;
-      t.proto[row] = proto;
-      if (t.apps[row] !== app) {
-        this.pool.releaseString(t.apps[row]!);
-        t.apps[row] = this.pool.string(app);
-      }
       this.hooks.log('info', { member: a.name, instance: a.inst }, 'member restarted; old instance retired');
       this.hooks.disseminate(a.name, a);
       this.event('alive', row, prev);
@@ -327,7 +316,7 @@ export class Membership {
     if (a.inc === t.inc[row]) {
       // Equal incarnation: alive never overrides suspect/dead/left; it may carry newer metadata.
       if (t.state[row] !== ALIVE || a.metaVer <= t.metaVer[row]!) return;
-      this.setMeta(row, a.meta);
+      this.setProfile(row, a.meta, t.profiles[row]!.app, t.profiles[row]!.proto);
       t.metaVer[row] = a.metaVer;
       this.moveAddress(row, a.addr);
       this.hooks.disseminate(a.name, a);
@@ -338,7 +327,7 @@ export class Membership {
     t.inc[row] = a.inc;
     this.moveAddress(row, a.addr);
     if (metaChanged) {
-      this.setMeta(row, a.meta);
+      this.setProfile(row, a.meta, t.profiles[row]!.app, t.profiles[row]!.proto);
       t.metaVer[row] = a.metaVer;
     }
     this.hooks.disseminate(a.name, a);
@@ -465,13 +454,11 @@ export class Membership {
       this.setOf(t.state[row]!).delete(row);
       const held = t.names[row]!;
       const addr = t.addrs[row]!;
-      const app = t.apps[row]!;
-      const meta = t.metas[row]!;
+      const profile = t.profiles[row]!;
       t.remove(row);
       this.pool.releaseString(addr);
       this.pool.releaseString(held);
-      this.pool.releaseString(app);
-      this.pool.releaseMeta(meta);
+      this.pool.releaseProfile(profile);
       gone.push(held);
     });
     return gone;
