@@ -9,9 +9,34 @@
  * across a wait (the prober, for one, re-reads its target when the probe times out). The node's
  * own record is one live object, so `r === membership.self` still tells self apart.
  */
-import type { MemberRecord } from './membership.js';
+import { STATE_FROM_CODE, type Member, type MemberState, type Meta } from '../member.js';
+import type { Suspicion } from './suspicion.js';
 import type { MemberTable, RowSet } from './member-table.js';
 import type { Pickable } from './indexed-set.js';
+
+/**
+ * One member as the table's readers see it. For a member other than the node itself it is a copy
+ * made when asked for (see member-views.ts); the node's own record is `Membership.self`.
+ */
+export interface MemberRecord {
+  readonly name: string;
+  readonly address: string;
+  readonly state: MemberState;
+  readonly incarnation: number;
+  readonly instance: number;
+  readonly meta: Meta;
+  readonly metaVersion: number;
+  readonly stateChangedAt: number;
+  /** Wire protocol version the member speaks. */
+  readonly protocol: number;
+  /** The member's application version ('' when it set none). */
+  readonly appVersion: string;
+  /** The running suspicion, while the member is suspect. */
+  readonly suspicion?: Suspicion | undefined;
+}
+
+/** The node's own record: one object, changed in place (incarnation, instance, metadata, state). */
+export type SelfRecord = { -readonly [K in keyof MemberRecord]: MemberRecord[K] };
 
 /** Turns a row into a record (membership.ts owns the rule, and the node's own record). */
 export type Materialise = (row: number) => MemberRecord;
@@ -76,4 +101,33 @@ export class RecordMap implements Iterable<[string, MemberRecord]> {
   [Symbol.iterator](): IterableIterator<[string, MemberRecord]> {
     return this.entries();
   }
+}
+
+/** The public, immutable view of a record (what events and the Cluster API hand out). */
+export function snapshot(r: MemberRecord): Member {
+  return {
+    name: r.name, address: r.address, state: r.state, incarnation: r.incarnation, instance: r.instance,
+    meta: r.meta, metaVersion: r.metaVersion, stateChangedAt: r.stateChangedAt,
+    protocolVersion: r.protocol, appVersion: r.appVersion,
+  };
+}
+
+/** A copy of a row as a record. */
+export function rowRecord(t: MemberTable, row: number, suspicion: Suspicion | undefined): MemberRecord {
+  const p = t.profiles[row]!;
+  return {
+    name: t.names[row]!, address: t.addrs[row]!, state: STATE_FROM_CODE[t.state[row]!]!, incarnation: t.inc[row]!,
+    instance: t.inst[row]!, meta: p.meta, metaVersion: t.metaVer[row]!, stateChangedAt: t.changed[row]!, protocol: p.proto,
+    appVersion: p.app, suspicion,
+  };
+}
+
+/** A row as the public, immutable Member. */
+export function rowMember(t: MemberTable, row: number): Member {
+  const p = t.profiles[row]!;
+  return {
+    name: t.names[row]!, address: t.addrs[row]!, state: STATE_FROM_CODE[t.state[row]!]!, incarnation: t.inc[row]!,
+    instance: t.inst[row]!, meta: p.meta, metaVersion: t.metaVer[row]!, stateChangedAt: t.changed[row]!,
+    protocolVersion: p.proto, appVersion: p.app,
+  };
 }

@@ -21,31 +21,9 @@ import { Suspicion, minSuspicionTimeout } from './suspicion.js';
 import { FifoDeadlines } from './fifo-deadlines.js';
 import { EMPTY_META, NO_POOL, type Pool } from './string-pool.js';
 import { ALIVE, DEAD, LEFT, MemberTable, SUSPECT, type RowSet } from './member-table.js';
-import { RecordMap, RecordSet } from './member-views.js';
+import { RecordMap, RecordSet, rowMember, rowRecord, snapshot, type MemberRecord, type SelfRecord } from './member-views.js';
 
-/**
- * One member as the table's readers see it. For a member other than the node itself it is a copy
- * made when asked for (see member-views.ts); the node's own record is `Membership.self`.
- */
-export interface MemberRecord {
-  readonly name: string;
-  readonly address: string;
-  readonly state: MemberState;
-  readonly incarnation: number;
-  readonly instance: number;
-  readonly meta: Meta;
-  readonly metaVersion: number;
-  readonly stateChangedAt: number;
-  /** Wire protocol version the member speaks. */
-  readonly protocol: number;
-  /** The member's application version ('' when it set none). */
-  readonly appVersion: string;
-  /** The running suspicion, while the member is suspect. */
-  readonly suspicion?: Suspicion | undefined;
-}
-
-/** The node's own record: one object, changed in place (incarnation, instance, metadata, state). */
-export type SelfRecord = { -readonly [K in keyof MemberRecord]: MemberRecord[K] };
+export { snapshot, type MemberRecord, type SelfRecord } from './member-views.js';
 
 /** The node's own row: inserted first, never removed, and compaction keeps row order. */
 const SELF = 0;
@@ -134,15 +112,7 @@ export class Membership {
 
   /** The record of a row: self's own object, or a copy of the row. */
   private record(row: number): MemberRecord {
-    if (row === SELF) return this.self;
-    const t = this.t;
-    const name = t.names[row]!;
-    const p = t.profiles[row]!;
-    return {
-      name, address: t.addrs[row]!, state: STATE_FROM_CODE[t.state[row]!]!, incarnation: t.inc[row]!, instance: t.inst[row]!,
-      meta: p.meta, metaVersion: t.metaVer[row]!, stateChangedAt: t.changed[row]!, protocol: p.proto,
-      appVersion: p.app, suspicion: this.suspicions.get(name),
-    };
+    return row === SELF ? this.self : rowRecord(this.t, row, this.suspicions.get(this.t.names[row]!));
   }
 
   private moveAddress(row: number, addr: string): void {
@@ -244,14 +214,7 @@ export class Membership {
 
   /** The public view of a row at this moment (events carry it; it is never changed after). */
   private member(row: number): Member {
-    if (row === SELF) return snapshot(this.self);
-    const t = this.t;
-    const p = t.profiles[row]!;
-    return {
-      name: t.names[row]!, address: t.addrs[row]!, state: STATE_FROM_CODE[t.state[row]!]!, incarnation: t.inc[row]!,
-      instance: t.inst[row]!, meta: p.meta, metaVersion: t.metaVer[row]!, stateChangedAt: t.changed[row]!,
-      protocolVersion: p.proto, appVersion: p.app,
-    };
+    return row === SELF ? snapshot(this.self) : rowMember(this.t, row);
   }
 
   private event(type: MemberEvent['type'], row: number, previous?: MemberState): void {
@@ -478,12 +441,4 @@ export class Membership {
  */
 function outranks(inc: number, state: number, heldInc: number, heldState: number): boolean {
   return inc > heldInc || (inc === heldInc && state > heldState);
-}
-
-export function snapshot(r: MemberRecord): Member {
-  return {
-    name: r.name, address: r.address, state: r.state, incarnation: r.incarnation, instance: r.instance,
-    meta: r.meta, metaVersion: r.metaVersion, stateChangedAt: r.stateChangedAt,
-    protocolVersion: r.protocol, appVersion: r.appVersion,
-  };
 }
