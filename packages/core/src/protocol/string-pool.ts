@@ -122,11 +122,16 @@ export const NO_POOL = {
   meta: (m: Meta): Meta => (metaKey(m) === undefined ? EMPTY_META : Object.freeze({ ...m })),
   releaseMeta: (_m: Meta): void => {},
   profile: (meta: Meta, app: string, proto: number): Profile =>
-    (app === '' && metaKey(meta) === undefined ? plainProfile(proto) : Object.freeze({ meta: NO_POOL.meta(meta), app, proto })),
+    (app === '' && isEmpty(meta) ? plainProfile(proto) : Object.freeze({ meta: NO_POOL.meta(meta), app, proto })),
   releaseProfile: (_p: Profile): void => {},
 };
 
 export type Pool = Pick<StringPool, 'string' | 'releaseString' | 'meta' | 'releaseMeta' | 'profile' | 'releaseProfile'>;
+
+function isEmpty(m: Meta): boolean {
+  for (const _ in m) return false;
+  return true;
+}
 
 function profileKey(meta: Meta, app: string, proto: number): string {
   return `${proto}\0${app.length}:${app}\0${metaKey(meta) ?? ''}`;
