@@ -2,16 +2,17 @@
  * The membership table's storage: one row per member, held column by column in typed arrays
  * (state, incarnation, instance, metadata version, state-change time, set position) and three
  * arrays of shared references (name, address, and a profile: metadata, application version and
- * protocol, which most members share; string-pool.ts), with two
- * open-addressing indexes over the rows: by name (unique) and by address (a multiset: two records
- * may share an address for a while, as when a member restarts under a new name).
+ * protocol, which most members share; string-pool.ts), with two open-addressing indexes over the
+ * rows: by name (unique) and by address (a multiset: two records may share an address for a
+ * while, as when a member restarts under a new name).
  *
  * Why this shape: a simulation holds N nodes × N members in one process, and a record as a JS
  * object costs ~230 bytes (a header, a boxed number for each of the three 64-bit fields, a Map
- * entry by name and another by address). Here a row costs ~37 bytes of typed arrays, 24 of
- * references (the strings themselves are shared through string-pool.ts), and 4–8 bytes in each
- * index: about 90 bytes with the arrays' spare capacity. Records as objects are made only when code outside asks
- * (membership.ts materialises them), so nothing holds a row number across calls.
+ * entry by name and another by address). Here a row costs 37 bytes of typed arrays, 24 of
+ * references (the strings themselves are shared through string-pool.ts) and 4–8 bytes in each
+ * index: about 100 bytes measured, with the arrays' spare capacity (docs/scale.md#memory).
+ * Records as objects are made only when code outside asks (member-views.ts), so nothing outside
+ * holds a row number across calls.
  *
  * Rows are appended in insertion order and never reused in place: a removed member leaves a hole
  * that iteration skips, and once a quarter of the rows are holes the table is compacted (rows
