@@ -1,13 +1,16 @@
 /**
  * Bytes per member record: builds --tables membership tables (one per simulated node) of --members
  * members each, fed the way a node is fed, by alive messages whose strings are fresh copies (as a
- * decoder makes them), and reports the heap growth per record after a full GC. With
+ * decoder makes them), and reports the memory growth per record after a full GC: the JS heap, the
+ * typed arrays' backing stores (outside the heap: the compact table's columns live there), and
+ * their sum, which is what a record costs. With
  * --shared-pool, the tables share one string pool (the `stringPool` option the simulator passes
  * to every node of a process), so each name, address and metadata object is stored once.
  *
  *   node --expose-gc bench/dist/member-memory.js [--tables 200] [--members 2000] [--meta 0|1] [--shared-pool]
  *
- * Prints one JSON line: records built, heap bytes per record, RSS growth per record.
+ * Prints one JSON line: records built, heap, array-buffer and total bytes per record, RSS growth per
+ * record (RSS also counts freed memory the allocator kept, so it is the noisier figure).
  */
 import { Membership, StringPool, profiles, type Alive } from '@grapevine/core';
 import { emit, r1 } from './util.js';
@@ -42,8 +45,7 @@ const hooks = { disseminate() {}, emit() {}, selfAccused() {}, added() {}, log()
 const pool = SHARED ? new StringPool() : undefined;
 
 gc();
-const heap0 = process.memoryUsage().heapUsed;
-const rss0 = process.memoryUsage().rss;
+const m0 = process.memoryUsage();
 const tables: Membership[] = [];
 for (let t = 0; t < TABLES; t++) {
   const m = new Membership(
@@ -54,11 +56,13 @@ for (let t = 0; t < TABLES; t++) {
   tables.push(m);
 }
 gc();
-const heap1 = process.memoryUsage().heapUsed;
-const rss1 = process.memoryUsage().rss;
+const m1 = process.memoryUsage();
 const records = TABLES * MEMBERS;
+const heap = m1.heapUsed - m0.heapUsed;
+const buffers = m1.arrayBuffers - m0.arrayBuffers;
 emit({
   scenario: 'member-memory', tables: TABLES, members: MEMBERS, meta: META, shared_pool: SHARED, records,
-  heap_bytes_per_record: r1((heap1 - heap0) / records), rss_bytes_per_record: r1((rss1 - rss0) / records),
+  bytes_per_record: r1((heap + buffers) / records), heap_bytes_per_record: r1(heap / records),
+  array_buffer_bytes_per_record: r1(buffers / records), rss_bytes_per_record: r1((m1.rss - m0.rss) / records),
   check: tables.reduce((s, m) => s + m.records.size, 0),
 });

@@ -1,9 +1,10 @@
 /**
  * A set of members that can be picked from at random in O(1): the items sit in a dense array, and
  * each item remembers its own position (in a field the owner names), so removal swaps the last
- * item into the hole. The membership keeps its live, dead and left members in three of these, so
- * counting them, choosing gossip targets or ping-req helpers, and sampling a push-pull reply cost
- * O(k) for k picks instead of a walk over the whole table.
+ * item into the hole. sampleFrom picks from any set that is indexable this way (Pickable): the
+ * membership keeps its live, dead and left members in three such sets of table rows
+ * (member-table.ts), so counting them, choosing gossip targets or ping-req helpers, and sampling
+ * a push-pull reply cost O(k) for k picks instead of a walk over the whole table.
  *
  * Order inside the array is arbitrary (swap-remove moves items); nothing may depend on it.
  */
@@ -14,7 +15,14 @@ export interface Slotted {
   slot: number;
 }
 
-export class IndexedSet<T extends Slotted> {
+/** What sampleFrom reads of a set: its size, and its items by position and in order. */
+export interface Pickable<T> {
+  readonly size: number;
+  at(i: number): T;
+  values(): IterableIterator<T>;
+}
+
+export class IndexedSet<T extends Slotted> implements Pickable<T> {
   private readonly items: T[] = [];
 
   get size(): number {
@@ -64,7 +72,7 @@ export class IndexedSet<T extends Slotted> {
  * acceptable. When the union is small next to k, or too many picks are rejected (most items are
  * unacceptable), it falls back to filtering the union and shuffling it, which is exact.
  */
-export function sampleFrom<T extends Slotted>(random: Random, sets: readonly IndexedSet<T>[], k: number, accept: (item: T) => boolean): T[] {
+export function sampleFrom<T>(random: Random, sets: readonly Pickable<T>[], k: number, accept: (item: T) => boolean): T[] {
   if (k <= 0) return [];
   let total = 0;
   for (const s of sets) total += s.size;
@@ -91,7 +99,7 @@ export function sampleFrom<T extends Slotted>(random: Random, sets: readonly Ind
   return out.length < k ? exact(random, sets, k, accept) : out;
 }
 
-function exact<T extends Slotted>(random: Random, sets: readonly IndexedSet<T>[], k: number, accept: (item: T) => boolean): T[] {
+function exact<T>(random: Random, sets: readonly Pickable<T>[], k: number, accept: (item: T) => boolean): T[] {
   const all: T[] = [];
   for (const s of sets) for (const item of s.values()) if (accept(item)) all.push(item);
   const out = shuffle(random, all);

@@ -6,36 +6,27 @@
  * beats alive. Only a node raises its own incarnation (to refute, or to announce new metadata).
  * A larger instance id under the same name is a restarted process: it replaces the old record
  * whatever the incarnations, so the old self is retired at once.
+ *
+ * The records live in a compact table of rows (member-table.ts, ~90 bytes a member instead of
+ * ~230 as objects: a simulation holds N² of them); records as objects are made when code outside
+ * asks for them (member-views.ts). A suspicion timer exists only for a member that is suspect.
  */
 import type { Clock } from '../clock.js';
 import type { ProtocolConfig } from '../config.js';
-import type { Member, MemberCounts, MemberEvent, MemberState, Meta } from '../member.js';
+import { STATE_CODE, STATE_FROM_CODE, type Member, type MemberCounts, type MemberEvent, type MemberState, type Meta } from '../member.js';
 import type { Alive, Dead, Suspect } from './messages.js';
 import { refutingIncarnation } from './incarnation.js';
 import type { Introducer } from './introductions.js';
 import { Suspicion, minSuspicionTimeout } from './suspicion.js';
-import { IndexedSet } from './indexed-set.js';
 import { FifoDeadlines } from './fifo-deadlines.js';
-import { NO_POOL, type Pool } from './string-pool.js';
+import { EMPTY_META, NO_POOL, type Pool } from './string-pool.js';
+import { ALIVE, DEAD, LEFT, MemberTable, SUSPECT, type RowSet } from './member-table.js';
+import { RecordMap, RecordSet, rowMember, rowRecord, snapshot, type MemberRecord, type SelfRecord } from './member-views.js';
 
-export interface MemberRecord {
-  name: string;
-  address: string;
-  state: MemberState;
-  incarnation: number;
-  instance: number;
-  meta: Meta;
-  metaVersion: number;
-  stateChangedAt: number;
-  /** Wire protocol version the member speaks. */
-  protocol: number;
-  /** The member's application version ('' when it set none). */
-  appVersion: string;
-  suspicion?: Suspicion | undefined;
-  /** Position in the state set that holds it (live, dead or left; see indexed-set.ts); -1 in none. */
-  slot: number;
-}
+export { snapshot, type MemberRecord, type SelfRecord } from './member-views.js';
 
+/** The node's own row: inserted first, never removed, and compaction keeps row order. */
+const SELF = 0;
 /** What the table asks of the node that owns it. */
 export interface MembershipHooks {
   /** Queue news about `name` for dissemination. */
@@ -62,60 +53,80 @@ export interface MembershipHooks {
 }
 
 export class Membership {
-  readonly records = new Map<string, MemberRecord>();
-  readonly self: MemberRecord;
+  private readonly t: MemberTable;
+  /** Every member (self included) by name, in the order first seen. */
+  readonly records: RecordMap;
+  readonly self: SelfRecord;
   /** Set while leaving: news of our own leave is expected, not refuted. */
   leaving = false;
-  /** How many records (any state, self included) have each address: which addresses are members'. */
-  private readonly addressCounts = new Map<string, number>();
   /**
-   * The records by state, each indexable for O(1) random picks (self is in `live` while alive).
-   * Every state change passes setState(), which moves the record between them, so counting
+   * The rows by state, each indexable for O(1) random picks (self is in `live` while alive).
+   * Every state change passes setState(), which moves the row between them, so counting
    * members or choosing targets never walks the table.
    */
-  readonly live = new IndexedSet<MemberRecord>();
-  readonly dead = new IndexedSet<MemberRecord>();
-  readonly left = new IndexedSet<MemberRecord>();
+  private readonly liveRows: RowSet;
+  private readonly deadRows: RowSet;
+  private readonly leftRows: RowSet;
+  /** The same sets as records (member-views.ts), for sampling and iteration outside. */
+  readonly live: RecordSet;
+  readonly dead: RecordSet;
+  readonly left: RecordSet;
   private suspects = 0;
-  /** Dead and left records in the order they became so: the reaper takes them from the front. */
-  private readonly tombstones = new FifoDeadlines<MemberRecord>();
+  /** Running suspicions by member name: only suspect members have one. */
+  private readonly suspicions = new Map<string, Suspicion>();
+  /** Names of dead and left members in the order they became so: the reaper takes them from the front. */
+  private readonly tombstones = new FifoDeadlines<string>();
 
   constructor(
-    self: Omit<MemberRecord, 'stateChangedAt' | 'state' | 'slot'>,
+    self: Omit<MemberRecord, 'stateChangedAt' | 'state' | 'suspicion'>,
     private readonly cfg: ProtocolConfig,
     private readonly clock: Clock,
     private readonly hooks: MembershipHooks,
     /** Where other members' names, addresses, versions and metadata are stored (string-pool.ts). */
     private readonly pool: Pool = NO_POOL,
   ) {
-    this.self = { ...self, state: 'alive', stateChangedAt: clock.now(), slot: -1 };
-    this.records.set(self.name, this.self);
-    this.live.add(this.self);
-    this.countAddress(this.self.address, 1);
+    this.self = { ...self, state: 'alive', stateChangedAt: clock.now() };
+    // The index hash is seeded from the instance id's low bits (12 of them random, see member.ts).
+    this.t = new MemberTable(self.instance % 0x1_0000_0000);
+    this.liveRows = this.t.newSet();
+    this.deadRows = this.t.newSet();
+    this.leftRows = this.t.newSet();
+    const rec = (row: number): MemberRecord => this.record(row);
+    this.records = new RecordMap(this.t, rec);
+    this.live = new RecordSet(this.liveRows, this.t, rec);
+    this.dead = new RecordSet(this.deadRows, this.t, rec);
+    this.left = new RecordSet(this.leftRows, this.t, rec);
+    // Row 0 holds self's name, address and state for the indexes and sets; `self` holds the rest.
+    const s = this.self;
+    this.t.insert({
+      name: s.name, address: s.address, state: ALIVE, incarnation: s.incarnation, instance: s.instance,
+      metaVersion: s.metaVersion, stateChangedAt: s.stateChangedAt, profile: NO_POOL.profile(EMPTY_META, '', s.protocol),
+    });
+    this.liveRows.add(SELF);
   }
 
   /** Is `addr` the address of some record (any state)? */
   hasAddress(addr: string): boolean {
-    return this.addressCounts.has(addr);
+    return this.t.hasAddress(addr);
   }
 
-  private countAddress(addr: string, delta: number): void {
-    const n = (this.addressCounts.get(addr) ?? 0) + delta;
-    if (n > 0) this.addressCounts.set(addr, n);
-    else this.addressCounts.delete(addr);
+  /** The record of a row: self's own object, or a copy of the row. */
+  private record(row: number): MemberRecord {
+    return row === SELF ? this.self : rowRecord(this.t, row, this.suspicions.get(this.t.names[row]!));
   }
 
-  private moveAddress(r: MemberRecord, addr: string): void {
-    if (r.address === addr) return;
-    this.countAddress(r.address, -1);
-    this.pool.releaseString(r.address);
-    r.address = this.pool.string(addr);
-    this.countAddress(r.address, 1);
+  private moveAddress(row: number, addr: string): void {
+    const old = this.t.addrs[row]!;
+    if (old === addr) return;
+    this.t.setAddress(row, this.pool.string(addr));
+    this.pool.releaseString(old);
   }
 
-  private setMeta(r: MemberRecord, meta: Meta): void {
-    this.pool.releaseMeta(r.meta);
-    r.meta = this.pool.meta(meta);
+  /** Give a row a new profile (metadata, application version, protocol), releasing the old one. */
+  private setProfile(row: number, meta: Meta, app: string, proto: number): void {
+    const old = this.t.profiles[row]!;
+    this.t.profiles[row] = this.pool.profile(meta, app, proto);
+    this.pool.releaseProfile(old);
   }
 
   get(name: string): MemberRecord | undefined {
@@ -124,26 +135,26 @@ export class Membership {
 
   /** Members that are alive or suspect, self included: N in every formula. */
   liveCount(): number {
-    return this.live.size;
+    return this.liveRows.size;
   }
 
   counts(): MemberCounts {
-    return { alive: this.live.size - this.suspects, suspect: this.suspects, dead: this.dead.size, left: this.left.size };
+    return { alive: this.liveRows.size - this.suspects, suspect: this.suspects, dead: this.deadRows.size, left: this.leftRows.size };
   }
 
-  private setOf(state: MemberState): IndexedSet<MemberRecord> {
-    return state === 'dead' ? this.dead : state === 'left' ? this.left : this.live;
+  private setOf(state: number): RowSet {
+    return state === DEAD ? this.deadRows : state === LEFT ? this.leftRows : this.liveRows;
   }
 
-  /** Put a record (new, or changing state) in the set for `state` and keep the counts. */
-  private place(r: MemberRecord, prev: MemberState | undefined, state: MemberState): void {
-    if (prev === 'suspect') this.suspects--;
-    if (state === 'suspect') this.suspects++;
+  /** Put a row (new, or changing state) in the set for `state` and keep the counts. */
+  private place(row: number, prev: number | undefined, state: number): void {
+    if (prev === SUSPECT) this.suspects--;
+    if (state === SUSPECT) this.suspects++;
     const from = prev === undefined ? undefined : this.setOf(prev);
     const to = this.setOf(state);
     if (from !== to) {
-      from?.delete(r);
-      to.add(r);
+      from?.delete(row);
+      to.add(row);
     }
   }
 
@@ -182,23 +193,34 @@ export class Membership {
     return true;
   }
 
-  private setState(r: MemberRecord, state: MemberState): MemberState {
-    const prev = r.state;
-    r.state = state;
-    r.stateChangedAt = this.clock.now();
-    this.place(r, prev, state);
-    if ((state === 'dead' || state === 'left') && r !== this.self) this.tombstones.push(r, r.stateChangedAt);
-    if (state !== 'suspect' && r.suspicion) {
-      r.suspicion.cancel();
-      r.suspicion = undefined;
+  /** Change the state of another member's row (self's state changes only in selfLeft). */
+  private setState(row: number, state: number): MemberState {
+    const t = this.t;
+    const prev = t.state[row]!;
+    t.state[row] = state;
+    t.changed[row] = this.clock.now();
+    this.place(row, prev, state);
+    const name = t.names[row]!;
+    if (state === DEAD || state === LEFT) this.tombstones.push(name, t.changed[row]!);
+    if (state !== SUSPECT) {
+      const s = this.suspicions.get(name);
+      if (s) {
+        s.cancel();
+        this.suspicions.delete(name);
+      }
     }
-    return prev;
+    return STATE_FROM_CODE[prev]!;
   }
 
-  private event(type: MemberEvent['type'], r: MemberRecord, previous?: MemberState): void {
+  /** The public view of a row at this moment (events carry it; it is never changed after). */
+  private member(row: number): Member {
+    return row === SELF ? snapshot(this.self) : rowMember(this.t, row);
+  }
+
+  private event(type: MemberEvent['type'], row: number, previous?: MemberState): void {
     const ev: MemberEvent = previous === undefined
-      ? { type, member: snapshot(r), at: this.clock.now() }
-      : { type, member: snapshot(r), previous, at: this.clock.now() };
+      ? { type, member: this.member(row), at: this.clock.now() }
+      : { type, member: this.member(row), previous, at: this.clock.now() };
     this.hooks.emit(ev);
   }
 
@@ -210,80 +232,73 @@ export class Membership {
   onAlive(a: Alive, via?: Introducer): void {
     if (this.overCeiling(a.inc)) return;
     if (a.name === this.self.name) return this.aliveAboutSelf(a);
-    const r = this.records.get(a.name);
+    const t = this.t;
+    const row = t.find(a.name);
     const proto = a.proto ?? 1;
     const app = a.app ?? '';
-    if ((!r || a.inst > r.instance) && !this.hooks.compatible(a.name, proto, app)) return;
+    if ((row < 0 || a.inst > t.inst[row]!) && !this.hooks.compatible(a.name, proto, app)) return;
     // A member announcing itself from its own address, the first at that address, is a packet
     // from it: direct evidence. (A forger who can fake source addresses gets one member per
     // address this way, which then fails its probes like a crashed node.)
-    const fromItself = via !== undefined && !r && via.key === a.addr && !this.addressCounts.has(a.addr);
-    if (via && !via.trusted && !fromItself && this.hooks.introduce && (!r || (r.address !== a.addr && a.inst >= r.instance && (a.inst > r.instance || a.inc >= r.incarnation)))) {
+    const fromItself = via !== undefined && row < 0 && via.key === a.addr && !t.hasAddress(a.addr);
+    if (via && !via.trusted && !fromItself && this.hooks.introduce && (row < 0 || (t.addrs[row] !== a.addr && a.inst >= t.inst[row]! && (a.inst > t.inst[row]! || a.inc >= t.inc[row]!)))) {
       this.hooks.introduce(a, via);
       return;
     }
     this.hooks.settled?.(a.name);
-    if (!r) {
-      if (this.records.size >= this.cfg.limits.maxMembers) {
+    if (row < 0) {
+      if (t.size >= this.cfg.limits.maxMembers) {
         this.hooks.count('drop.max-members');
         return;
       }
-      const rec: MemberRecord = {
-        name: this.pool.string(a.name), address: this.pool.string(a.addr), state: 'alive', incarnation: a.inc, instance: a.inst,
-        meta: this.pool.meta(a.meta), metaVersion: a.metaVer, stateChangedAt: this.clock.now(),
-        protocol: proto, appVersion: this.pool.string(app), slot: -1,
-      };
-      this.records.set(rec.name, rec);
-      this.place(rec, undefined, 'alive');
-      this.countAddress(rec.address, 1);
+      const added = t.insert({
+        name: this.pool.string(a.name), address: this.pool.string(a.addr), state: ALIVE, incarnation: a.inc, instance: a.inst,
+        metaVersion: a.metaVer, stateChangedAt: this.clock.now(), profile: this.pool.profile(a.meta, app, proto),
+      });
+      this.place(added, undefined, ALIVE);
       this.hooks.added(a.name);
       this.hooks.disseminate(a.name, a);
-      this.event('alive', rec);
+      this.event('alive', added);
       return;
     }
-    if (a.inst !== r.instance) {
-      if (a.inst < r.instance) return; // news about a retired process
+    if (a.inst !== t.inst[row]) {
+      if (a.inst < t.inst[row]!) return; // news about a retired process
       // A restarted process: replace the record wholesale.
-      const prev = this.setState(r, 'alive');
-      this.moveAddress(r, a.addr);
-      r.incarnation = a.inc;
-      r.instance = a.inst;
-      this.setMeta(r, a.meta);
-      r.metaVersion = a.metaVer;
-      r.protocol = proto;
-      if (r.appVersion !== app) {
-        this.pool.releaseString(r.appVersion);
-        r.appVersion = this.pool.string(app);
-      }
+      const prev = this.setState(row, ALIVE);
+      this.moveAddress(row, a.addr);
+      t.inc[row] = a.inc;
+      t.inst[row] = a.inst;
+      this.setProfile(row, a.meta, app, proto);
+      t.metaVer[row] = a.metaVer;
       this.hooks.log('info', { member: a.name, instance: a.inst }, 'member restarted; old instance retired');
       this.hooks.disseminate(a.name, a);
-      this.event('alive', r, prev);
+      this.event('alive', row, prev);
       return;
     }
-    if (a.inc < r.incarnation) return;
-    if (a.inc === r.incarnation) {
+    if (a.inc < t.inc[row]!) return;
+    if (a.inc === t.inc[row]) {
       // Equal incarnation: alive never overrides suspect/dead/left; it may carry newer metadata.
-      if (r.state !== 'alive' || a.metaVer <= r.metaVersion) return;
-      this.setMeta(r, a.meta);
-      r.metaVersion = a.metaVer;
-      this.moveAddress(r, a.addr);
+      if (t.state[row] !== ALIVE || a.metaVer <= t.metaVer[row]!) return;
+      this.setProfile(row, a.meta, t.profiles[row]!.app, t.profiles[row]!.proto);
+      t.metaVer[row] = a.metaVer;
+      this.moveAddress(row, a.addr);
       this.hooks.disseminate(a.name, a);
-      this.event('updated', r);
+      this.event('updated', row);
       return;
     }
-    const metaChanged = a.metaVer > r.metaVersion;
-    r.incarnation = a.inc;
-    this.moveAddress(r, a.addr);
+    const metaChanged = a.metaVer > t.metaVer[row]!;
+    t.inc[row] = a.inc;
+    this.moveAddress(row, a.addr);
     if (metaChanged) {
-      this.setMeta(r, a.meta);
-      r.metaVersion = a.metaVer;
+      this.setProfile(row, a.meta, t.profiles[row]!.app, t.profiles[row]!.proto);
+      t.metaVer[row] = a.metaVer;
     }
     this.hooks.disseminate(a.name, a);
-    if (r.state !== 'alive') {
-      const prev = this.setState(r, 'alive');
-      this.event('alive', r, prev);
+    if (t.state[row] !== ALIVE) {
+      const prev = this.setState(row, ALIVE);
+      this.event('alive', row, prev);
     } else if (metaChanged) {
-      this.event('updated', r);
+      this.event('updated', row);
     }
   }
 
@@ -312,54 +327,63 @@ export class Membership {
 
   onSuspect(s: Suspect): void {
     if (this.overCeiling(s.inc)) return;
-    const r = this.records.get(s.name);
-    // News about another process under this name (an older or newer instance) is not about this record.
-    if (!r || s.inst !== r.instance || !outranks(s.inc, 'suspect', r)) {
-      // Lifeguard: an independent confirmation of the current suspicion shortens its timeout;
-      // re-gossip it so others count it too.
-      if (r && r.state === 'suspect' && s.inst === r.instance && s.inc === r.incarnation && r !== this.self) {
-        if (r.suspicion?.confirm(s.from)) this.hooks.disseminate(s.name, s);
-      }
-      return;
-    }
-    if (r === this.self) {
+    const t = this.t;
+    const row = t.find(s.name);
+    if (row < 0) return;
+    if (row === SELF) {
+      // News about another process under our name (an older or newer instance) is not about us.
+      if (s.inst !== this.self.instance || !outranks(s.inc, SUSPECT, this.self.incarnation, STATE_CODE[this.self.state])) return;
       if (this.leaving) return;
       this.hooks.selfAccused();
       this.refute(s.inc);
       return;
     }
-    r.incarnation = s.inc;
-    const prev = this.setState(r, 'suspect');
+    if (s.inst !== t.inst[row] || !outranks(s.inc, SUSPECT, t.inc[row]!, t.state[row]!)) {
+      // Lifeguard: an independent confirmation of the current suspicion shortens its timeout;
+      // re-gossip it so others count it too.
+      if (t.state[row] === SUSPECT && s.inst === t.inst[row] && s.inc === t.inc[row]) {
+        if (this.suspicions.get(s.name)?.confirm(s.from)) this.hooks.disseminate(s.name, s);
+      }
+      return;
+    }
+    t.inc[row] = s.inc;
+    const prev = this.setState(row, SUSPECT);
     const n = this.liveCount();
     const k = n - 2 < this.cfg.suspicionMult - 2 ? 0 : this.cfg.suspicionMult - 2;
     const min = minSuspicionTimeout(this.cfg.suspicionMult, n, this.cfg.probeInterval);
     const max = min * this.cfg.suspicionMaxTimeoutMult;
     const inc = s.inc;
-    r.suspicion?.cancel(); // a suspicion at an older incarnation
-    r.suspicion = new Suspicion(s.from, k, min, max, this.clock, () => {
-      if (r.state !== 'suspect' || r.incarnation !== inc) return;
+    const name = t.names[row]!;
+    this.suspicions.get(name)?.cancel(); // a suspicion at an older incarnation
+    this.suspicions.set(name, new Suspicion(s.from, k, min, max, this.clock, () => {
+      // The row may have moved (compaction) or gone since: look the member up again.
+      const now = this.t.find(name);
+      if (now < 0 || this.t.state[now] !== SUSPECT || this.t.inc[now] !== inc) return;
       this.hooks.count('suspicion-timeouts');
-      this.onDead({ k: 7, name: r.name, inc, from: this.self.name, inst: r.instance });
-    });
+      this.onDead({ k: 7, name, inc, from: this.self.name, inst: this.t.inst[now]! });
+    }));
     this.hooks.disseminate(s.name, s);
-    if (prev !== 'suspect') this.event('suspect', r, prev);
+    if (prev !== 'suspect') this.event('suspect', row, prev);
   }
 
   onDead(d: Dead): void {
     if (this.overCeiling(d.inc)) return;
-    const r = this.records.get(d.name);
-    const state = d.from === d.name ? 'left' : 'dead';
-    if (!r || d.inst !== r.instance || !outranks(d.inc, state, r)) return;
-    if (r === this.self) {
+    const t = this.t;
+    const row = t.find(d.name);
+    const state = d.from === d.name ? LEFT : DEAD;
+    if (row < 0) return;
+    if (row === SELF) {
+      if (d.inst !== this.self.instance || !outranks(d.inc, state, this.self.incarnation, STATE_CODE[this.self.state])) return;
       if (this.leaving) return;
       this.hooks.selfAccused();
       this.refute(d.inc);
       return;
     }
-    r.incarnation = d.inc;
-    const prev = this.setState(r, state);
+    if (d.inst !== t.inst[row] || !outranks(d.inc, state, t.inc[row]!, t.state[row]!)) return;
+    t.inc[row] = d.inc;
+    const prev = this.setState(row, state);
     this.hooks.disseminate(d.name, d);
-    this.event(r.state, r, prev);
+    this.event(STATE_FROM_CODE[state]!, row, prev);
   }
 
   /** Set our own metadata; the caller has validated sizes. */
@@ -368,60 +392,53 @@ export class Membership {
     this.self.metaVersion = version;
     this.raiseSelf(this.self.incarnation);
     this.hooks.disseminate(this.self.name, this.aliveMessage());
-    this.event('updated', this.self);
+    this.event('updated', SELF);
   }
 
   /** We are leaving: our own record moves to left (its stateChangedAt stays; it is never reaped). */
   selfLeft(): void {
-    const prev = this.self.state;
+    const prev = STATE_CODE[this.self.state];
     this.self.state = 'left';
-    this.place(this.self, prev, 'left');
+    this.t.state[SELF] = LEFT;
+    this.place(SELF, prev, LEFT);
   }
 
   /**
    * Forget tombstones older than the retention period; returns the names removed. Walks only the
-   * tombstones that are due (oldest first), not the table; an entry whose record has changed
+   * tombstones that are due (oldest first), not the table; an entry whose member has changed
    * since it was queued (revived, reaped, or died again later) is skipped.
    */
   reap(now: number, retention: number): string[] {
     const gone: string[] = [];
-    this.tombstones.takeUntil(now - retention, (r, at) => {
-      if (this.records.get(r.name) !== r || (r.state !== 'dead' && r.state !== 'left') || r.stateChangedAt !== at) return;
-      this.countAddress(r.address, -1);
-      this.records.delete(r.name);
-      this.setOf(r.state).delete(r);
-      this.pool.releaseString(r.address);
-      this.pool.releaseString(r.name);
-      this.pool.releaseString(r.appVersion);
-      this.pool.releaseMeta(r.meta);
-      gone.push(r.name);
+    const t = this.t;
+    this.tombstones.takeUntil(now - retention, (name, at) => {
+      const row = t.find(name);
+      if (row <= SELF || (t.state[row] !== DEAD && t.state[row] !== LEFT) || t.changed[row] !== at) return;
+      this.setOf(t.state[row]!).delete(row);
+      const held = t.names[row]!;
+      const addr = t.addrs[row]!;
+      const profile = t.profiles[row]!;
+      t.remove(row);
+      this.pool.releaseString(addr);
+      this.pool.releaseString(held);
+      this.pool.releaseProfile(profile);
+      gone.push(held);
     });
     return gone;
   }
 
   stopAll(): void {
-    for (const r of this.records.values()) {
-      r.suspicion?.cancel();
-      r.suspicion = undefined;
-    }
+    for (const s of this.suspicions.values()) s.cancel();
+    this.suspicions.clear();
   }
 }
 
-const RANK: Record<MemberState, number> = { alive: 0, suspect: 1, dead: 2, left: 3 };
-
 /**
- * Does news (incarnation, state) supersede what the record holds? Higher incarnation wins; at
- * equal incarnation alive < suspect < dead < left. Applying only superseding news makes the merge
- * a join on that order, so every node ends in the same state whatever order news arrives in.
+ * Does news (incarnation, state code) supersede what a member's row holds? Higher incarnation
+ * wins; at equal incarnation alive < suspect < dead < left (the state codes' order). Applying only
+ * superseding news makes the merge a join on that order, so every node ends in the same state
+ * whatever order news arrives in.
  */
-function outranks(inc: number, state: MemberState, r: MemberRecord): boolean {
-  return inc > r.incarnation || (inc === r.incarnation && RANK[state] > RANK[r.state]);
-}
-
-export function snapshot(r: MemberRecord): Member {
-  return {
-    name: r.name, address: r.address, state: r.state, incarnation: r.incarnation, instance: r.instance,
-    meta: r.meta, metaVersion: r.metaVersion, stateChangedAt: r.stateChangedAt,
-    protocolVersion: r.protocol, appVersion: r.appVersion,
-  };
+function outranks(inc: number, state: number, heldInc: number, heldState: number): boolean {
+  return inc > heldInc || (inc === heldInc && state > heldState);
 }

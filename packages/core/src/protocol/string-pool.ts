@@ -16,6 +16,17 @@ import type { Meta } from '../member.js';
 /** The metadata object of every record that has none: shared, never counted. */
 export const EMPTY_META: Meta = Object.freeze({});
 
+/**
+ * What members of one software build share: metadata, application version and wire protocol.
+ * The member table stores one reference to a profile per member instead of three fields, and
+ * most members of a cluster share a handful of profiles.
+ */
+export interface Profile {
+  readonly meta: Meta;
+  readonly app: string;
+  readonly proto: number;
+}
+
 interface Held<T> {
   readonly value: T;
   refs: number;
@@ -24,8 +35,9 @@ interface Held<T> {
 export class StringPool {
   private readonly strings = new Map<string, Held<string>>();
   private readonly metas = new Map<string, Held<Meta>>();
+  private readonly profiles = new Map<string, Held<Profile>>();
 
-  /** Distinct strings and metadata objects held (for tests and the memory benchmark). */
+  /** Distinct strings and metadata objects held (for tests and the memory benchmark; profiles hold these, and are not counted). */
   get size(): number {
     return this.strings.size + this.metas.size;
   }
@@ -68,6 +80,39 @@ export class StringPool {
     const h = this.metas.get(key);
     if (h && --h.refs <= 0) this.metas.delete(key);
   }
+
+  /** The shared profile of (meta, app, proto), counted once more; its meta and app are the pool's. */
+  profile(meta: Meta, app: string, proto: number): Profile {
+    const key = profileKey(meta, app, proto);
+    const h = this.profiles.get(key);
+    if (h) {
+      h.refs++;
+      return h.value;
+    }
+    const value: Profile = Object.freeze({ meta: this.meta(meta), app: this.string(app), proto });
+    this.profiles.set(key, { value, refs: 1 });
+    return value;
+  }
+
+  releaseProfile(p: Profile): void {
+    const key = profileKey(p.meta, p.app, p.proto);
+    const h = this.profiles.get(key);
+    if (!h || --h.refs > 0) return;
+    this.profiles.delete(key);
+    this.releaseMeta(h.value.meta);
+    this.releaseString(h.value.app);
+  }
+}
+
+/** Profiles without metadata or application version, one per protocol version: shared, never counted. */
+const PLAIN_PROFILES = new Map<number, Profile>();
+function plainProfile(proto: number): Profile {
+  let p = PLAIN_PROFILES.get(proto);
+  if (!p) {
+    p = Object.freeze({ meta: EMPTY_META, app: '', proto });
+    if (PLAIN_PROFILES.size < 256) PLAIN_PROFILES.set(proto, p);
+  }
+  return p;
 }
 
 /** Without a pool: values are kept as given; only empty metadata is shared. */
@@ -76,9 +121,21 @@ export const NO_POOL = {
   releaseString: (_s: string): void => {},
   meta: (m: Meta): Meta => (metaKey(m) === undefined ? EMPTY_META : Object.freeze({ ...m })),
   releaseMeta: (_m: Meta): void => {},
+  profile: (meta: Meta, app: string, proto: number): Profile =>
+    (app === '' && isEmpty(meta) ? plainProfile(proto) : Object.freeze({ meta: NO_POOL.meta(meta), app, proto })),
+  releaseProfile: (_p: Profile): void => {},
 };
 
-export type Pool = Pick<StringPool, 'string' | 'releaseString' | 'meta' | 'releaseMeta'>;
+export type Pool = Pick<StringPool, 'string' | 'releaseString' | 'meta' | 'releaseMeta' | 'profile' | 'releaseProfile'>;
+
+function isEmpty(m: Meta): boolean {
+  for (const _ in m) return false;
+  return true;
+}
+
+function profileKey(meta: Meta, app: string, proto: number): string {
+  return `${proto}\0${app.length}:${app}\0${metaKey(meta) ?? ''}`;
+}
 
 /** A canonical text for a metadata object (sorted keys); undefined when it is empty. */
 function metaKey(m: Meta): string | undefined {

@@ -103,11 +103,6 @@ export function viewMemberHash(name: string, instance: number, incarnation: numb
   return memberHash(hashName(name), instance, incarnation);
 }
 
-interface Entry {
-  nameHash: number;
-  contribution: number;
-}
-
 function counts(r: DigestEntry): boolean {
   return r.state === 'alive' || r.state === 'suspect';
 }
@@ -115,8 +110,12 @@ function counts(r: DigestEntry): boolean {
 /** The digest of a member table, kept current one change at a time. */
 export class ViewDigest {
   private sum = 0;
-  /** Live members' contributions, by name; nothing for dead, left or unknown names. */
-  private readonly entries = new Map<string, Entry>();
+  /**
+   * Live members' contributions, by name, stored as int32 (`c | 0`) so V8 keeps each as a small
+   * integer in the map entry instead of a boxed number: every node of a simulation holds one entry
+   * per member, so this map's size is N² in one process. Nothing for dead, left or unknown names.
+   */
+  private readonly entries = new Map<string, number>();
 
   /** The current digest: a uint32. */
   get value(): number {
@@ -130,28 +129,27 @@ export class ViewDigest {
 
   /**
    * Bring one member's contribution up to date. `r` is the member's record now, or undefined when
-   * the record is gone. O(1) (plus the name's length the first time a name is seen).
+   * the record is gone. O(1) plus the name's length.
    */
   update(name: string, r: DigestEntry | undefined): void {
     const e = this.entries.get(name);
     if (!r || !counts(r)) {
-      if (e) {
-        this.sum = (this.sum - e.contribution + TWO_32) % TWO_32;
+      if (e !== undefined) {
+        this.sum = (this.sum - (e >>> 0) + TWO_32) % TWO_32;
         this.entries.delete(name);
       }
       return;
     }
-    if (e) {
-      const c = memberHash(e.nameHash, r.instance, r.incarnation);
-      if (c === e.contribution) return;
-      this.sum = (this.sum - e.contribution + c + TWO_32) % TWO_32;
-      e.contribution = c;
+    // The name is hashed again on a change (O(name length)) rather than cached per entry.
+    const c = memberHash(hashName(name), r.instance, r.incarnation);
+    if (e !== undefined) {
+      if ((c | 0) === e) return;
+      this.sum = (this.sum - (e >>> 0) + c + TWO_32) % TWO_32;
+      this.entries.set(name, c | 0);
       return;
     }
-    const nameHash = hashName(name);
-    const contribution = memberHash(nameHash, r.instance, r.incarnation);
-    this.entries.set(name, { nameHash, contribution });
-    this.sum = (this.sum + contribution) % TWO_32;
+    this.entries.set(name, c | 0);
+    this.sum = (this.sum + c) % TWO_32;
   }
 
   /**

@@ -1,0 +1,299 @@
+/**
+ * The membership table's storage: one row per member, held column by column in typed arrays
+ * (state, incarnation, instance, metadata version, state-change time, set position) and three
+ * arrays of shared references (name, address, and a profile: metadata, application version and
+ * protocol, which most members share; string-pool.ts), with two open-addressing indexes over the
+ * rows: by name (unique) and by address (a multiset: two records may share an address for a
+ * while, as when a member restarts under a new name).
+ *
+ * Why this shape: a simulation holds N nodes × N members in one process, and a record as a JS
+ * object costs ~230 bytes (a header, a boxed number for each of the three 64-bit fields, a Map
+ * entry by name and another by address). Here a row costs 37 bytes of typed arrays, 24 of
+ * references (the strings themselves are shared through string-pool.ts) and 4–8 bytes in each
+ * index: about 100 bytes measured, with the arrays' spare capacity (docs/scale.md#memory).
+ * Records as objects are made only when code outside asks (member-views.ts), so nothing outside
+ * holds a row number across calls.
+ *
+ * Rows are appended in insertion order and never reused in place: a removed member leaves a hole
+ * that iteration skips, and once a quarter of the rows are holes the table is compacted (rows
+ * keep their relative order, so iteration order is always insertion order, as a Map's is; row 0,
+ * the node itself, never moves). The sets (live, dead, left) hold row numbers in a dense array
+ * for O(1) random picks (swap-remove on delete, as indexed-set.ts does for objects).
+ *
+ * The indexes hash with a per-table seed (the caller passes random bits, e.g. from its instance
+ * id) so that names chosen to collide on one node do not collide on another.
+ */
+import type { Profile } from './string-pool.js';
+
+/** State codes in the `state` column (the wire's, member.ts's STATE_CODE); HOLE marks a removed row. */
+export const ALIVE = 0;
+export const SUSPECT = 1;
+export const DEAD = 2;
+export const LEFT = 3;
+const HOLE = 255;
+
+const EMPTY = -1;
+/** Indexes are grown past this load factor (linear probing stays short below it). */
+const MAX_LOAD = 0.7;
+/** Compaction runs once holes are this share of the rows (and at least MIN_HOLES). */
+const HOLE_SHARE = 0.25;
+const MIN_HOLES = 32;
+/** Typed columns and sets grow by this factor when full. */
+const GROWTH = 1.25;
+
+/** One member's fields, as membership.ts inserts them. */
+export interface RowInit {
+  name: string;
+  address: string;
+  state: number;
+  incarnation: number;
+  instance: number;
+  metaVersion: number;
+  stateChangedAt: number;
+  profile: Profile;
+}
+
+export class MemberTable {
+  /** Rows used, holes included; valid rows are 0 ≤ row < rows with state[row] !== HOLE. */
+  rows = 0;
+  private holes = 0;
+  names: (string | undefined)[] = [];
+  addrs: string[] = [];
+  profiles: Profile[] = [];
+  state = new Uint8Array(16);
+  inc = new Float64Array(16);
+  inst = new Float64Array(16);
+  metaVer = new Float64Array(16);
+  changed = new Float64Array(16);
+  /** Position of the row in the one set that holds it (-1 in none). */
+  slot = new Int32Array(16);
+  private byName = new Int32Array(32).fill(EMPTY);
+  private byAddr = new Int32Array(32).fill(EMPTY);
+  /** The sets over this table's rows, renumbered when it compacts. */
+  private readonly sets: RowSet[] = [];
+
+  constructor(private readonly seed: number) {}
+
+  /** Members held (holes excluded). */
+  get size(): number {
+    return this.rows - this.holes;
+  }
+
+  /** A set of rows kept in step with compaction. */
+  newSet(): RowSet {
+    const s = new RowSet(this);
+    this.sets.push(s);
+    return s;
+  }
+
+  /** The row of `name`, or -1. */
+  find(name: string): number {
+    const idx = this.byName;
+    const mask = idx.length - 1;
+    for (let i = this.hash(name) & mask; ; i = (i + 1) & mask) {
+      const r = idx[i]!;
+      if (r === EMPTY) return -1;
+      if (this.names[r] === name) return r;
+    }
+  }
+
+  /** Does some row (any state) have address `addr`? */
+  hasAddress(addr: string): boolean {
+    const idx = this.byAddr;
+    const mask = idx.length - 1;
+    for (let i = this.hash(addr) & mask; ; i = (i + 1) & mask) {
+      const r = idx[i]!;
+      if (r === EMPTY) return false;
+      if (this.addrs[r] === addr) return true;
+    }
+  }
+
+  /** Append a row for a member not in the table; returns its row. */
+  insert(v: RowInit): number {
+    if (this.rows === this.state.length) this.growColumns();
+    if ((this.size + 1) > this.byName.length * MAX_LOAD) this.rehash(this.byName.length * 2);
+    const row = this.rows++;
+    this.names[row] = v.name;
+    this.addrs[row] = v.address;
+    this.profiles[row] = v.profile;
+    this.state[row] = v.state;
+    this.inc[row] = v.incarnation;
+    this.inst[row] = v.instance;
+    this.metaVer[row] = v.metaVersion;
+    this.changed[row] = v.stateChangedAt;
+    this.slot[row] = -1;
+    this.put(this.byName, this.hash(v.name), row);
+    this.put(this.byAddr, this.hash(v.address), row);
+    return row;
+  }
+
+  /** Give `row` a new address, keeping the address index in step. */
+  setAddress(row: number, addr: string): void {
+    this.take(this.byAddr, this.addrs, row);
+    this.addrs[row] = addr;
+    this.put(this.byAddr, this.hash(addr), row);
+  }
+
+  /** Remove `row` (already out of every set): its references are dropped, a hole is left. */
+  remove(row: number): void {
+    this.take(this.byName, this.names as string[], row);
+    this.take(this.byAddr, this.addrs, row);
+    this.names[row] = undefined;
+    this.addrs[row] = '';
+    this.profiles[row] = NO_PROFILE;
+    this.state[row] = HOLE;
+    this.holes++;
+    if (this.holes >= MIN_HOLES && this.holes >= this.rows * HOLE_SHARE) this.compact();
+  }
+
+  /** Valid rows in insertion order. */
+  *rowsInOrder(): IterableIterator<number> {
+    for (let r = 0; r < this.rows; r++) if (this.state[r] !== HOLE) yield r;
+  }
+
+  /** FNV-1a over UTF-16 code units from a per-table seed, then murmur3's fmix32 for the low bits. */
+  private hash(s: string): number {
+    let h = (0x811c9dc5 ^ this.seed) | 0;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> 0;
+  }
+
+  private put(idx: Int32Array, h: number, row: number): void {
+    const mask = idx.length - 1;
+    let i = h & mask;
+    while (idx[i] !== EMPTY) i = (i + 1) & mask;
+    idx[i] = row;
+  }
+
+  /** Delete `row` from a linear-probing index keyed by keys[row] (backward-shift, no tombstones). */
+  private take(idx: Int32Array, keys: readonly string[], row: number): void {
+    const mask = idx.length - 1;
+    let i = this.hash(keys[row]!) & mask;
+    while (idx[i] !== row) {
+      if (idx[i] === EMPTY) return;
+      i = (i + 1) & mask;
+    }
+    for (let j = (i + 1) & mask; idx[j] !== EMPTY; j = (j + 1) & mask) {
+      const home = this.hash(keys[idx[j]!]!) & mask;
+      // Move j's entry into the gap at i unless its home lies cyclically in (i, j].
+      const between = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (!between) {
+        idx[i] = idx[j]!;
+        i = j;
+      }
+    }
+    idx[i] = EMPTY;
+  }
+
+  private rehash(capacity: number): void {
+    this.byName = new Int32Array(capacity).fill(EMPTY);
+    this.byAddr = new Int32Array(capacity).fill(EMPTY);
+    for (let r = 0; r < this.rows; r++) {
+      if (this.state[r] === HOLE) continue;
+      this.put(this.byName, this.hash(this.names[r]!), r);
+      this.put(this.byAddr, this.hash(this.addrs[r]!), r);
+    }
+  }
+
+  /** Grow the typed columns by a quarter (copying is amortised O(1) a row; doubling would leave up to half unused). */
+  private growColumns(): void {
+    const n = Math.ceil(this.state.length * GROWTH);
+    this.state = grow(this.state, new Uint8Array(n));
+    this.inc = grow(this.inc, new Float64Array(n));
+    this.inst = grow(this.inst, new Float64Array(n));
+    this.metaVer = grow(this.metaVer, new Float64Array(n));
+    this.changed = grow(this.changed, new Float64Array(n));
+    this.slot = grow(this.slot, new Int32Array(n));
+  }
+
+  /** Squeeze out the holes, keeping row order; the sets and indexes are renumbered. */
+  private compact(): void {
+    const map = new Int32Array(this.rows);
+    let w = 0;
+    for (let r = 0; r < this.rows; r++) {
+      if (this.state[r] === HOLE) {
+        map[r] = -1;
+        continue;
+      }
+      map[r] = w;
+      if (w !== r) {
+        this.names[w] = this.names[r];
+        this.addrs[w] = this.addrs[r]!;
+        this.profiles[w] = this.profiles[r]!;
+        this.state[w] = this.state[r]!;
+        this.inc[w] = this.inc[r]!;
+        this.inst[w] = this.inst[r]!;
+        this.metaVer[w] = this.metaVer[r]!;
+        this.changed[w] = this.changed[r]!;
+        this.slot[w] = this.slot[r]!;
+      }
+      w++;
+    }
+    this.rows = w;
+    this.holes = 0;
+    this.names.length = w;
+    this.addrs.length = w;
+    this.profiles.length = w;
+    for (const s of this.sets) s.renumber(map);
+    let cap = 32;
+    while (w + 1 > cap * MAX_LOAD) cap *= 2;
+    this.rehash(cap);
+  }
+}
+
+/** What a removed row points at, so it holds no profile alive. */
+const NO_PROFILE: Profile = Object.freeze({ meta: Object.freeze({}), app: '', proto: 0 });
+
+function grow<T extends Uint8Array | Int32Array | Float64Array>(old: T, next: T): T {
+  next.set(old);
+  return next;
+}
+
+/**
+ * Rows in a dense array with O(1) add, delete and pick by position; each row's position is in
+ * the table's `slot` column, so a row is in at most one RowSet of a table. Order is arbitrary
+ * (delete swaps the last row into the hole) but deterministic.
+ */
+export class RowSet {
+  private items = new Int32Array(16);
+  size = 0;
+
+  constructor(private readonly t: MemberTable) {}
+
+  at(i: number): number {
+    return this.items[i]!;
+  }
+
+  has(row: number): boolean {
+    const s = this.t.slot[row]!;
+    return s >= 0 && s < this.size && this.items[s] === row;
+  }
+
+  add(row: number): void {
+    if (this.has(row)) return;
+    if (this.size === this.items.length) this.items = grow(this.items, new Int32Array(Math.ceil(this.items.length * GROWTH)));
+    this.t.slot[row] = this.size;
+    this.items[this.size++] = row;
+  }
+
+  delete(row: number): boolean {
+    if (!this.has(row)) return false;
+    const i = this.t.slot[row]!;
+    const last = this.items[--this.size]!;
+    if (last !== row) {
+      this.items[i] = last;
+      this.t.slot[last] = i;
+    }
+    this.t.slot[row] = -1;
+    return true;
+  }
+
+  /** After compaction: every row number through `map` (positions are unchanged). */
+  renumber(map: Int32Array): void {
+    for (let i = 0; i < this.size; i++) this.items[i] = map[this.items[i]!]!;
+  }
+}
