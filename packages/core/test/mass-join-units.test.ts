@@ -1,9 +1,10 @@
 /**
- * What makes a mass join cheaper: recognising a copy of alive news already held. Such a copy is
- * dropped before validation and merge, so it must match only when the merge would do nothing.
+ * What makes a mass join cheaper: recognising a copy of alive news already held (such a copy is
+ * dropped before validation and merge, so it must match only when the merge would do nothing),
+ * and a piggyback queue that sends each entry exactly its limit, whatever the packet sizes.
  */
 import { describe, expect, it } from 'vitest';
-import type { MemberRecord } from '@grapevine/core';
+import { BroadcastQueue, type MemberRecord } from '@grapevine/core';
 import { isHeldAlive, isHeldState } from '../src/protocol/held-news.js';
 
 function record(over: Partial<MemberRecord> = {}): MemberRecord {
@@ -54,5 +55,34 @@ describe('held alive news', () => {
     expect(isHeldState({ ...s, addr: 'x:1' }, r)).toBe(false);
     expect(isHeldState({ ...s, state: 'dead' }, r)).toBe(false);
     expect(isHeldState(s, record({ state: 'suspect' }))).toBe(false);
+  });
+});
+
+describe('broadcast queue under mixed sizes', () => {
+  it('sends every entry exactly `limit` times when a packet stops at the skip limit after taking some', () => {
+    const limit = 3;
+    const q = new BroadcastQueue(1000);
+    const keyOf = new Map<Uint8Array, string>();
+    const add = (key: string, len: number): void => {
+      const part = new Uint8Array(len);
+      keyOf.set(part, key);
+      q.enqueue(key, part);
+    };
+    // Oldest to newest: a small entry, 20 too large for a nearly full packet, a small one.
+    add('small-old', 10);
+    for (let i = 0; i < 20; i++) add(`big${i}`, 500);
+    add('small-new', 10);
+    const sent = new Map<string, number>();
+    const count = (parts: Uint8Array[]): void => {
+      for (const p of parts) sent.set(keyOf.get(p)!, (sent.get(keyOf.get(p)!) ?? 0) + 1);
+    };
+    // A nearly full packet takes small-new, then passes over 16 big entries and stops.
+    count(q.take(100, 2, 255, limit));
+    expect([...sent]).toEqual([['small-new', 1]]);
+    // Roomy packets until the queue is empty: every entry went exactly `limit` times.
+    for (let i = 0; i < 200 && q.size > 0; i++) count(q.take(1400, 2, 255, limit));
+    expect(q.size).toBe(0);
+    expect(sent.size).toBe(22);
+    for (const [key, n] of sent) expect(n, key).toBe(limit);
   });
 });

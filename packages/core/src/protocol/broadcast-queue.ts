@@ -93,10 +93,11 @@ export class BroadcastQueue {
     outer: for (let t = 0; t < this.buckets.length; t++) {
       const b = this.buckets[t]!;
       let keep = b.length; // b[keep..] are the scanned entries that stay (compacted below)
-      let i = b.length - 1;
-      for (; i >= 0; i--) {
+      let lo = b.length; // b[lo..] is the scanned suffix
+      for (let i = b.length - 1; i >= 0; i--) {
         if (out.length >= maxParts || budget - used < minCost) break;
         const e = b[i]!;
+        lo = i;
         const cost = e.part.length + perPartOverhead;
         if (used + cost > budget) {
           b[--keep] = e;
@@ -108,9 +109,11 @@ export class BroadcastQueue {
         out.push(e.part);
         sent.push(e);
       }
-      // Close the gap the taken entries left in the scanned suffix b[i+1..].
-      const removed = keep - (i + 1);
-      if (removed > 0) b.splice(i + 1, removed);
+      // Close the gap the taken entries left in the scanned suffix. (This once started after the
+      // entry the skip limit stopped at, which then stayed in the bucket twice whenever the same
+      // packet had taken anything before it: sent more often than its limit, and out of id order.)
+      const removed = keep - lo;
+      if (removed > 0) b.splice(lo, removed);
       if (out.length >= maxParts || budget - used < minCost || skips >= MAX_SKIPS) break outer;
     }
     // Move what was sent up one bucket (after the scan, so no entry is taken twice). `sent` holds
