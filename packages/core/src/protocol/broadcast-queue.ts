@@ -93,10 +93,11 @@ export class BroadcastQueue {
     outer: for (let t = 0; t < this.buckets.length; t++) {
       const b = this.buckets[t]!;
       let keep = b.length; // b[keep..] are the scanned entries that stay (compacted below)
-      let i = b.length - 1;
-      for (; i >= 0; i--) {
+      let lo = b.length; // b[lo..] is the scanned suffix
+      for (let i = b.length - 1; i >= 0; i--) {
         if (out.length >= maxParts || budget - used < minCost) break;
         const e = b[i]!;
+        lo = i;
         const cost = e.part.length + perPartOverhead;
         if (used + cost > budget) {
           b[--keep] = e;
@@ -108,12 +109,19 @@ export class BroadcastQueue {
         out.push(e.part);
         sent.push(e);
       }
-      // Close the gap the taken entries left in the scanned suffix b[i+1..].
-      const removed = keep - (i + 1);
-      if (removed > 0) b.splice(i + 1, removed);
+      // Close the gap the taken entries left in the scanned suffix. (This once started after the
+      // entry the skip limit stopped at, which then stayed in the bucket twice whenever the same
+      // packet had taken anything before it: sent more often than its limit, and out of id order.)
+      const removed = keep - lo;
+      if (removed > 0) b.splice(lo, removed);
       if (out.length >= maxParts || budget - used < minCost || skips >= MAX_SKIPS) break outer;
     }
-    // Move what was sent up one bucket (after the scan, so no entry is taken twice).
+    // Move what was sent up one bucket (after the scan, so no entry is taken twice). `sent` holds
+    // runs, one per bucket scanned, each in descending id order: each run is merged into the
+    // bucket above in one pass from the back, instead of one splice (a memmove of the bucket's
+    // tail) per entry, which dominated take() once buckets held thousands of join facts.
+    let run: QueuedBroadcast[] = [];
+    let runTo = -1;
     for (const e of sent) {
       e.transmits++;
       if (e.transmits >= limit) {
@@ -121,9 +129,14 @@ export class BroadcastQueue {
         e.done?.();
         continue;
       }
-      const up = this.bucket(e.transmits);
-      up.splice(indexOfId(up, e.id), 0, e);
+      if (e.transmits !== runTo) {
+        if (run.length > 0) mergeDescending(this.bucket(runTo), run);
+        run = [];
+        runTo = e.transmits;
+      }
+      run.push(e);
     }
+    if (run.length > 0) mergeDescending(this.bucket(runTo), run);
     return out;
   }
 
@@ -145,6 +158,26 @@ export class BroadcastQueue {
 
 /** Entries too large for the space left that take() passes over before it closes the packet. */
 const MAX_SKIPS = 16;
+
+/**
+ * Merge `run` (descending id, ids absent from `b`) into `b` (ascending id), keeping `b` ascending.
+ * Only the entries of `b` with an id above the run's smallest move; new entries, the usual case,
+ * land at the end.
+ */
+function mergeDescending(b: QueuedBroadcast[], run: readonly QueuedBroadcast[]): void {
+  let i = b.length - 1;
+  for (const e of run) b.push(e); // grow without holes; every slot is overwritten below
+  let w = b.length - 1;
+  let j = 0;
+  while (j < run.length) {
+    const r = run[j]!;
+    if (i >= 0 && b[i]!.id > r.id) b[w--] = b[i--]!;
+    else {
+      b[w--] = r;
+      j++;
+    }
+  }
+}
 
 /** The first position in `b` (ascending id) whose id is ≥ `id`. */
 function indexOfId(b: readonly QueuedBroadcast[], id: number): number {

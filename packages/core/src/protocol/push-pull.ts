@@ -36,6 +36,11 @@ export function pushPullScale(interval: number, n: number): number {
 export class PushPullExchange {
   private readonly pending = new Map<number, PendingExchange>();
   private seq = 0;
+  /**
+   * A received state that would change nothing here (the node holds that very alive news):
+   * skipped before the merge builds a message of it. Unset: every state is merged.
+   */
+  skipHeld: ((s: NodeState) => boolean) | undefined;
 
   constructor(
     private readonly env: NodeEnv,
@@ -167,9 +172,11 @@ export class PushPullExchange {
 
   private merge(pp: PushPull, via: Introducer | undefined): void {
     const m = this.members;
+    const skip = this.skipHeld;
     for (const s of pp.states) {
       switch (s.state) {
         case 'alive':
+          if (skip?.(s)) break;
           m.onAlive({ k: 5, name: s.name, addr: s.addr, inc: s.inc, inst: s.inst, metaVer: s.metaVer, meta: s.meta, proto: s.proto ?? 1, app: s.app ?? '' }, via);
           break;
         case 'left':

@@ -6,11 +6,9 @@
 import type { TimerHandle } from '../clock.js';
 import { TimerGroup } from '../timer-group.js';
 import type { ProtocolConfig } from '../config.js';
-import { allFinal, joinError } from './join-failure.js';
 import { GrapevineError } from '../errors.js';
 import { HybridLogicalClock } from '../hlc.js';
 import type { MemberEvent } from '../member.js';
-import { randomInt } from '../random.js';
 import { sampleFrom } from './indexed-set.js';
 import type { InboundInfo } from '../transport.js';
 import { WirePipeline } from '../wire/pipeline.js';
@@ -22,6 +20,9 @@ import type { NodeEnv } from './node-env.js';
 import { Outbox } from './outbox.js';
 import { Prober } from './prober.js';
 import { PushPullExchange, pushPullScale } from './push-pull.js';
+import { AntiEntropy } from './anti-entropy.js';
+import { Dissemination } from './dissemination.js';
+import { isHeldAlive, isHeldState } from './held-news.js';
 import { Messenger, type MessengerHost } from '../messaging/messenger.js';
 import { VersionGate } from './versions.js';
 import { ViewDigest } from './view-digest.js';
@@ -57,15 +58,11 @@ export class SwimNode implements MessengerHost {
   /** Digest of the live view, kept current by disseminate() and onEvent() (every record change passes one). */
   readonly viewDigest = new ViewDigest();
   readonly viewSync: ViewSync;
+  readonly dissemination: Dissemination;
+  readonly antiEntropy: AntiEntropy;
   private readonly timers: TimerGroup;
-  /** Seeds and join targets: operator-given addresses, trusted like members'. */
-  private readonly givenAddresses = new Set<string>();
-  private eagerPending = false;
   private started = false;
   private stopped = false;
-  private seeds: string[] = [];
-  /** Peak number of other live members seen; fewer now means we lost some and should heal. */
-  private peakOthers = 0;
 
   constructor(readonly env: NodeEnv, readonly cfg: ProtocolConfig, id: NodeIdentity) {
     this.timers = new TimerGroup(env.clock);
@@ -143,9 +140,22 @@ export class SwimNode implements MessengerHost {
       (name, addr, done) => this.prober.verify(name, addr, done),
       cfg.pushPullMaxMembers,
     );
+    // A push-pull state exactly as held changes nothing: skipped before the merge (held-news.ts).
+    this.pushPull.skipHeld = (s) => {
+      const r = this.members.get(s.name);
+      return r !== undefined && r !== this.members.self && isHeldState(s, r) && !this.introductions.has(s.name);
+    };
+    const timer = (fn: () => void, ms: number): TimerHandle => this.timers.set(fn, ms);
+    this.antiEntropy = new AntiEntropy({
+      env, cfg, members: this.members, pushPull: this.pushPull, viewDigest: this.viewDigest, timer, stopped: () => this.stopped,
+    });
     this.viewSync = new ViewSync(env, cfg, this.members, this.viewDigest, (addr) => {
-      this.checkViewDigest();
+      this.antiEntropy.checkViewDigest();
       this.pushPull.exchange(addr, false).catch(() => env.metrics.increment('grapevine.view-digest.sync-failed'));
+    });
+    this.dissemination = new Dissemination({
+      env, cfg, members: this.members, queue: this.queue, outbox: this.outbox, viewDigest: this.viewDigest, timer,
+      userQueued: () => this.messenger.queue.size, running: () => this.started && !this.stopped,
     });
     this.outbox.stamp = (msg) => this.viewSync.stamp(msg);
     this.messenger = new Messenger(this);
@@ -154,7 +164,7 @@ export class SwimNode implements MessengerHost {
 
   /** A member's address (any state) or a seed's: news from it is applied, sends to it are not capped. */
   trustedAddress(addr: string): boolean {
-    return this.givenAddresses.has(addr) || this.members.hasAddress(addr);
+    return this.antiEntropy.isGiven(addr) || this.members.hasAddress(addr);
   }
 
   private introducer(info: InboundInfo): Introducer {
@@ -165,11 +175,6 @@ export class SwimNode implements MessengerHost {
   randomPeers(k: number, exclude?: string): MemberRecord[] {
     const self = this.members.self;
     return sampleFrom(this.env.random, [this.members.live], k, (r) => r !== self && r.name !== exclude);
-  }
-
-  /** Anything waiting in either dissemination queue. */
-  private get queued(): number {
-    return this.queue.size + this.messenger.queue.size;
   }
 
   get name(): string {
@@ -188,8 +193,7 @@ export class SwimNode implements MessengerHost {
   start(seeds: string[] = []): void {
     if (this.started) return;
     this.started = true;
-    this.seeds = seeds;
-    for (const s of seeds) this.givenAddresses.add(s);
+    this.antiEntropy.useSeeds(seeds);
     // Our own alive rides the first packets we send, so members we reach directly learn of us
     // without waiting for the seed's gossip.
     this.queue.enqueue(this.members.self.name, this.outbox.encode(this.members.aliveMessage()));
@@ -202,21 +206,21 @@ export class SwimNode implements MessengerHost {
     };
     this.timer(probeLoop, r.next() * this.cfg.probeInterval);
     const gossipLoop = (): void => {
-      this.gossip();
+      this.dissemination.gossip();
       this.timer(gossipLoop, this.cfg.gossipInterval);
     };
     this.timer(gossipLoop, r.next() * this.cfg.gossipInterval);
     if (this.cfg.pushPullInterval > 0) {
       // Like memberlist: a random stagger, then a full (N-scaled) interval before the first one.
       const ppLoop = (): void => {
-        this.periodicPushPull();
+        this.antiEntropy.periodicPushPull();
         this.timer(ppLoop, pushPullScale(this.cfg.pushPullInterval, this.members.liveCount()));
       };
       this.timer(() => this.timer(ppLoop, pushPullScale(this.cfg.pushPullInterval, this.members.liveCount())), r.next() * this.cfg.pushPullInterval);
     }
     if (this.cfg.reconnectInterval > 0) {
       const reconnectLoop = (): void => {
-        this.heal();
+        this.antiEntropy.heal();
         this.timer(reconnectLoop, this.cfg.reconnectInterval);
       };
       this.timer(reconnectLoop, this.cfg.reconnectInterval * (0.5 + r.next()));
@@ -228,58 +232,22 @@ export class SwimNode implements MessengerHost {
     this.messenger.memberChanged(ev.member.name, r !== undefined && (r.state === 'alive' || r.state === 'suspect'));
     this.viewDigest.update(ev.member.name, this.members.get(ev.member.name));
     if (ev.type === 'dead' || ev.type === 'left') this.messenger.memberGone(ev.member.name);
-    const others = this.members.liveCount() - 1;
-    if (others > this.peakOthers) this.peakOthers = others;
+    this.antiEntropy.observe();
     this.env.emit(ev);
   }
 
   // ---- dissemination --------------------------------------------------------------------------
 
   disseminate(name: string, msg: Alive | Suspect | Dead): void {
-    this.viewDigest.update(name, this.members.get(name));
-    this.queue.enqueue(name, this.outbox.encode(msg));
-    this.scheduleEagerGossip();
+    this.dissemination.disseminate(name, msg);
   }
 
-  /**
-   * New updates go out within eagerGossipDelay instead of waiting for the next gossip tick, and
-   * follow-up rounds spend the rest of their retransmit budget at a doubling spacing until it
-   * reaches the regular tick. The number of transmissions is the same as tick-paced gossip; they
-   * just happen in milliseconds rather than in several gossip intervals.
-   */
   scheduleEagerGossip(): void {
-    if (this.eagerPending || this.cfg.eagerGossipDelay <= 0 || !this.started || this.stopped) return;
-    this.eagerPending = true;
-    let spacing = this.cfg.eagerGossipDelay;
-    const round = (): void => {
-      this.gossip();
-      spacing *= 2;
-      if (this.queued > 0 && spacing < this.cfg.gossipInterval) {
-        this.timer(round, spacing);
-      } else {
-        this.eagerPending = false;
-      }
-    };
-    this.timer(round, spacing);
-  }
-
-  /**
-   * gossipNodes random members gossip goes to: live ones, and recently dead ones so a falsely dead
-   * node hears and refutes. Sampled from the live and dead sets, not found by a walk of the table.
-   */
-  private gossipTargets(): MemberRecord[] {
-    const now = this.env.clock.now();
-    const self = this.members.self;
-    return sampleFrom(this.env.random, [this.members.live, this.members.dead], this.cfg.gossipNodes, (r) =>
-      r !== self && (r.state !== 'dead' || now - r.stateChangedAt < this.cfg.gossipToTheDead));
+    this.dissemination.scheduleEagerGossip();
   }
 
   gossip(): void {
-    if (this.queued === 0) return;
-    const targets = this.gossipTargets();
-    for (const t of targets) {
-      if (!this.outbox.gossip(t.address)) break;
-    }
+    this.dissemination.gossip();
   }
 
   // ---- receive ----------------------------------------------------------------------------------
@@ -302,9 +270,12 @@ export class SwimNode implements MessengerHost {
         m.increment('grapevine.drop.decode');
         continue;
       }
-      if (Array.isArray(value) && value[0] === 9) {
-        this.safely(() => this.messenger.receive(value as unknown[], info, part));
-        continue;
+      if (Array.isArray(value)) {
+        if (value[0] === 9) {
+          this.safely(() => this.messenger.receive(value as unknown[], info, part));
+          continue;
+        }
+        if (value[0] === 5 && this.holdsAlready(value)) continue;
       }
       const msg = parseMessage(value, this.cfg.limits);
       if (!msg) {
@@ -353,95 +324,39 @@ export class SwimNode implements MessengerHost {
     }
   }
 
+  /**
+   * A decoded alive we hold exactly, with no introduction of it pending: most alives a node
+   * receives during a mass join are such copies, and they are dropped here, before validation
+   * and the merge, since neither could change anything (held-news.ts).
+   */
+  private holdsAlready(v: unknown[]): boolean {
+    const name = v[1];
+    if (typeof name !== 'string') return false;
+    const r = this.members.get(name);
+    return r !== undefined && r !== this.members.self && isHeldAlive(v, r) && !this.introductions.has(name);
+  }
+
   // ---- join, anti-entropy, healing ---------------------------------------------------------
 
   /**
-   * Push-pull with every seed at once; resolves with how many answered. With none, retries with
-   * exponential backoff up to joinRetries times, then rejects with ERR_JOIN_FAILED.
+   * Push-pull with every seed at once; resolves with how many answered (anti-entropy.ts). With
+   * none, retries with backoff, then rejects with ERR_JOIN_FAILED.
    */
-  async join(seeds: string[]): Promise<number> {
-    const self = this.members.self.address;
-    const targets = [...new Set(seeds)].filter((s) => s !== self);
-    if (targets.length === 0) return 0;
-    for (const t of targets) this.givenAddresses.add(t);
-    let backoff = this.cfg.joinBackoff;
-    let lastErrors: unknown[] = [];
-    for (let attempt = 0; ; attempt++) {
-      if (this.stopped) throw new GrapevineError('ERR_CLOSED', 'node stopped');
-      const results = await Promise.allSettled(targets.map((s) => this.pushPull.exchange(s, true)));
-      const ok = results.filter((r) => r.status === 'fulfilled').length;
-      if (ok > 0) {
-        this.scheduleJoinSync();
-        return ok;
-      }
-      lastErrors = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
-      // Every seed answered no (versions, path, token, name): retrying cannot help.
-      if (allFinal(lastErrors) || attempt >= this.cfg.joinRetries) break;
-      await new Promise<void>((resolve) => this.timer(resolve, backoff));
-      backoff = Math.min(backoff * 2, this.cfg.joinBackoffMax);
-    }
-    throw joinError(targets, lastErrors, { label: this.env.label, encrypted: this.env.encryption !== undefined });
-  }
-
-  /**
-   * Gossip can spend an update's retransmit budget without reaching every node (about e^-8 per
-   * pair at N=50: in a concurrent join of 50 that is roughly one missed pair per formation). One
-   * extra push-pull with a random member, one to two gossip intervals after joining, repairs that
-   * in a few hundred milliseconds instead of at the first periodic push-pull.
-   */
-  private scheduleJoinSync(): void {
-    this.timer(() => this.periodicPushPull(), this.cfg.gossipInterval * (1 + this.env.random.next()));
+  join(seeds: string[]): Promise<number> {
+    return this.antiEntropy.join(seeds);
   }
 
   /** Replace the seeds healing re-contacts (a discovery provider found new addresses). */
   setSeeds(seeds: string[]): void {
-    this.seeds = [...new Set(seeds)];
-    this.givenAddresses.clear();
-    for (const s of this.seeds) this.givenAddresses.add(s);
+    this.antiEntropy.setSeeds(seeds);
   }
 
   get currentSeeds(): readonly string[] {
-    return this.seeds;
+    return this.antiEntropy.currentSeeds;
   }
 
-  private randomLive(): MemberRecord | undefined {
-    const self = this.members.self;
-    return sampleFrom(this.env.random, [this.members.live], 1, (r) => r.state === 'alive' && r !== self)[0];
-  }
-
-  /**
-   * Safety net for the incremental digest: recompute it where O(N) work is being done anyway (a
-   * push-pull sends the whole table). A drift means a record changed without passing
-   * disseminate() or onEvent(); it is counted and corrected.
-   */
-  private checkViewDigest(): void {
-    if (this.viewDigest.rebuild(this.members.records.values())) this.env.metrics.increment('grapevine.view-digest.drift');
-  }
-
-  private periodicPushPull(): void {
-    this.checkViewDigest();
-    const peer = this.randomLive();
-    if (peer) this.pushPull.exchange(peer.address, false).catch(() => this.env.metrics.increment('grapevine.pushpull.failed'));
-  }
-
-  /**
-   * Healing: when we are alone, have lost members, or hold tombstones, reach out to a seed and to
-   * one recently dead member. If the "dead" were only partitioned away, the exchange makes each
-   * side refute the other's verdict and the views merge.
-   */
   heal(): void {
-    const others = this.members.liveCount() - 1;
-    const dead = this.members.dead;
-    const lost = others === 0 || others < this.peakOthers;
-    if (this.seeds.length > 0 && (lost || dead.size > 0)) {
-      const seed = this.seeds[randomInt(this.env.random, this.seeds.length)]!;
-      if (seed !== this.members.self.address) this.pushPull.exchange(seed, false).catch(() => this.env.metrics.increment('grapevine.heal.seed-failed'));
-    }
-    if (dead.size > 0) {
-      const d = dead.at(randomInt(this.env.random, dead.size));
-      this.pushPull.exchange(d.address, false).catch(() => this.env.metrics.increment('grapevine.heal.dead-failed'));
-    }
-    if (!lost) this.peakOthers = others;
+    this.antiEntropy.heal();
   }
 
   private reap(): void {
