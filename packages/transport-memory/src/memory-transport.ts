@@ -1,6 +1,5 @@
 import {
   GrapevineError,
-  emptyTransportStats,
   type Transport,
   type TransportReceiver,
   type TransportStats,
@@ -23,6 +22,24 @@ export interface Wire {
   reliable(from: string, to: string, data: Uint8Array): Promise<void> | undefined;
 }
 
+/**
+ * The counters as a class, so every transport's object has the same shape with its fields stored
+ * inline: bumped on every send, and a spread-built literal measured about 1.5x slower per
+ * delivery at 10,000 endpoints (bench/dist/sim/network-speed.js).
+ */
+class Counters implements MemoryTransportStats {
+  packetsSent = 0;
+  packetBytesSent = 0;
+  packetsReceived = 0;
+  reliableSent = 0;
+  reliableBytesSent = 0;
+  reliableReceived = 0;
+  connectionsOpened = 0;
+  sendErrors = 0;
+  dropped = 0;
+  receiverErrors = 0;
+}
+
 const NEW = 0;
 const STARTED = 1;
 const CLOSED = 2;
@@ -34,7 +51,7 @@ const CLOSED = 2;
  */
 export class MemoryTransport implements Transport {
   /** Every field but the receive counters is kept here as it happens; those are copied in on read. */
-  private readonly counters: MemoryTransportStats = { ...emptyTransportStats(), receiverErrors: 0 };
+  private readonly counters = new Counters();
   private state = NEW;
   /** Peers already sent to over the reliable path: stands in for a connection pool. */
   private readonly connected = new Set<string>();
