@@ -9,9 +9,9 @@
  * The default is 500 because that is what fits the suite's budget with today's core. N=1000
  * passes but costs about 87 s of CPU, 88 s of wall at load 3 (docs/scale.md, "The tests"), four
  * fifths of it in the protocol's mass join (every node learns N facts; the simulator itself is a
- * few per cent), so the issue's "1,000 nodes in under a minute" waits on the join work in core. Joining in waves
- * was tried and costs as much CPU (the same N² facts are gossiped) while taking longer to
- * converge, so the test keeps the mass join. Opt in with:
+ * few per cent), so the issue's "1,000 nodes in under a minute" waits on the join work in core.
+ * Joining in waves was tried and costs as much CPU (the same N² facts are gossiped) while taking
+ * longer to converge, so the test keeps the mass join. Opt in with:
  *   GRAPEVINE_SCALE_SIM_N=1000 npx vitest run packages/core/test/sim/scale-sim.test.ts
  */
 import { describe, expect, it } from 'vitest';
