@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { lineChart, type Series } from './svg-chart.js';
+import { lineChart, type ChartSpec, type Series } from './svg-chart.js';
 
 type Row = Record<string, unknown>;
 
@@ -46,7 +46,10 @@ function main(): void {
     process.exit(2);
   }
   const rows = load(positionals);
-  const ns = [...new Set([...rows.values()].map((r) => r.n as number))].sort((a, b) => a - b);
+  // Sizes with at least one finished phase: a run stopped by --max-wall (10,000 nodes on a small
+  // machine, say) leaves only run/progress/stopped lines, and is charted only as far as it got.
+  const partial = new Set(['run', 'create', 'progress', 'stopped', 'end']);
+  const ns = [...new Set([...rows.values()].filter((r) => !partial.has(r.phase as string)).map((r) => r.n as number))].sort((a, b) => a - b);
   const series = (phase: string, field: string, name: string, scale = 1, perNode = false): Series => ({
     name,
     points: ns.flatMap((n): [number, number][] => {
@@ -57,12 +60,16 @@ function main(): void {
   const model = (name: string, f: (n: number) => number): Series => ({ name, model: true, points: ns.map((n) => [n, f(n)]) });
   const probe = 1; // s: the lan profile's probeInterval, which every run charted here uses
   mkdirSync(out, { recursive: true });
-  const write = (file: string, svg: string): void => {
-    writeFileSync(join(out, file), svg);
+  const write = (file: string, spec: ChartSpec): void => {
+    if (!spec.series.some((s) => !s.model && s.points.length > 0)) {
+      process.stderr.write(`${join(out, file)}: skipped, no run reached that phase\n`);
+      return;
+    }
+    writeFileSync(join(out, file), lineChart(spec));
     process.stdout.write(`${join(out, file)}\n`);
   };
 
-  write('detection.svg', lineChart({
+  write('detection.svg', {
     title: 'Crash detection (simulated, 5% loss)',
     xLabel: 'nodes N (log scale)',
     yLabel: 'seconds after the crash',
@@ -73,8 +80,8 @@ function main(): void {
       model('SWIM e/(e−1) periods', () => SWIM_FIRST_DETECTION_PERIODS * probe),
       model('+ Lifeguard min timeout', (n) => SWIM_FIRST_DETECTION_PERIODS * probe + 4 * Math.max(1, Math.log10(n)) * probe),
     ],
-  }));
-  write('dissemination.svg', lineChart({
+  });
+  write('dissemination.svg', {
     title: 'Broadcast dissemination (simulated, 1 ms links)',
     xLabel: 'nodes N (log scale)',
     yLabel: 'simulated ms after the broadcast',
@@ -84,14 +91,14 @@ function main(): void {
       series('broadcast', 'p100_ms', '100% delivered'),
       { name: 'Serf model 99.99%', model: true, points: SERF_9999 },
     ],
-  }));
-  write('join.svg', lineChart({
+  });
+  write('join.svg', {
     title: 'Mass join: every node joins at t=0',
     xLabel: 'nodes N (log scale)',
     yLabel: 'simulated s to a full view everywhere',
     series: [series('join', 'converged_99pct_ms', '99% of nodes full', 1 / 1000), series('join', 'converged_ms', 'all nodes full', 1 / 1000)],
-  }));
-  write('load.svg', lineChart({
+  });
+  write('load.svg', {
     title: 'Idle load per node (simulated)',
     xLabel: 'nodes N (log scale)',
     yLabel: 'packets sent per node per s',
@@ -100,8 +107,8 @@ function main(): void {
       series('idle', 'packets_per_node_s', 'first 10 s after the join'),
       model('SWIM: ping + ack per period', () => 2 / probe),
     ],
-  }));
-  write('load-bytes.svg', lineChart({
+  });
+  write('load-bytes.svg', {
     title: 'Steady bytes and CPU per node (5% loss)',
     xLabel: 'nodes N (log scale)',
     yLabel: 'per node per simulated second',
@@ -109,13 +116,13 @@ function main(): void {
       series('loss', 'bytes_per_node_s', 'bytes sent (steady)'),
       series('loss', 'cpu_ms_per_sim_s', 'CPU µs (steady)', 1000, true),
     ],
-  }));
-  write('memory.svg', lineChart({
+  });
+  write('memory.svg', {
     title: 'Memory of the simulation',
     xLabel: 'nodes N (log scale)',
     yLabel: 'bytes per member entry',
-    series: [series('join', 'heap_bytes_per_member_entry', 'heap / N² entries'), { name: 'peak RSS / N²', points: ns.flatMap((n): [number, number][] => { const v = rows.get(`end:${n}`)?.peak_rss_mb; return typeof v === 'number' ? [[n, (v * 1048576) / (n * n)]] : []; }) }],
-  }));
+    series: [series('join', 'heap_bytes_per_member_entry', 'heap / N² entries'), { name: 'peak RSS / N²', points: ns.flatMap((n): [number, number][] => { const v = rows.get(`end:${n}`)?.peak_rss_mb ?? rows.get(`join:${n}`)?.peak_rss_mb; return typeof v === 'number' ? [[n, (v * 1048576) / (n * n)]] : []; }) }],
+  });
 }
 
 main();

@@ -25,6 +25,10 @@ export interface SimArgs {
   delay: number;
   /** Give up on any one wait (join, detection, heal) after this many simulated seconds. */
   timeout: number;
+  /** Wall seconds between progress lines; 0: none. */
+  progress: number;
+  /** Stop the whole run after this many wall seconds, with a `stopped` line; 0: never. */
+  maxWall: number;
 }
 
 export class ArgError extends Error {
@@ -33,7 +37,8 @@ export class ArgError extends Error {
 
 export const USAGE = `usage: pnpm bench:sim [--nodes N] [--seconds S] [--idle-seconds S] [--loss P] [--seed N]
                       [--codec json|msgpack] [--seeds K] [--phases join,idle,broadcast,loss,crash,partition]
-                      [--profile lan|wan|local|fast] [--delay MS] [--timeout S]`;
+                      [--profile lan|wan|local|fast] [--delay MS] [--timeout S]
+                      [--progress WALL_S] [--max-wall WALL_S]`;
 
 const PROFILES: readonly ProfileName[] = ['lan', 'wan', 'local', 'fast'];
 
@@ -75,6 +80,8 @@ export function parseSimArgs(argv: readonly string[]): SimArgs | 'help' {
         profile: { type: 'string' },
         delay: { type: 'string' },
         timeout: { type: 'string' },
+        progress: { type: 'string' },
+        'max-wall': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -113,5 +120,7 @@ export function parseSimArgs(argv: readonly string[]): SimArgs | 'help' {
     profile,
     delay: int('delay', s('delay'), 1, 0, 10_000),
     timeout: num('timeout', s('timeout'), 300, 1, 86_400),
+    progress: num('progress', s('progress'), 10, 0, 86_400),
+    maxWall: num('max-wall', s('max-wall'), 0, 0, 7 * 86_400),
   };
 }

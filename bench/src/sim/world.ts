@@ -74,6 +74,8 @@ export class SimWorld {
       cluster.handle(PING_ALL, (msg) => this.onPing?.(obs, msg.id));
       this.clusters.push(cluster);
       this.transports.push(transport);
+      // Let the wall-clock progress timer run now and then: 10,000 creations take seconds.
+      if (i % 256 === 255) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

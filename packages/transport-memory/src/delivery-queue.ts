@@ -12,19 +12,22 @@ import type { VirtualClock } from './virtual-clock.js';
  * same instant (a zero-delay link) starts a new batch, which fires after the current one, as a
  * timer set from a timer callback would.
  */
-export type Arrival = (from: string, to: string, data: Uint8Array, reliable: boolean) => void;
+export type Arrival = (from: string, to: string, slot: number, data: Uint8Array, reliable: boolean) => void;
 
 class Batch {
   from: string[] = [];
   to: string[] = [];
+  /** The destination's endpoint slot, resolved at send time (see endpoints.ts). */
+  slot: number[] = [];
   data: Uint8Array[] = [];
   reliable: boolean[] = [];
   size = 0;
 
-  push(from: string, to: string, data: Uint8Array, reliable: boolean): void {
+  push(from: string, to: string, slot: number, data: Uint8Array, reliable: boolean): void {
     const i = this.size++;
     this.from[i] = from;
     this.to[i] = to;
+    this.slot[i] = slot;
     this.data[i] = data;
     this.reliable[i] = reliable;
   }
@@ -57,7 +60,7 @@ export class DeliveryQueue {
   }
 
   /** Schedule arrival `delay` virtual ms from now (rounded up, as the clock's timers are). */
-  schedule(from: string, to: string, data: Uint8Array, reliable: boolean, delay: number): void {
+  schedule(from: string, to: string, slot: number, data: Uint8Array, reliable: boolean, delay: number): void {
     const due = this.clock.now() + (delay > 0 ? Math.ceil(delay) : 0);
     let batch = this.byDue.get(due);
     if (batch === undefined) {
@@ -65,7 +68,7 @@ export class DeliveryQueue {
       this.byDue.set(due, batch);
       this.clock.setTimer(() => this.drain(due), due - this.clock.now());
     }
-    batch.push(from, to, data, reliable);
+    batch.push(from, to, slot, data, reliable);
   }
 
   private drain(due: number): void {
@@ -73,19 +76,30 @@ export class DeliveryQueue {
     if (batch === undefined) return;
     // Unlisted first: whatever is sent from here on for this same instant forms the next batch.
     this.byDue.delete(due);
-    const { from, to, data, reliable } = batch;
+    const failure = this.deliver(batch);
+    batch.clear();
+    if (this.pool.length < POOL_LIMIT) this.pool.push(batch);
+    if (failure !== undefined) throw failure.err;
+  }
+
+  /**
+   * The per-message loop, in a function of its own: it runs thousands of times per call and gets
+   * optimised on entry, where as part of drain() it was compiled on-stack mid-loop and thrown away
+   * at the loop's end, once per batch (V8's --trace-deopt showed it).
+   */
+  private deliver(batch: Batch): { err: unknown } | undefined {
+    const { from, to, slot, data, reliable } = batch;
+    const n = batch.size;
     let failure: { err: unknown } | undefined;
-    for (let i = 0; i < batch.size; i++) {
+    for (let i = 0; i < n; i++) {
       try {
-        this.arrive(from[i]!, to[i]!, data[i]!, reliable[i]!);
+        this.arrive(from[i]!, to[i]!, slot[i]!, data[i]!, reliable[i]!);
       } catch (err) {
         // One message's failure (an onEvent hook that throws) must not lose the rest of the batch;
         // the first error is rethrown once the batch is done, so the clock still counts it.
         failure ??= { err };
       }
     }
-    batch.clear();
-    if (this.pool.length < POOL_LIMIT) this.pool.push(batch);
-    if (failure !== undefined) throw failure.err;
+    return failure;
   }
 }

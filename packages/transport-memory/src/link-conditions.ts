@@ -26,14 +26,14 @@ function probability(p: number, what: string): number {
  * message, so the common case (nothing set) costs one size check.
  */
 export class LinkConditions {
-  private readonly loss = new Map<string, number>();
-  private readonly delay = new Map<string, LinkDelay>();
+  private readonly loss = new LinkTable<number>();
+  private readonly delay = new LinkTable<LinkDelay>();
   private readonly inboundLoss = new Map<string, number>();
   private cuts: Cut[] = [];
   private readonly isolated = new Set<string>();
 
   setLoss(from: string, to: string, p: number): void {
-    this.loss.set(linkKey(from, to), probability(p, 'setLoss'));
+    this.loss.set(from, to, probability(p, 'setLoss'));
   }
 
   setInboundLoss(address: string, p: number): void {
@@ -45,12 +45,12 @@ export class LinkConditions {
     if (jitter !== undefined && (!(jitter >= 0) || !Number.isFinite(jitter))) {
       throw new GrapevineError('ERR_INVALID_OPTION', `setDelay: bad jitter ${jitter}`);
     }
-    this.delay.set(linkKey(from, to), { ms, jitter });
+    this.delay.set(from, to, { ms, jitter });
   }
 
   /** Loss probability for a best-effort packet on from → to, or 0. */
   lossFor(from: string, to: string): number {
-    return this.loss.size === 0 ? 0 : (lookup(this.loss, from, to) ?? 0);
+    return this.loss.size === 0 ? 0 : (this.loss.lookup(from, to) ?? 0);
   }
 
   inboundLossFor(to: string): number {
@@ -59,7 +59,7 @@ export class LinkConditions {
   }
 
   delayFor(from: string, to: string): LinkDelay | undefined {
-    return this.delay.size === 0 ? undefined : lookup(this.delay, from, to);
+    return this.delay.size === 0 ? undefined : this.delay.lookup(from, to);
   }
 
   cut(from: Iterable<string>, to: Iterable<string>, twoWay: boolean): void {
@@ -88,10 +88,30 @@ export class LinkConditions {
   }
 }
 
-function linkKey(from: string, to: string): string {
-  return `${from}\u0000${to}`; // NUL cannot appear in an address someone meant
-}
+/**
+ * Per-link settings keyed by source, then destination. A lookup is on every message, so it must
+ * not build a key string per call (a `from + to` key cost a concatenation and a hash for each of
+ * the four wildcard tries, per packet, whenever any loss was set).
+ */
+class LinkTable<V> {
+  private readonly bySource = new Map<string, Map<string, V>>();
+  size = 0;
 
-function lookup<V>(map: Map<string, V>, from: string, to: string): V | undefined {
-  return map.get(linkKey(from, to)) ?? map.get(linkKey(from, ANY)) ?? map.get(linkKey(ANY, to)) ?? map.get(linkKey(ANY, ANY));
+  set(from: string, to: string, v: V): void {
+    let m = this.bySource.get(from);
+    if (m === undefined) this.bySource.set(from, (m = new Map()));
+    if (!m.has(to)) this.size++;
+    m.set(to, v);
+  }
+
+  /** The most specific setting: from → to, then from → '*', then '*' → to, then '*' → '*'. */
+  lookup(from: string, to: string): V | undefined {
+    const exact = this.bySource.get(from);
+    if (exact !== undefined) {
+      const v = exact.get(to) ?? exact.get(ANY);
+      if (v !== undefined) return v;
+    }
+    const any = this.bySource.get(ANY);
+    return any === undefined ? undefined : (any.get(to) ?? any.get(ANY));
+  }
 }

@@ -1,5 +1,6 @@
 import { GrapevineError, randomInt, seededRandom, type Random } from '@grapevine/core';
 import { DeliveryQueue } from './delivery-queue.js';
+import { Endpoints } from './endpoints.js';
 import { LinkConditions } from './link-conditions.js';
 import { PacketCopier } from './packet-copy.js';
 import { MemoryTransport, type Wire } from './memory-transport.js';
@@ -67,7 +68,7 @@ export class MemoryNetwork {
   readonly stats: NetworkStats = { delivered: 0, lost: 0, partitioned: 0, unreachable: 0 };
   private readonly rng: Random;
   private readonly links = new LinkConditions();
-  private readonly nodes = new Map<string, MemoryTransport>();
+  private readonly nodes = new Endpoints();
   private readonly defaultDelay: number;
   private readonly jitter: number;
   private readonly onEvent: ((event: NetworkEvent) => void) | undefined;
@@ -77,7 +78,8 @@ export class MemoryNetwork {
   /** Batches deliveries per arrival instant; undefined with flush 'timer', which needs a timer per message. */
   private readonly queue: DeliveryQueue | undefined;
   private readonly copier = new PacketCopier();
-  private readonly arriveFn = (from: string, to: string, data: Uint8Array, reliable: boolean): void => this.arrive(from, to, data, reliable);
+  private readonly arriveFn = (from: string, to: string, slot: number, data: Uint8Array, reliable: boolean): void =>
+    this.arrive(from, to, slot, data, reliable);
   private driver: RealTimeDriver | undefined;
   private nextHost = 1;
   private pruneAt = 65_536;
@@ -111,18 +113,16 @@ export class MemoryNetwork {
     let addr = address;
     if (addr === undefined) {
       do addr = fakeAddress(this.nextHost++);
-      while (this.nodes.get(addr)?.closed === false);
-    } else if (this.nodes.get(addr)?.closed === false) {
+      while (this.nodes.transportAt(addr)?.closed === false);
+    } else if (this.nodes.transportAt(addr)?.closed === false) {
       throw new GrapevineError('ERR_INVALID_OPTION', `address ${addr} is already in use on this network`);
     }
-    const t = new MemoryTransport(addr, this.wire);
-    this.nodes.set(addr, t);
-    return t;
+    return new MemoryTransport(addr, this.wire, this.nodes);
   }
 
   /** The transport currently registered at `address`, if any. */
   transport(address: string): MemoryTransport | undefined {
-    return this.nodes.get(address);
+    return this.nodes.transportAt(address);
   }
 
   /** Drop best-effort packets on from → to with probability p. '*' matches any address. */
@@ -175,22 +175,24 @@ export class MemoryNetwork {
 
   private sendPacket(from: string, to: string, data: Uint8Array): void {
     if (!this.links.reachable(from, to)) return this.drop('partitioned', from, to, false, data);
-    if (this.nodes.get(to)?.receiving !== true) return this.drop('unreachable', from, to, false, data);
+    const slot = this.nodes.slot(to);
+    if (slot < 0 || this.nodes.receivers[slot] === undefined) return this.drop('unreachable', from, to, false, data);
     const p = this.links.lossFor(from, to);
     if (p > 0 && this.rng.next() < p) return this.drop('lost', from, to, false, data);
     // Copied only once it will travel: the caller may reuse its buffer as soon as we return.
-    this.schedule(from, to, this.copier.copy(data), false, this.delay(from, to));
+    this.schedule(from, to, slot, this.copier.copy(data), false, this.delay(from, to));
   }
 
-  private schedule(from: string, to: string, data: Uint8Array, reliable: boolean, delay: number): void {
-    if (this.queue !== undefined) this.queue.schedule(from, to, data, reliable, delay);
-    else this.clock.setTimer(() => this.arrive(from, to, data, reliable), delay);
+  private schedule(from: string, to: string, slot: number, data: Uint8Array, reliable: boolean, delay: number): void {
+    if (this.queue !== undefined) this.queue.schedule(from, to, slot, data, reliable, delay);
+    else this.clock.setTimer(() => this.arrive(from, to, slot, data, reliable), delay);
   }
 
   private sendReliable(from: string, to: string, data: Uint8Array): Promise<void> | undefined {
     const delay = this.delay(from, to);
     const cut = !this.links.reachable(from, to);
-    if (cut || this.nodes.get(to)?.receiving !== true) {
+    const slot = this.nodes.slot(to);
+    if (cut || slot < 0 || this.nodes.receivers[slot] === undefined) {
       this.drop(cut ? 'partitioned' : 'unreachable', from, to, true, data);
       // Refused like a TCP connect: the answer takes a trip over the link.
       return new Promise<void>((_, reject) => {
@@ -206,14 +208,17 @@ export class MemoryNetwork {
     const due = Math.max(now + Math.ceil(delay), this.reliableTail.get(key) ?? 0);
     if (this.reliableTail.size > this.pruneAt) this.pruneReliableTails(now);
     this.reliableTail.set(key, due);
-    this.schedule(from, to, this.copier.copy(data), true, due - now);
+    this.schedule(from, to, slot, this.copier.copy(data), true, due - now);
     return undefined;
   }
 
-  private arrive(from: string, to: string, data: Uint8Array, reliable: boolean): void {
-    const dest = this.nodes.get(to);
+  private arrive(from: string, to: string, slot: number, data: Uint8Array, reliable: boolean): void {
+    // The slot is the address's for the network's life, so a transport started there since the
+    // send (a restart) gets the message, as a restarted process would get a UDP datagram.
+    const nodes = this.nodes;
+    const receiver = nodes.receivers[slot];
     // Conditions are checked again on arrival: a partition or crash can happen while in flight.
-    if (dest === undefined || !dest.receiving) return this.drop('unreachable', from, to, reliable, data);
+    if (receiver === undefined) return this.drop('unreachable', from, to, reliable, data);
     if (!this.links.reachable(from, to)) return this.drop('partitioned', from, to, reliable, data);
     if (!reliable) {
       const p = this.links.inboundLossFor(to);
@@ -221,7 +226,13 @@ export class MemoryNetwork {
     }
     this.stats.delivered++;
     this.onEvent?.({ kind: 'delivered', time: this.clock.now(), from, to, reliable, bytes: data.byteLength });
-    dest.deliver(data, from, reliable);
+    if (reliable) nodes.reliableIn[slot]!++;
+    else nodes.packetsIn[slot]!++;
+    try {
+      receiver.onMessage(data, { from, reliable });
+    } catch {
+      nodes.transports[slot]!.receiverFailed();
+    }
   }
 
   private drop(kind: Exclude<NetworkEventKind, 'delivered'>, from: string, to: string, reliable: boolean, data: Uint8Array): void {

@@ -44,6 +44,31 @@ describe('MemoryNetwork delivery', () => {
     expect(net.createTransport().address).not.toBe('10.0.0.1:7946');
   });
 
+  it('a restart at an address gets what was in flight to it; the old transport keeps its own counts', async () => {
+    const { clock, inbox, net, node } = setup({ defaultDelay: 5 });
+    const a = await node();
+    const b = await node();
+    a.sendPacket(b.address, bytes('first'));
+    await clock.advance(5);
+    a.sendPacket(b.address, bytes('in flight'));
+    await a.sendReliable(b.address, bytes('reliable in flight'));
+    await b.crash();
+    a.sendPacket(b.address, bytes('to nobody')); // refused at send: nothing is listening
+    const b2 = await node(b.address);
+    expect(net.transport(b.address)).toBe(b2);
+    await clock.advance(5);
+    expect(inbox.map((m) => `${m.text}@${m.at}`)).toEqual(['first@5', 'in flight@10', 'reliable in flight@10']);
+    expect(inbox.at(-1)!.to).toBe(b2.address);
+    expect(b.stats).toMatchObject({ packetsReceived: 1, reliableReceived: 0 });
+    expect(b2.stats).toMatchObject({ packetsReceived: 1, reliableReceived: 1 });
+    expect(net.stats).toMatchObject({ delivered: 3, unreachable: 1 });
+    await b.close(); // closing the old transport again must not stop the new one
+    a.sendPacket(b.address, bytes('after'));
+    await clock.advance(5);
+    expect(inbox.at(-1)!.text).toBe('after');
+    expect({ ...b2.stats }).toMatchObject({ packetsReceived: 2 });
+  });
+
   it('uses per-link delay and jitter, with wildcards', async () => {
     const { clock, inbox, net, node } = setup({ defaultDelay: 1 });
     const a = await node();

@@ -2,11 +2,16 @@
  * The protocol at the scale the suite can afford: N nodes (GRAPEVINE_SCALE_SIM_N, default below)
  * join three seeds at t=0 on 1 ms links, converge, then under 5% packet loss one crashes and every
  * other node must declare it dead within the Lifeguard bound, with no live node declared dead.
- * Views are kept from member events (O(1) per event), so the harness adds no N² work of its own.
+ * Views are kept from member events (O(1) per event) and convergence is an O(N) count every 50
+ * simulated ms, so the harness adds no N² work of its own.
  * A second test replays a smaller lossy run from one seed twice and demands the same trace.
  *
- * The default is 500 because that is what fits the suite's budget today (about 20 s on the shared
- * 2-core machine); N=1000 passes too but takes 115-150 s there (docs/scale.md has the figures):
+ * The default is 500 because that is what fits the suite's budget with today's core. N=1000
+ * passes but costs about 87 s of CPU, 88 s of wall at load 3 (docs/scale.md, "The tests"), four
+ * fifths of it in the protocol's mass join (every node learns N facts; the simulator itself is a
+ * few per cent), so the issue's "1,000 nodes in under a minute" waits on the join work in core.
+ * Joining in waves was tried and costs as much CPU (the same N² facts are gossiped) while taking
+ * longer to converge, so the test keeps the mass join. Opt in with:
  *   GRAPEVINE_SCALE_SIM_N=1000 npx vitest run packages/core/test/sim/scale-sim.test.ts
  */
 import { describe, expect, it } from 'vitest';
@@ -80,8 +85,12 @@ describe(`simulation at scale (N=${N}, seed ${SEED})`, () => {
       const joined = await w.clock.runUntil(() => fullViews(w, N) === N, { timeout: 120_000, step: 50 });
       expect(joined, `views complete: ${fullViews(w, N)}/${N}`).toBe(true);
 
+      // Loss starts a second before the crash and stays on until every verdict is in: the whole
+      // detection window (at least the minimum suspicion timeout) runs at 5% loss, which is what
+      // "no false death under loss" is checked over. (A longer lossy warm-up cost 5 simulated s of
+      // the join's gossip still draining, a tenth of the test's CPU at N=1000, and checked nothing more.)
       w.net.setLoss('*', '*', 0.05);
-      await w.clock.advance(5_000);
+      await w.clock.advance(1_000);
       const victim = N - 1;
       const deadAt = new Float64Array(N).fill(Number.NaN);
       let deadBy = 0;
