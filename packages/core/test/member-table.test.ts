@@ -106,6 +106,13 @@ describe('membership on the compact table', () => {
     expect(m.hasAddress('10.0.0.160:1')).toBe(true);
     expect(m.get('m161')).toMatchObject({ state: 'alive', incarnation: 1, instance: 7, meta: { zone: 'a' }, appVersion: 'v2', protocol: 1 });
     expect(m.get('m190')!.suspicion?.running).toBe(true);
+    // peek reads the same row in place (after the compaction moved it), and never self.
+    const held = m.get('m161')!;
+    const peeked = m.peek('m161')!;
+    for (const f of ['state', 'address', 'incarnation', 'instance', 'metaVersion', 'meta', 'protocol', 'appVersion'] as const) expect(peeked[f]).toEqual(held[f]);
+    expect(m.peek('m190')!.state).toBe('suspect');
+    expect(m.peek('self')).toBeUndefined();
+    expect(m.peek('m10')).toBeUndefined();
     events.length = 0;
     m.onAlive({ k: 5, name: 'm195', addr: '10.0.0.195:1', inc: 2, inst: 7, metaVer: 1, meta: {}, app: 'v2' }); // refuted
     clock.advance(profiles.lan.probeInterval * 200);

@@ -22,8 +22,7 @@ import type { GossipMsg } from './user-wire.js';
 export const MIN_REFRAME_BYTES = 192;
 
 export class Relay {
-  /** Parts relayed from their bytes / re-encoded because the bytes did not match the frame. */
-  framed = 0;
+  /** Parts re-encoded because their bytes did not match this codec's frame. */
   mismatched = 0;
 
   constructor(private readonly codec: Codec) {}
@@ -49,7 +48,6 @@ export class Relay {
     out.set(outFrame.before, 0);
     out.set(part.subarray(start, end), outFrame.before.length);
     out.set(outFrame.after, outFrame.before.length + payloadLen);
-    this.framed++;
     return out;
   }
 }

@@ -11,19 +11,20 @@
  * a field that differs, extra fields, metadata that is not the same map — takes the full path and
  * is validated (and, when malformed, dropped and counted) as before.
  */
-import type { MemberRecord } from './membership.js';
+import type { HeldFields } from './member-views.js';
 
 /**
  * Is the decoded alive `v` (wire layout [5, name, addr, inc, inst, metaVer, meta, proto, app],
- * messages.ts) exactly the alive news `r` holds? `r` is the record under v[1], not ourselves.
+ * messages.ts) exactly the alive news `r` holds? `r` is what is held under v[1]
+ * (Membership.peek: a record or the row read in place), not ourselves.
  */
-export function isHeldAlive(v: readonly unknown[], r: MemberRecord): boolean {
+export function isHeldAlive(v: readonly unknown[], r: HeldFields): boolean {
   return v.length === 9 && r.state === 'alive' && v[3] === r.incarnation && v[4] === r.instance && v[5] === r.metaVersion
     && v[2] === r.address && v[7] === r.protocol && v[8] === r.appVersion && sameMeta(v[6], r.meta);
 }
 
 /** Is the state `s` (from a push-pull) exactly the alive news `r` holds? */
-export function isHeldState(s: { addr: string; inc: number; inst: number; metaVer: number; state: string }, r: MemberRecord): boolean {
+export function isHeldState(s: { addr: string; inc: number; inst: number; metaVer: number; state: string }, r: HeldFields): boolean {
   return s.state === 'alive' && r.state === 'alive' && s.inc === r.incarnation && s.inst === r.instance && s.metaVer === r.metaVersion
     && s.addr === r.address;
 }

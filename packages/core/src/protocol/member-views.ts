@@ -103,6 +103,28 @@ export class RecordMap implements Iterable<[string, MemberRecord]> {
   }
 }
 
+/** The fields a held-copy check reads (held-news.ts); a MemberRecord has them all. */
+export type HeldFields = Pick<MemberRecord, 'state' | 'address' | 'incarnation' | 'instance' | 'metaVersion' | 'meta' | 'protocol' | 'appVersion'>;
+
+/**
+ * One row read in place, for a check that reads a few fields and keeps nothing: the held-copy
+ * reject runs on most packets of a mass join, where a record built per copy would be an object
+ * allocated for every copy only to be compared and dropped. One cursor per table, moved by each
+ * call; never keep it.
+ */
+export class RowCursor implements HeldFields {
+  row = 0;
+  constructor(private readonly t: MemberTable) {}
+  get state(): MemberState { return STATE_FROM_CODE[this.t.state[this.row]!]!; }
+  get address(): string { return this.t.addrs[this.row]!; }
+  get incarnation(): number { return this.t.inc[this.row]!; }
+  get instance(): number { return this.t.inst[this.row]!; }
+  get metaVersion(): number { return this.t.metaVer[this.row]!; }
+  get meta(): Meta { return this.t.profiles[this.row]!.meta; }
+  get protocol(): number { return this.t.profiles[this.row]!.proto; }
+  get appVersion(): string { return this.t.profiles[this.row]!.app; }
+}
+
 /** The public, immutable view of a record (what events and the Cluster API hand out). */
 export function snapshot(r: MemberRecord): Member {
   return {

@@ -21,7 +21,7 @@ import { Suspicion, minSuspicionTimeout } from './suspicion.js';
 import { FifoDeadlines } from './fifo-deadlines.js';
 import { EMPTY_META, NO_POOL, type Pool } from './string-pool.js';
 import { ALIVE, DEAD, LEFT, MemberTable, SUSPECT, type RowSet } from './member-table.js';
-import { RecordMap, RecordSet, rowMember, rowRecord, snapshot, type MemberRecord, type SelfRecord } from './member-views.js';
+import { RecordMap, RecordSet, RowCursor, rowMember, rowRecord, snapshot, type HeldFields, type MemberRecord, type SelfRecord } from './member-views.js';
 
 export { snapshot, type MemberRecord, type SelfRecord } from './member-views.js';
 
@@ -54,6 +54,7 @@ export interface MembershipHooks {
 
 export class Membership {
   private readonly t: MemberTable;
+  private readonly cursor: RowCursor;
   /** Every member (self included) by name, in the order first seen. */
   readonly records: RecordMap;
   readonly self: SelfRecord;
@@ -88,6 +89,7 @@ export class Membership {
     this.self = { ...self, state: 'alive', stateChangedAt: clock.now() };
     // The index hash is seeded from the instance id's low bits (12 of them random, see member.ts).
     this.t = new MemberTable(self.instance % 0x1_0000_0000);
+    this.cursor = new RowCursor(this.t);
     this.liveRows = this.t.newSet();
     this.deadRows = this.t.newSet();
     this.leftRows = this.t.newSet();
@@ -131,6 +133,14 @@ export class Membership {
 
   get(name: string): MemberRecord | undefined {
     return this.records.get(name);
+  }
+
+  /** Another member's row read in place (no record built), for held-news.ts; moved by the next call. */
+  peek(name: string): HeldFields | undefined {
+    const row = name === this.self.name ? -1 : this.t.find(name);
+    if (row < 0) return undefined;
+    this.cursor.row = row;
+    return this.cursor;
   }
 
   /** Members that are alive or suspect, self included: N in every formula. */

@@ -142,8 +142,8 @@ export class SwimNode implements MessengerHost {
     );
     // A push-pull state exactly as held changes nothing: skipped before the merge (held-news.ts).
     this.pushPull.skipHeld = (s) => {
-      const r = this.members.get(s.name);
-      return r !== undefined && r !== this.members.self && isHeldState(s, r) && !this.introductions.has(s.name);
+      const r = this.members.peek(s.name);
+      return r !== undefined && isHeldState(s, r) && !this.introductions.has(s.name);
     };
     const timer = (fn: () => void, ms: number): TimerHandle => this.timers.set(fn, ms);
     this.antiEntropy = new AntiEntropy({
@@ -332,8 +332,8 @@ export class SwimNode implements MessengerHost {
   private holdsAlready(v: unknown[]): boolean {
     const name = v[1];
     if (typeof name !== 'string') return false;
-    const r = this.members.get(name);
-    return r !== undefined && r !== this.members.self && isHeldAlive(v, r) && !this.introductions.has(name);
+    const r = this.members.peek(name);
+    return r !== undefined && isHeldAlive(v, r) && !this.introductions.has(name);
   }
 
   // ---- join, anti-entropy, healing ---------------------------------------------------------
