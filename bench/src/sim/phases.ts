@@ -65,6 +65,8 @@ export async function joinPhase(world: SimWorld, args: SimArgs): Promise<Fields>
 function gcMemoryPerEntry(n: number): Fields {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) return {};
+  // Twice: array buffers whose views die in one collection are freed by the next.
+  gc();
   gc();
   const after = process.memoryUsage();
   return { gc_memory_bytes_per_member_entry: Math.round((after.heapUsed + after.arrayBuffers) / (n * n)) };
