@@ -44,11 +44,6 @@ export async function joinPhase(world: SimWorld, args: SimArgs): Promise<Fields>
   p99 = at99;
   const done = at99 === null ? null : await waitFor(world, full, args.timeout * 1000 - at99, step);
   const heap = process.memoryUsage().heapUsed;
-  // With node --expose-gc, the same after a full GC and with the typed arrays' backing stores
-  // (outside the heap; the compact member table's columns live there): what the entries hold.
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  const after = process.memoryUsage();
   return {
     joins_failed: failed,
     joins_settled: settled,
@@ -58,15 +53,30 @@ export async function joinPhase(world: SimWorld, args: SimArgs): Promise<Fields>
     resolution_ms: step,
     // Whole heap over N·N member entries: an upper bound on one entry's cost, everything included.
     heap_bytes_per_member_entry: Math.round(heap / (n * n)),
-    ...(gc ? { gc_memory_bytes_per_member_entry: Math.round((after.heapUsed + after.arrayBuffers) / (n * n)) } : {}),
+    ...gcMemoryPerEntry(n),
   };
+}
+
+/**
+ * With node --expose-gc: heap plus the typed arrays' backing stores (outside the heap; the member
+ * table's columns and the queues' arenas live there) after a full GC, over N·N member entries:
+ * everything in the process, what the entries hold. Nothing without --expose-gc.
+ */
+function gcMemoryPerEntry(n: number): Fields {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return {};
+  // Twice: array buffers whose views die in one collection are freed by the next.
+  gc();
+  gc();
+  const after = process.memoryUsage();
+  return { gc_memory_bytes_per_member_entry: Math.round((after.heapUsed + after.arrayBuffers) / (n * n)) };
 }
 
 /** Per-node traffic, CPU and memory over `idleSeconds` of a converged cluster without loss. */
 export async function idlePhase(world: SimWorld, args: SimArgs): Promise<Fields> {
   world.resetFalse();
   await world.clock.advance(args.idleSeconds * 1000);
-  return { false_deaths: world.falseDeaths, false_suspects: world.falseSuspects };
+  return { false_deaths: world.falseDeaths, false_suspects: world.falseSuspects, ...gcMemoryPerEntry(world.opts.nodes) };
 }
 
 /** One node broadcasts; the time for 99%, 99.99% and 100% of the others to deliver it. */

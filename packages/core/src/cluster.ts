@@ -55,8 +55,6 @@ export class Cluster<S = unknown> {
   private state: 'running' | 'leaving' | 'closed' = 'running';
   /** The clock this cluster runs on (virtual in simulations); plugins time their work by it. */
   readonly clock: Clock;
-  private memberAddresses: Set<string> | undefined;
-  private memberAddressesAt = 0;
   private readonly wrapStream: (ch: StreamChannel, opts: StreamOptions) => S;
 
   private constructor(opts: ClusterOptions<S>, config: ProtocolConfig) {
@@ -172,27 +170,12 @@ export class Cluster<S = unknown> {
 
   /**
    * True when a member other than this node, alive or suspect, advertises `address` (what
-   * TransportReceiver.isMember answers). An address no record holds is answered from the
-   * membership's address index at once, so a flood of strangers costs a lookup each; for the
-   * others the live addresses are indexed in a set rebuilt when it is over a second old or misses.
+   * TransportReceiver.isMember answers): one lookup in the membership's address index, current
+   * to the moment. (A set of live addresses rebuilt every second cost ~40 bytes per member and
+   * answered from a view up to a second old.)
    */
   hasMemberAt(address: string): boolean {
-    if (!this.node.members.hasAddress(address)) return false;
-    const now = this.clock.now();
-    if (this.memberAddresses === undefined || now - this.memberAddressesAt > 1000) this.indexMemberAddresses(now);
-    else if (this.memberAddresses.has(address)) return true;
-    else this.indexMemberAddresses(now);
-    return this.memberAddresses?.has(address) ?? false;
-  }
-
-  private indexMemberAddresses(now: number): void {
-    const set = new Set<string>();
-    const self = this.node.members.self;
-    for (const r of this.node.members.records.values()) {
-      if (r !== self && (r.state === 'alive' || r.state === 'suspect')) set.add(r.address);
-    }
-    this.memberAddresses = set;
-    this.memberAddressesAt = now;
+    return this.node.members.hasLiveAddress(address);
   }
 
   member(name: string): Member | undefined {

@@ -62,12 +62,15 @@ describe('broadcast queue under mixed sizes', () => {
   it('sends every entry exactly `limit` times when a packet stops at the skip limit after taking some', () => {
     const limit = 3;
     const q = new BroadcastQueue(1000);
-    const keyOf = new Map<Uint8Array, string>();
+    // The queue copies parts into its own storage: an entry is known by its first byte.
+    const keys: string[] = [];
     const add = (key: string, len: number): void => {
       const part = new Uint8Array(len);
-      keyOf.set(part, key);
+      part[0] = keys.length;
+      keys.push(key);
       q.enqueue(key, part);
     };
+    const keyOf = { get: (p: Uint8Array): string | undefined => keys[p[0]!] };
     // Oldest to newest: a small entry, 20 too large for a nearly full packet, a small one.
     add('small-old', 10);
     for (let i = 0; i < 20; i++) add(`big${i}`, 500);

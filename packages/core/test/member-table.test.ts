@@ -59,6 +59,9 @@ describe('member table', () => {
       }
       const addrs = new Set([...model.values()].map((m) => m.addr));
       for (let a = 0; a <= 40; a++) expect(t.hasAddress(`10.0.0.${a}:7946`)).toBe(addrs.has(`10.0.0.${a}:7946`));
+      // liveAt: an alive (here: not dead) row other than row 0 at that address.
+      const liveAddrs = new Set([...model].filter(([n, m]) => !m.dead && t.find(n) !== 0).map(([, m]) => m.addr));
+      for (let a = 0; a <= 40; a++) expect(t.liveAt(`10.0.0.${a}:7946`)).toBe(liveAddrs.has(`10.0.0.${a}:7946`));
       const inSets = new Set<number>();
       for (const s of [live, dead]) for (let i = 0; i < s.size; i++) inSets.add(s.at(i));
       expect(inSets).toEqual(new Set(order));

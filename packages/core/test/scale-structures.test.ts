@@ -229,3 +229,45 @@ describe('string pool', () => {
     expect(pool.size).toBe(0);
   });
 });
+
+describe('broadcast queue storage', () => {
+  it('hands back the exact bytes queued, through repacks, supersedes and evictions, calls each done once, and gives its storage back when drained', () => {
+    fc.assert(fc.property(fc.array(fc.record({ key: fc.nat(60), len: fc.integer({ min: 1, max: 300 }), take: fc.boolean() }), { maxLength: 400 }), fc.integer({ min: 1, max: 80 }), (ops, max) => {
+      const q = new BroadcastQueue(max);
+      const want = new Map<string, Uint8Array>();
+      const doneCalls = new Map<number, number>();
+      let serial = 0;
+      const check = (parts: Uint8Array[]): void => {
+        for (const p of parts) {
+          // Every part names its key in its first byte and repeats its serial through the rest.
+          const key = `k${p[0]}`;
+          expect(want.has(key)).toBe(true);
+          expect([...p]).toEqual([...want.get(key)!]);
+        }
+      };
+      for (const o of ops) {
+        const id = serial++;
+        const part = new Uint8Array(o.len).fill(id & 255);
+        part[0] = o.key;
+        const key = `k${o.key}`;
+        want.set(key, part.slice());
+        doneCalls.set(id, 0);
+        q.enqueue(key, part, () => doneCalls.set(id, doneCalls.get(id)! + 1));
+        part.fill(0); // the queue holds its own copy
+        if (o.take) check(q.take(1400, 2, 255, 3));
+      }
+      for (let i = 0; i < 10_000 && q.size > 0; i++) check(q.take(1400, 2, 255, 3));
+      expect(q.size).toBe(0);
+      for (const n of doneCalls.values()) expect(n).toBe(1);
+      expect(q.storageBytes).toBeLessThanOrEqual(16 * 20);
+    }));
+  });
+
+  it('keeps a part handed out by take() unchanged while the queue goes on', () => {
+    const q = new BroadcastQueue(100);
+    q.enqueue('a', new Uint8Array(40).fill(7));
+    const [got] = q.take(1400, 2, 10, 1);
+    for (let i = 0; i < 200; i++) q.enqueue(`k${i}`, new Uint8Array(50).fill(i & 255));
+    expect([...got!]).toEqual(new Array(40).fill(7));
+  });
+});

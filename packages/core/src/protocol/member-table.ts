@@ -108,6 +108,17 @@ export class MemberTable {
     }
   }
 
+  /** Does a row other than row 0 (the node itself) in state alive or suspect have address `addr`? */
+  liveAt(addr: string): boolean {
+    const idx = this.byAddr;
+    const mask = idx.length - 1;
+    for (let i = this.hash(addr) & mask; ; i = (i + 1) & mask) {
+      const r = idx[i]!;
+      if (r === EMPTY) return false;
+      if (r !== 0 && this.addrs[r] === addr && (this.state[r] === ALIVE || this.state[r] === SUSPECT)) return true;
+    }
+  }
+
   /** Append a row for a member not in the table; returns its row. */
   insert(v: RowInit): number {
     if (this.rows === this.state.length) this.growColumns();

@@ -112,6 +112,14 @@ export class Membership {
     return this.t.hasAddress(addr);
   }
 
+  /**
+   * Is `addr` the address of a member other than this node that is alive or suspect? Read from the
+   * table's address index (O(1) expected), so no caller keeps its own set of live addresses.
+   */
+  hasLiveAddress(addr: string): boolean {
+    return this.t.liveAt(addr);
+  }
+
   /** The record of a row: self's own object, or a copy of the row. */
   private record(row: number): MemberRecord {
     return row === SELF ? this.self : rowRecord(this.t, row, this.suspicions.get(this.t.names[row]!));
@@ -266,8 +274,10 @@ export class Membership {
         metaVersion: a.metaVer, stateChangedAt: this.clock.now(), profile: this.pool.profile(a.meta, app, proto),
       });
       this.place(added, undefined, ALIVE);
-      this.hooks.added(a.name);
-      this.hooks.disseminate(a.name, a);
+      // The table's (pooled) name, not the decoder's copy: the probe order and the queues keep
+      // the name they are given, one per member per node (docs/scale.md#memory).
+      this.hooks.added(t.names[added]!);
+      this.hooks.disseminate(t.names[added]!, a);
       this.event('alive', added);
       return;
     }
@@ -281,7 +291,7 @@ export class Membership {
       this.setProfile(row, a.meta, app, proto);
       t.metaVer[row] = a.metaVer;
       this.hooks.log('info', { member: a.name, instance: a.inst }, 'member restarted; old instance retired');
-      this.hooks.disseminate(a.name, a);
+      this.hooks.disseminate(t.names[row]!, a);
       this.event('alive', row, prev);
       return;
     }
@@ -292,7 +302,7 @@ export class Membership {
       this.setProfile(row, a.meta, t.profiles[row]!.app, t.profiles[row]!.proto);
       t.metaVer[row] = a.metaVer;
       this.moveAddress(row, a.addr);
-      this.hooks.disseminate(a.name, a);
+      this.hooks.disseminate(t.names[row]!, a);
       this.event('updated', row);
       return;
     }
@@ -303,7 +313,7 @@ export class Membership {
       this.setProfile(row, a.meta, t.profiles[row]!.app, t.profiles[row]!.proto);
       t.metaVer[row] = a.metaVer;
     }
-    this.hooks.disseminate(a.name, a);
+    this.hooks.disseminate(t.names[row]!, a);
     if (t.state[row] !== ALIVE) {
       const prev = this.setState(row, ALIVE);
       this.event('alive', row, prev);
@@ -352,7 +362,7 @@ export class Membership {
       // Lifeguard: an independent confirmation of the current suspicion shortens its timeout;
       // re-gossip it so others count it too.
       if (t.state[row] === SUSPECT && s.inst === t.inst[row] && s.inc === t.inc[row]) {
-        if (this.suspicions.get(s.name)?.confirm(s.from)) this.hooks.disseminate(s.name, s);
+        if (this.suspicions.get(s.name)?.confirm(s.from)) this.hooks.disseminate(t.names[row]!, s);
       }
       return;
     }
@@ -372,7 +382,7 @@ export class Membership {
       this.hooks.count('suspicion-timeouts');
       this.onDead({ k: 7, name, inc, from: this.self.name, inst: this.t.inst[now]! });
     }));
-    this.hooks.disseminate(s.name, s);
+    this.hooks.disseminate(name, s);
     if (prev !== 'suspect') this.event('suspect', row, prev);
   }
 
@@ -392,7 +402,7 @@ export class Membership {
     if (d.inst !== t.inst[row] || !outranks(d.inc, state, t.inc[row]!, t.state[row]!)) return;
     t.inc[row] = d.inc;
     const prev = this.setState(row, state);
-    this.hooks.disseminate(d.name, d);
+    this.hooks.disseminate(t.names[row]!, d);
     this.event(STATE_FROM_CODE[state]!, row, prev);
   }
 

@@ -30,6 +30,10 @@ export class VersionGate {
 
   /** null when compatible, else the reason for refusing. */
   check(name: string, protocol: number, app: string): string | null {
+    // Without a hook an accepted verdict is one range test: nothing is cached for it. (The cache
+    // held a key string and a map entry per member, ~80 bytes, on every node: docs/scale.md#memory.)
+    // Refusals still go through the cache, so each is logged once.
+    if (!this.hook && protocol >= MIN_PROTOCOL_VERSION && protocol <= PROTOCOL_VERSION) return null;
     const key = `${name}\u0000${protocol}\u0000${app}`;
     const cached = this.verdicts.get(key);
     if (cached !== undefined) return cached;
