@@ -18,6 +18,8 @@ export interface WorldOptions {
   codec: SimCodec;
   profile: ProfileName;
   delay: number;
+  /** Core option overrides for every node. */
+  config?: Record<string, unknown>;
 }
 
 export class SimWorld {
@@ -66,6 +68,7 @@ export class SimWorld {
         random: seededRandom((Math.imul(this.opts.seed, 7919) + i) >>> 0),
         profile: this.opts.profile,
         stringPool: this.pool,
+        ...(this.opts.config ?? {}),
         ...(this.codec ? { codec: this.codec } : {}),
       });
       const obs = i;

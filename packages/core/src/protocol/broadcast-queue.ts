@@ -20,6 +20,8 @@ export interface QueuedBroadcast {
   readonly id: number;
   /** Called once the entry leaves the queue (sent its limit, superseded or dropped). */
   readonly done?: () => void;
+  /** Fewer transmissions than take()'s limit for this entry (a join's news: reconcile.ts). */
+  readonly max?: number;
 }
 
 export class BroadcastQueue {
@@ -36,13 +38,15 @@ export class BroadcastQueue {
     return this.byKey.size;
   }
 
-  enqueue(key: string, part: Uint8Array, done?: () => void): void {
+  enqueue(key: string, part: Uint8Array, done?: () => void, max?: number): void {
     const old = this.byKey.get(key);
     if (old) {
       this.unlink(old);
       old.done?.();
     }
-    const entry: QueuedBroadcast = done ? { key, part, transmits: 0, id: this.nextId++, done } : { key, part, transmits: 0, id: this.nextId++ };
+    const entry: QueuedBroadcast = done
+      ? { key, part, transmits: 0, id: this.nextId++, done }
+      : max !== undefined ? { key, part, transmits: 0, id: this.nextId++, max } : { key, part, transmits: 0, id: this.nextId++ };
     this.byKey.set(key, entry);
     this.bucket(0).push(entry); // the newest id: its place is the end
     if (this.byKey.size > this.maxEntries) this.evict();
@@ -124,7 +128,7 @@ export class BroadcastQueue {
     let runTo = -1;
     for (const e of sent) {
       e.transmits++;
-      if (e.transmits >= limit) {
+      if (e.transmits >= limit || (e.max !== undefined && e.transmits >= e.max)) {
         this.byKey.delete(e.key);
         e.done?.();
         continue;

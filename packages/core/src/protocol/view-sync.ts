@@ -47,6 +47,8 @@ export class ViewSync {
   /** The last disagreeing sender seen in the packet being processed (compared when it is done). */
   private pendingName: string | undefined;
   private pendingDigest = 0;
+  /** Told of every disagreeing peer (reconcile.ts pulls from the last one). */
+  onMismatch: ((from: string) => void) | undefined;
 
   constructor(
     private readonly env: NodeEnv,
@@ -93,6 +95,7 @@ export class ViewSync {
       return;
     }
     m.increment('grapevine.view-digest.mismatch');
+    this.onMismatch?.(from);
     if (mine !== this.streakBase) {
       this.streakBase = mine;
       this.streak = 0;
