@@ -31,6 +31,8 @@ export interface SimArgs {
   maxWall: number;
   /** Core option overrides for every node (`--config '{"joinRetransmits":3}'`): for A/B runs. */
   config: Record<string, unknown>;
+  /** Add every phase's protocol counters (summed over nodes, since the last phase) to its line. */
+  counters: boolean;
 }
 
 export class ArgError extends Error {
@@ -40,7 +42,7 @@ export class ArgError extends Error {
 export const USAGE = `usage: pnpm bench:sim [--nodes N] [--seconds S] [--idle-seconds S] [--loss P] [--seed N]
                       [--codec json|msgpack] [--seeds K] [--phases join,idle,broadcast,loss,crash,partition]
                       [--profile lan|wan|local|fast] [--delay MS] [--timeout S]
-                      [--progress WALL_S] [--max-wall WALL_S] [--config JSON]`;
+                      [--progress WALL_S] [--max-wall WALL_S] [--config JSON] [--counters]`;
 
 const PROFILES: readonly ProfileName[] = ['lan', 'wan', 'local', 'fast'];
 
@@ -85,6 +87,7 @@ export function parseSimArgs(argv: readonly string[]): SimArgs | 'help' {
         progress: { type: 'string' },
         'max-wall': { type: 'string' },
         config: { type: 'string' },
+        counters: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -126,6 +129,7 @@ export function parseSimArgs(argv: readonly string[]): SimArgs | 'help' {
     progress: num('progress', s('progress'), 10, 0, 86_400),
     maxWall: num('max-wall', s('max-wall'), 0, 0, 7 * 86_400),
     config: parseConfig(s('config')),
+    counters: values.counters === true,
   };
 }
 

@@ -79,6 +79,16 @@ export class Reconciler {
     return this.p.cfg.reconcile && this.p.cfg.viewDigest;
   }
 
+  /**
+   * Whether reconciliation is handling our disagreements: on, and its last exchange was not one
+   * that brought nothing (it backs off then). While it is, a digest push-pull (a random sample of
+   * a whole table, mostly members we hold) is left out; once it stalls — a death or a refused
+   * member, which it cannot carry — the digest push-pull runs as before.
+   */
+  handling(): boolean {
+    return this.enabled && this.gap <= this.p.cfg.reconcileInterval;
+  }
+
   /** A ping or ack from `name` carried a digest other than ours (view-sync.ts). */
   noteMismatch(name: string): void {
     if (this.enabled) this.candidate = name;

@@ -158,6 +158,11 @@ export class SwimNode implements MessengerHost {
       env, cfg, members: this.members, pushPull: this.pushPull, viewDigest: this.viewDigest, timer, stopped: () => this.stopped,
     });
     this.viewSync = new ViewSync(env, cfg, this.members, this.viewDigest, (addr) => {
+      // Reconciliation pulls just what differs; the digest push-pull is for what it cannot settle.
+      if (this.reconciler.handling()) {
+        env.metrics.increment('grapevine.view-digest.sync-deferred');
+        return;
+      }
       this.antiEntropy.checkViewDigest();
       this.pushPull.exchange(addr, false).catch(() => env.metrics.increment('grapevine.view-digest.sync-failed'));
     });
