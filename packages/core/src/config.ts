@@ -156,7 +156,7 @@ const lan: ProtocolConfig = {
   reconcileBucketMembers: 16,
   reconcileMaxBuckets: 1024,
   reconcileMaxMembers: 256,
-  joinRetransmits: 0,
+  joinRetransmits: 2,
   deadRetention: 60_000,
   reconnectInterval: 10_000,
   joinTimeout: 5_000,
