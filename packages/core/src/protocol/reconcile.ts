@@ -94,6 +94,15 @@ export class Reconciler {
     if (this.enabled) this.candidate = name;
   }
 
+  /**
+   * A disagreement with `name` has lasted (view-sync's streak): reconcile with it now rather than
+   * at the next tick, within the same rate limit.
+   */
+  urge(name: string): void {
+    this.noteMismatch(name);
+    this.tick();
+  }
+
   /** Every reconcileInterval: one request to the last disagreeing peer, if any and not backing off. */
   tick(): void {
     if (!this.enabled) return;

@@ -157,10 +157,11 @@ export class SwimNode implements MessengerHost {
     this.antiEntropy = new AntiEntropy({
       env, cfg, members: this.members, pushPull: this.pushPull, viewDigest: this.viewDigest, timer, stopped: () => this.stopped,
     });
-    this.viewSync = new ViewSync(env, cfg, this.members, this.viewDigest, (addr) => {
+    this.viewSync = new ViewSync(env, cfg, this.members, this.viewDigest, (addr, name) => {
       // Reconciliation pulls just what differs; the digest push-pull is for what it cannot settle.
       if (this.reconciler.handling()) {
         env.metrics.increment('grapevine.view-digest.sync-deferred');
+        this.reconciler.urge(name);
         return;
       }
       this.antiEntropy.checkViewDigest();

@@ -56,7 +56,7 @@ export class ViewSync {
     private readonly members: Membership,
     private readonly digest: ViewDigest,
     /** Starts a push-pull with an address (the node's own push-pull, errors counted there). */
-    private readonly sync: (address: string) => void,
+    private readonly sync: (address: string, name: string) => void,
   ) {
     this.gap = cfg.viewDigestSyncInterval;
   }
@@ -119,6 +119,6 @@ export class ViewSync {
     this.streak = 0;
     m.increment('grapevine.view-digest.sync');
     this.env.logger.debug({ member: from, ours: mine, theirs: this.pendingDigest }, 'views disagree; push-pull');
-    this.sync(peer.address);
+    this.sync(peer.address, from);
   }
 }
