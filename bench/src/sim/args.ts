@@ -29,6 +29,10 @@ export interface SimArgs {
   progress: number;
   /** Stop the whole run after this many wall seconds, with a `stopped` line; 0: never. */
   maxWall: number;
+  /** Core option overrides for every node (`--config '{"joinRetransmits":3}'`): for A/B runs. */
+  config: Record<string, unknown>;
+  /** Add every phase's protocol counters (summed over nodes, since the last phase) to its line. */
+  counters: boolean;
 }
 
 export class ArgError extends Error {
@@ -38,7 +42,7 @@ export class ArgError extends Error {
 export const USAGE = `usage: pnpm bench:sim [--nodes N] [--seconds S] [--idle-seconds S] [--loss P] [--seed N]
                       [--codec json|msgpack] [--seeds K] [--phases join,idle,broadcast,loss,crash,partition]
                       [--profile lan|wan|local|fast] [--delay MS] [--timeout S]
-                      [--progress WALL_S] [--max-wall WALL_S]`;
+                      [--progress WALL_S] [--max-wall WALL_S] [--config JSON] [--counters]`;
 
 const PROFILES: readonly ProfileName[] = ['lan', 'wan', 'local', 'fast'];
 
@@ -82,6 +86,8 @@ export function parseSimArgs(argv: readonly string[]): SimArgs | 'help' {
         timeout: { type: 'string' },
         progress: { type: 'string' },
         'max-wall': { type: 'string' },
+        config: { type: 'string' },
+        counters: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -122,5 +128,20 @@ export function parseSimArgs(argv: readonly string[]): SimArgs | 'help' {
     timeout: num('timeout', s('timeout'), 300, 1, 86_400),
     progress: num('progress', s('progress'), 10, 0, 86_400),
     maxWall: num('max-wall', s('max-wall'), 0, 0, 7 * 86_400),
+    config: parseConfig(s('config')),
+    counters: values.counters === true,
   };
+}
+
+/** A JSON object of core options; Cluster.create checks each one when the first node is made. */
+function parseConfig(raw: string | undefined): Record<string, unknown> {
+  if (raw === undefined) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new ArgError(`--config must be a JSON object of core options, got ${JSON.stringify(raw)}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ArgError(`--config must be a JSON object of core options, got ${JSON.stringify(raw)}`);
+  return v as Record<string, unknown>;
 }

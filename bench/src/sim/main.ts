@@ -51,7 +51,7 @@ async function main(): Promise<number> {
   }
   const base = { bench: 'sim', n: args.nodes, seed: args.seed, codec: args.codec, seeds: args.seeds, profile: args.profile };
   line({ ...base, phase: 'run', date: new Date().toISOString(), commit: commit(), node: process.version, loadavg: loadavg().map((x) => Math.round(x * 100) / 100), args });
-  const world = new SimWorld({ nodes: args.nodes, seed: args.seed, codec: args.codec, profile: args.profile, delay: args.delay });
+  const world = new SimWorld({ nodes: args.nodes, seed: args.seed, codec: args.codec, profile: args.profile, delay: args.delay, config: args.config, counters: args.counters });
   const progress = new Progress(world, { everyS: args.progress, maxWallS: args.maxWall, base, write: line, exit: (code) => process.exit(code) });
   const create = new PhaseMeter(world);
   await world.create();
@@ -61,7 +61,8 @@ async function main(): Promise<number> {
     progress.enter(phase);
     const meter = new PhaseMeter(world);
     const fields = await RUN[phase](world, args);
-    line({ ...base, phase, ...fields, ...meter.perNodeRates(), ...meter.finish() });
+    line({ ...base, phase, ...fields, ...meter.perNodeRates(), ...meter.finish(), ...(world.metrics ? { counters: Object.fromEntries(world.metrics.counters) } : {}) });
+    world.metrics?.counters.clear();
   }
   progress.enter('close');
   await world.close();

@@ -4,7 +4,7 @@
  * deaths were false. Nothing here scans N×N state per step, so the harness itself stays O(events)
  * and does not hide the protocol's own cost at 10,000 nodes.
  */
-import { Cluster, StringPool, messageType, seededRandom, type Codec, type MemberEvent, type ProfileName } from '@grapevine/core';
+import { Cluster, MemoryMetrics, StringPool, messageType, seededRandom, type Codec, type MemberEvent, type ProfileName } from '@grapevine/core';
 import { msgpackCodec } from '@grapevine/codec-msgpack';
 import { MemoryNetwork, VirtualClock, type MemoryTransport } from '@grapevine/transport-memory';
 import type { SimCodec } from './args.js';
@@ -18,6 +18,10 @@ export interface WorldOptions {
   codec: SimCodec;
   profile: ProfileName;
   delay: number;
+  /** Core option overrides for every node. */
+  config?: Record<string, unknown>;
+  /** Count every node's metrics into one shared MemoryMetrics (costs a map update per count). */
+  counters?: boolean;
 }
 
 export class SimWorld {
@@ -43,7 +47,11 @@ export class SimWorld {
   /** One pool for every node: names, addresses and metadata stored once in the process, not N times. */
   readonly pool = new StringPool();
 
+  /** With opts.counters: every node's counters, summed. */
+  readonly metrics: MemoryMetrics | undefined;
+
   constructor(readonly opts: WorldOptions) {
+    this.metrics = opts.counters ? new MemoryMetrics() : undefined;
     this.net = new MemoryNetwork({ clock: this.clock, seed: opts.seed, defaultDelay: opts.delay, jitter: 0 });
     this.aliveCnt = new Int32Array(opts.nodes);
     this.down = new Uint8Array(opts.nodes);
@@ -66,6 +74,8 @@ export class SimWorld {
         random: seededRandom((Math.imul(this.opts.seed, 7919) + i) >>> 0),
         profile: this.opts.profile,
         stringPool: this.pool,
+        ...(this.opts.config ?? {}),
+        ...(this.metrics ? { metrics: this.metrics } : {}),
         ...(this.codec ? { codec: this.codec } : {}),
       });
       const obs = i;

@@ -1,6 +1,7 @@
 import { GrapevineError } from './errors.js';
 import { defaultLimits, type Limits } from './limits.js';
 import { MAX_INCARNATION_CEILING } from './protocol/incarnation.js';
+import { isBucketCount, MAX_DIGEST_BUCKETS } from './protocol/view-digest.js';
 
 /**
  * Protocol timing and sizing. Defaults mirror memberlist's LAN profile; every field is listed in
@@ -56,6 +57,26 @@ export interface ProtocolConfig {
    * never storms.
    */
   viewDigestSyncInterval: number;
+  /**
+   * Set reconciliation (reconcile.ts): a node that has seen a peer's view digest disagree with its
+   * own sends that peer its view's bucket sums, and gets back only the members of the buckets that
+   * differ (and pushes back its own members there). Needs viewDigest. False sends none.
+   */
+  reconcile: boolean;
+  /** At most one reconciliation per this many ms per node; it backs off (doubling) while they bring nothing. */
+  reconcileInterval: number;
+  /** Buckets a view is split into: the next power of two at or above live members / this (at most reconcileMaxBuckets). */
+  reconcileBucketMembers: number;
+  /** Most buckets (a power of two, at most 4096); also the resolution every node keeps its bucket sums at. */
+  reconcileMaxBuckets: number;
+  /** Most member states one reconciliation reply or push carries. */
+  reconcileMaxMembers: number;
+  /**
+   * Transmissions this node gives the first alive it hears of a member it did not know (a join's
+   * news), instead of the retransmit limit; news learned by reconciliation is not re-gossiped at
+   * all. Reconciliation fills what the shorter epidemic misses. 0: the retransmit limit.
+   */
+  joinRetransmits: number;
   /** Dead and left members are kept this long as tombstones, then forgotten. */
   deadRetention: number;
   /** A node that lost members (or is alone) re-contacts seeds and recently dead members this often. */
@@ -130,6 +151,12 @@ const lan: ProtocolConfig = {
   viewDigest: true,
   viewDigestMismatches: 3,
   viewDigestSyncInterval: 5_000,
+  reconcile: true,
+  reconcileInterval: 1_000,
+  reconcileBucketMembers: 16,
+  reconcileMaxBuckets: 1024,
+  reconcileMaxMembers: 256,
+  joinRetransmits: 2,
   deadRetention: 60_000,
   reconnectInterval: 10_000,
   joinTimeout: 5_000,
@@ -170,6 +197,7 @@ export const profiles: Record<ProfileName, ProtocolConfig> = {
     gossipToTheDead: 60_000,
     pushPullInterval: 60_000,
     viewDigestSyncInterval: 25_000,
+    reconcileInterval: 5_000,
     joinTimeout: 10_000,
   },
   /** One host or a very fast network: memberlist's local profile. */
@@ -212,7 +240,7 @@ function validateConfig(cfg: ProtocolConfig): void {
     'broadcastFanout', 'broadcastDedupWindow', 'requestTimeout', 'streamWindowBytes', 'streamChunkBytes',
     'maxIntroductions', 'introductionsPerSource', 'introductionProbesPerPeriod', 'introductionAttempts',
     'unansweredWindow', 'unansweredBytesPerAddress', 'unansweredBytesTotal', 'unansweredMaxAddresses',
-    'viewDigestSyncInterval',
+    'viewDigestSyncInterval', 'reconcileInterval', 'reconcileBucketMembers',
   ];
   for (const k of positive) {
     const v = cfg[k];
@@ -223,7 +251,7 @@ function validateConfig(cfg: ProtocolConfig): void {
   const nonNegative: (keyof ProtocolConfig)[] = [
     'indirectChecks', 'gossipNodes', 'eagerGossipDelay', 'gossipToTheDead', 'pushPullInterval', 'deadRetention',
     'reconnectInterval', 'joinRetries', 'joinBackoff', 'joinBackoffMax', 'leavePropagateDelay', 'compressThreshold',
-    'broadcastHops',
+    'broadcastHops', 'joinRetransmits',
   ];
   for (const k of nonNegative) {
     const v = cfg[k];
@@ -239,6 +267,18 @@ function validateConfig(cfg: ProtocolConfig): void {
   }
   if (!Number.isInteger(cfg.viewDigestMismatches) || cfg.viewDigestMismatches < 1) {
     throw new GrapevineError('ERR_INVALID_OPTION', `option viewDigestMismatches must be a positive integer, got ${String(cfg.viewDigestMismatches)}`);
+  }
+  if (typeof cfg.reconcile !== 'boolean') {
+    throw new GrapevineError('ERR_INVALID_OPTION', `option reconcile must be true or false, got ${String(cfg.reconcile)}`);
+  }
+  if (!isBucketCount(cfg.reconcileMaxBuckets)) {
+    throw new GrapevineError('ERR_INVALID_OPTION', `option reconcileMaxBuckets must be a power of two from 1 to ${MAX_DIGEST_BUCKETS}, got ${String(cfg.reconcileMaxBuckets)}`);
+  }
+  if (!Number.isInteger(cfg.reconcileMaxMembers) || cfg.reconcileMaxMembers < 1) {
+    throw new GrapevineError('ERR_INVALID_OPTION', `option reconcileMaxMembers must be a positive integer, got ${String(cfg.reconcileMaxMembers)}`);
+  }
+  if (!Number.isInteger(cfg.joinRetransmits)) {
+    throw new GrapevineError('ERR_INVALID_OPTION', `option joinRetransmits must be an integer, got ${String(cfg.joinRetransmits)}`);
   }
   if (cfg.probeTimeout >= cfg.probeInterval) {
     throw new GrapevineError('ERR_INVALID_OPTION', 'probeTimeout must be shorter than probeInterval');

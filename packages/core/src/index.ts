@@ -42,5 +42,6 @@ export { treeChildren, hopLimit } from './messaging/broadcast-tree.js';
 export { FIRST_USER_TYPE, MAX_USER_TYPE, UserKind, parseUserMessage, userToWire, type UserMessage } from './messaging/user-wire.js';
 export { VersionGate, type CompatibilityCheck, type VersionInfo } from './protocol/versions.js';
 export { InboundPerPeer } from './inbound-per-peer.js';
-export { ViewDigest, viewMemberHash, computeViewDigest, fmix32 } from './protocol/view-digest.js';
+export { ViewDigest, viewMemberHash, computeViewDigest, fmix32, foldSums, bucketOf, isBucketCount, MAX_DIGEST_BUCKETS } from './protocol/view-digest.js';
+export { reconcileBuckets } from './protocol/reconcile.js';
 export { ViewSync } from './protocol/view-sync.js';

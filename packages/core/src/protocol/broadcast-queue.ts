@@ -42,6 +42,8 @@ export class BroadcastQueue {
   private sends = new Int32Array(MIN_SLOTS);
   private offs = new Int32Array(MIN_SLOTS);
   private lens = new Int32Array(MIN_SLOTS);
+  /** Per-entry transmission cap below take()'s limit (0: none): a join's news, see reconcile.ts. */
+  private caps = new Int32Array(MIN_SLOTS);
   private slotsUsed = 0;
   private free: number[] = [];
   /** Completion callbacks, for the few entries that have one. */
@@ -62,10 +64,11 @@ export class BroadcastQueue {
 
   /** Bytes this queue holds in its columns and arena (for the memory benchmark). */
   get storageBytes(): number {
-    return this.ids.byteLength + this.sends.byteLength + this.offs.byteLength + this.lens.byteLength + this.bytes.byteLength;
+    return this.ids.byteLength + this.sends.byteLength + this.offs.byteLength + this.lens.byteLength + this.caps.byteLength + this.bytes.byteLength;
   }
 
-  enqueue(key: string, part: Uint8Array, done?: () => void): void {
+  /** Queue `part` under `key`; `max`, when given, sends it at most that many times (below take()'s limit). */
+  enqueue(key: string, part: Uint8Array, done?: () => void, max?: number): void {
     const old = this.byKey.get(key);
     if (old !== undefined) {
       this.unlink(old);
@@ -75,6 +78,7 @@ export class BroadcastQueue {
     this.keys[s] = key;
     this.ids[s] = this.nextId++;
     this.sends[s] = 0;
+    this.caps[s] = max !== undefined && max > 0 ? max : 0;
     this.lens[s] = part.length;
     this.offs[s] = this.store(part);
     if (done) this.dones.set(s, done);
@@ -119,6 +123,7 @@ export class BroadcastQueue {
       this.sends = grown(this.sends, new Int32Array(n));
       this.offs = grown(this.offs, new Int32Array(n));
       this.lens = grown(this.lens, new Int32Array(n));
+      this.caps = grown(this.caps, new Int32Array(n));
     }
     return this.slotsUsed++;
   }
@@ -151,6 +156,7 @@ export class BroadcastQueue {
       this.sends = new Int32Array(MIN_SLOTS);
       this.offs = new Int32Array(MIN_SLOTS);
       this.lens = new Int32Array(MIN_SLOTS);
+      this.caps = new Int32Array(MIN_SLOTS);
     }
     // Never rewritten in place (parts already handed out are views of it): dropped instead.
     this.bytes = NO_BYTES;
@@ -235,7 +241,8 @@ export class BroadcastQueue {
     const finished: (() => void)[] = [];
     for (const s of sent) {
       const n = ++this.sends[s]!;
-      if (n >= limit) {
+      const cap = this.caps[s]!;
+      if (n >= limit || (cap > 0 && n >= cap)) {
         this.byKey.delete(this.keys[s]!);
         const done = this.release(s);
         if (done) finished.push(done);

@@ -38,12 +38,20 @@ export class Dissemination {
     return this.p.queue.size + this.p.userQueued();
   }
 
-  /** Queue news about `name` (the table changed: the digest follows) and gossip it soon. */
-  disseminate(name: string, msg: Alive | Suspect | Dead): void {
+  /**
+   * Queue news about `name` (the table changed: the digest follows) and gossip it soon, at most
+   * `max` times when given (a join's news: fewer than the retransmit limit, see reconcile.ts).
+   */
+  disseminate(name: string, msg: Alive | Suspect | Dead, max?: number): void {
     const p = this.p;
     p.viewDigest.update(name, p.members.get(name));
-    p.queue.enqueue(name, p.outbox.encode(msg));
+    p.queue.enqueue(name, p.outbox.encode(msg), undefined, max);
     this.scheduleEagerGossip();
+  }
+
+  /** The table changed but the news is not gossiped on (learned by reconciliation): the digest follows. */
+  note(name: string): void {
+    this.p.viewDigest.update(name, this.p.members.get(name));
   }
 
   /**

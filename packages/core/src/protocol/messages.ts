@@ -6,6 +6,7 @@
  */
 import type { Limits } from '../limits.js';
 import { STATE_FROM_CODE, type MemberState } from '../member.js';
+import { isBucketCount } from './view-digest.js';
 
 export const Kind = {
   ping: 1,
@@ -18,6 +19,10 @@ export const Kind = {
   pushPull: 8,
   /** Application messages (the messaging layer). */
   user: 9,
+  /** Set reconciliation (reconcile.ts): a request with bucket sums, its reply, a push of members. */
+  reconcile: 10,
+  reconcileReply: 11,
+  reconcilePush: 12,
 } as const;
 
 /** `digest`: the sender's view digest (view-digest.ts); absent from senders that do not carry one. */
@@ -45,7 +50,18 @@ export interface NodeState { name: string; addr: string; inc: number; inst: numb
 export interface PushPull { k: 8; seq: number; join: boolean; reply: boolean; from: string; fromAddr: string; states: NodeState[]; proto?: number; app?: string; refusal?: string; refusalCode?: RefusalCode }
 export type RefusalCode = 'incompatible' | 'name-taken';
 
-export type Message = Ping | PingReq | Ack | Nack | Alive | Suspect | Dead | PushPull;
+/**
+ * Set reconciliation (reconcile.ts). A request carries the sender's view split into `b` buckets
+ * (a power of two, at most MAX_DIGEST_BUCKETS): `sums[i]` is the sum of its live members'
+ * digest contributions in bucket i. The reply names the buckets it answers (`buckets`, at the
+ * replier's `b`, which may be coarser), the replier's sums for them, and the replier's live
+ * members in them. A push carries members only, and gets no answer.
+ */
+export interface Reconcile { k: 10; seq: number; from: string; fromAddr: string; b: number; sums: number[] }
+export interface ReconcileReply { k: 11; seq: number; from: string; b: number; buckets: number[]; sums: number[]; states: NodeState[] }
+export interface ReconcilePush { k: 12; from: string; states: NodeState[] }
+
+export type Message = Ping | PingReq | Ack | Nack | Alive | Suspect | Dead | PushPull | Reconcile | ReconcileReply | ReconcilePush;
 
 const PP_JOIN = 1;
 const PP_REPLY = 2;
@@ -62,9 +78,16 @@ export function toWire(m: Message): unknown[] {
     case 7: return [7, m.name, m.inc, m.from, m.inst];
     case 8:
       return [8, m.seq, (m.join ? PP_JOIN : 0) | (m.reply ? PP_REPLY : 0), m.from, m.fromAddr,
-        m.states.map((s) => [s.name, s.addr, s.inc, s.inst, STATE_CODE_OF[s.state], s.metaVer, s.meta, s.proto ?? PROTOCOL_VERSION, s.app ?? '']),
+        m.states.map(stateToWire),
         m.proto ?? PROTOCOL_VERSION, m.app ?? '', ...(m.refusal !== undefined ? [m.refusal, ...(m.refusalCode !== undefined ? [m.refusalCode] : [])] : [])];
+    case 10: return [10, m.seq, m.from, m.fromAddr, m.b, m.sums];
+    case 11: return [11, m.seq, m.from, m.b, m.buckets, m.sums, m.states.map(stateToWire)];
+    case 12: return [12, m.from, m.states.map(stateToWire)];
   }
+}
+
+function stateToWire(s: NodeState): unknown[] {
+  return [s.name, s.addr, s.inc, s.inst, STATE_CODE_OF[s.state], s.metaVer, s.meta, s.proto ?? PROTOCOL_VERSION, s.app ?? ''];
 }
 
 const STATE_CODE_OF: Record<MemberState, number> = { alive: 0, suspect: 1, dead: 2, left: 3 };
@@ -203,14 +226,8 @@ export function parseMessage(v: unknown, limits: Limits): Message | null {
     }
     case 8: {
       if (a.length < 6 || !isCount(a[1]) || !isCount(a[2]) || !isName(a[3], limits) || !isAddr(a[4], limits)) return null;
-      const raw = a[5];
-      if (!Array.isArray(raw) || raw.length > limits.maxMembers) return null;
-      const states: NodeState[] = [];
-      for (const r of raw) {
-        const s = parseState(r, limits);
-        if (!s) return null;
-        states.push(s);
-      }
+      const states = parseStates(a[5], limits);
+      if (!states) return null;
       const ver = parseVersions(a[6], a[7]);
       if (!ver) return null;
       const refusal = a[8];
@@ -222,9 +239,44 @@ export function parseMessage(v: unknown, limits: Limits): Message | null {
         ...(typeof refusal === 'string' ? { refusal, ...(code !== undefined ? { refusalCode: code } : {}) } : {}),
       };
     }
+    case 10: {
+      if (a.length < 6 || !isCount(a[1]) || !isName(a[2], limits) || !isAddr(a[3], limits) || !isBucketCount(a[4] as number)) return null;
+      const b = a[4] as number;
+      const sums = a[5];
+      if (!Array.isArray(sums) || sums.length !== b || !sums.every(isDigest)) return null;
+      return { k: 10, seq: a[1], from: a[2], fromAddr: a[3], b, sums: sums as number[] };
+    }
+    case 11: {
+      if (a.length < 7 || !isCount(a[1]) || !isName(a[2], limits) || !isBucketCount(a[3] as number)) return null;
+      const b = a[3] as number;
+      const [, , , , buckets, sums] = a;
+      if (!Array.isArray(buckets) || !Array.isArray(sums) || buckets.length > b || sums.length !== buckets.length) return null;
+      if (!buckets.every((i) => isCount(i) && i < b) || !sums.every(isDigest)) return null;
+      const states = parseStates(a[6], limits);
+      if (!states) return null;
+      return { k: 11, seq: a[1], from: a[2], b, buckets: buckets as number[], sums: sums as number[], states };
+    }
+    case 12: {
+      if (a.length < 3 || !isName(a[1], limits)) return null;
+      const states = parseStates(a[2], limits);
+      if (!states) return null;
+      return { k: 12, from: a[1], states };
+    }
     default:
       return null;
   }
+}
+
+/** A list of member states, at most limits.maxMembers of them, every one valid. */
+function parseStates(raw: unknown, limits: Limits): NodeState[] | null {
+  if (!Array.isArray(raw) || raw.length > limits.maxMembers) return null;
+  const states: NodeState[] = [];
+  for (const r of raw) {
+    const s = parseState(r, limits);
+    if (!s) return null;
+    states.push(s);
+  }
+  return states;
 }
 
 export { utf8 as textEncoder };

@@ -171,9 +171,14 @@ export class PushPullExchange {
   }
 
   private merge(pp: PushPull, via: Introducer | undefined): void {
+    this.mergeStates(pp.from, pp.states, via);
+  }
+
+  /** Merge member states `from` sent (a push-pull's, or a reconciliation's: reconcile.ts). */
+  mergeStates(from: string, states: readonly NodeState[], via: Introducer | undefined): void {
     const m = this.members;
     const skip = this.skipHeld;
-    for (const s of pp.states) {
+    for (const s of states) {
       switch (s.state) {
         case 'alive':
           if (skip?.(s)) break;
@@ -185,7 +190,7 @@ export class PushPullExchange {
         // A peer's "dead" only makes us suspect: we give the member its chance to refute.
         case 'suspect':
         case 'dead':
-          m.onSuspect({ k: 6, name: s.name, inc: s.inc, from: pp.from, inst: s.inst });
+          m.onSuspect({ k: 6, name: s.name, inc: s.inc, from, inst: s.inst });
           break;
       }
     }
@@ -200,7 +205,7 @@ export class PushPullExchange {
   }
 }
 
-function stateOf(r: MemberRecord): NodeState {
+export function stateOf(r: MemberRecord): NodeState {
   return { name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, state: r.state, metaVer: r.metaVersion, meta: { ...r.meta }, proto: r.protocol, app: r.appVersion };
 }
 

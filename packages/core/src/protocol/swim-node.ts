@@ -27,6 +27,7 @@ import { Messenger, type MessengerHost } from '../messaging/messenger.js';
 import { VersionGate } from './versions.js';
 import { ViewDigest } from './view-digest.js';
 import { ViewSync } from './view-sync.js';
+import { Reconciler } from './reconcile.js';
 import { PROTOCOL_VERSION } from './messages.js';
 import { freshInstance, nextInstance } from './incarnation.js';
 import { Introductions, type Introducer } from './introductions.js';
@@ -56,8 +57,11 @@ export class SwimNode implements MessengerHost {
   /** Caps what goes to addresses that never answered. */
   readonly unanswered: UnansweredBudget;
   /** Digest of the live view, kept current by disseminate() and onEvent() (every record change passes one). */
-  readonly viewDigest = new ViewDigest();
+  readonly viewDigest: ViewDigest;
   readonly viewSync: ViewSync;
+  readonly reconciler: Reconciler;
+  /** The member the table just added (Membership's `added` hook runs right before its disseminate). */
+  private fresh: string | undefined;
   readonly dissemination: Dissemination;
   readonly antiEntropy: AntiEntropy;
   private readonly timers: TimerGroup;
@@ -66,6 +70,7 @@ export class SwimNode implements MessengerHost {
 
   constructor(readonly env: NodeEnv, readonly cfg: ProtocolConfig, id: NodeIdentity) {
     this.timers = new TimerGroup(env.clock);
+    this.viewDigest = new ViewDigest(cfg.reconcileMaxBuckets);
     this.hlc = new HybridLogicalClock(() => env.clock.now());
     const instance = freshInstance(env.clock.now(), env.random);
     this.queue = new BroadcastQueue(cfg.limits.maxQueuedBroadcasts);
@@ -85,7 +90,10 @@ export class SwimNode implements MessengerHost {
         disseminate: (name, msg) => this.disseminate(name, msg),
         emit: (ev) => this.onEvent(ev),
         selfAccused: () => this.awareness.applyDelta(1),
-        added: (name) => this.prober.added(name),
+        added: (name) => {
+          this.prober.added(name);
+          this.fresh = name;
+        },
         log: (level, obj, msg) => env.logger[level](obj, msg),
         count: (metric) => env.metrics.increment(`grapevine.${metric}`),
         compatible: (name, protocol, app) => this.versions.check(name, protocol, app) === null,
@@ -149,7 +157,13 @@ export class SwimNode implements MessengerHost {
     this.antiEntropy = new AntiEntropy({
       env, cfg, members: this.members, pushPull: this.pushPull, viewDigest: this.viewDigest, timer, stopped: () => this.stopped,
     });
-    this.viewSync = new ViewSync(env, cfg, this.members, this.viewDigest, (addr) => {
+    this.viewSync = new ViewSync(env, cfg, this.members, this.viewDigest, (addr, name) => {
+      // Reconciliation pulls just what differs; the digest push-pull is for what it cannot settle.
+      if (this.reconciler.handling()) {
+        env.metrics.increment('grapevine.view-digest.sync-deferred');
+        this.reconciler.urge(name);
+        return;
+      }
       this.antiEntropy.checkViewDigest();
       this.pushPull.exchange(addr, false).catch(() => env.metrics.increment('grapevine.view-digest.sync-failed'));
     });
@@ -157,6 +171,12 @@ export class SwimNode implements MessengerHost {
       env, cfg, members: this.members, queue: this.queue, outbox: this.outbox, viewDigest: this.viewDigest, timer,
       userQueued: () => this.messenger.queue.size, running: () => this.started && !this.stopped,
     });
+    this.reconciler = new Reconciler({
+      env, cfg, members: this.members, digest: this.viewDigest, outbox: this.outbox,
+      trusted: (addr) => this.trustedAddress(addr),
+      merge: (from, states, via) => this.pushPull.mergeStates(from, states, via),
+    });
+    this.viewSync.onMismatch = (from) => this.reconciler.noteMismatch(from);
     this.outbox.stamp = (msg) => this.viewSync.stamp(msg);
     this.messenger = new Messenger(this);
     this.outbox.userQueue = this.messenger.queue;
@@ -218,6 +238,13 @@ export class SwimNode implements MessengerHost {
       };
       this.timer(() => this.timer(ppLoop, pushPullScale(this.cfg.pushPullInterval, this.members.liveCount())), r.next() * this.cfg.pushPullInterval);
     }
+    if (this.cfg.reconcile && this.cfg.viewDigest) {
+      const reconcileLoop = (): void => {
+        this.reconciler.tick();
+        this.timer(reconcileLoop, this.cfg.reconcileInterval);
+      };
+      this.timer(reconcileLoop, r.next() * this.cfg.reconcileInterval);
+    }
     if (this.cfg.reconnectInterval > 0) {
       const reconnectLoop = (): void => {
         this.antiEntropy.heal();
@@ -238,8 +265,21 @@ export class SwimNode implements MessengerHost {
 
   // ---- dissemination --------------------------------------------------------------------------
 
+  /**
+   * News a table change produced. The first alive of a member new to us is a join's news: learned
+   * by reconciliation it is not gossiped on, otherwise it gets joinRetransmits transmissions when
+   * that is set (reconcile.ts says why both are safe).
+   */
   disseminate(name: string, msg: Alive | Suspect | Dead): void {
-    this.dissemination.disseminate(name, msg);
+    const fresh = this.fresh === name && msg.k === 5;
+    this.fresh = undefined;
+    if (fresh && this.reconciler.merging) {
+      this.env.metrics.increment('grapevine.reconcile.learned');
+      this.dissemination.note(name);
+      return;
+    }
+    const max = fresh && this.cfg.reconcile && this.cfg.joinRetransmits > 0 ? this.cfg.joinRetransmits : undefined;
+    this.dissemination.disseminate(name, msg, max);
   }
 
   scheduleEagerGossip(): void {
@@ -279,7 +319,7 @@ export class SwimNode implements MessengerHost {
       }
       const msg = parseMessage(value, this.cfg.limits);
       if (!msg) {
-        const known = Array.isArray(value) && typeof value[0] === 'number' && value[0] >= 1 && value[0] <= 8;
+        const known = Array.isArray(value) && typeof value[0] === 'number' && value[0] >= 1 && value[0] <= 12;
         m.increment(known ? 'grapevine.drop.invalid' : 'grapevine.drop.unknown-type');
         continue;
       }
@@ -321,6 +361,9 @@ export class SwimNode implements MessengerHost {
       case 6: return this.members.onSuspect(msg);
       case 7: return this.members.onDead(msg);
       case 8: return this.pushPull.onPushPull(msg, info);
+      case 10: return this.reconciler.onRequest(msg);
+      case 11: return this.reconciler.onReply(msg, info);
+      case 12: return this.reconciler.onPush(msg, info);
     }
   }
 

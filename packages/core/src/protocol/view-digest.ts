@@ -107,15 +107,57 @@ function counts(r: DigestEntry): boolean {
   return r.state === 'alive' || r.state === 'suspect';
 }
 
-/** The digest of a member table, kept current one change at a time. */
+/** Most buckets a view is split into for reconciliation (a wire bound: reconcile.ts, docs/protocol.md). */
+export const MAX_DIGEST_BUCKETS = 4096;
+
+/** Is `b` a bucket count the wire allows: a power of two from 1 to MAX_DIGEST_BUCKETS. */
+export function isBucketCount(b: number): boolean {
+  return Number.isInteger(b) && b >= 1 && b <= MAX_DIGEST_BUCKETS && (b & (b - 1)) === 0;
+}
+
+/**
+ * The bucket of a member's contribution `c` (a uint32) when the view is split into `b` buckets
+ * (a power of two): its top log2(b) bits. The contribution, not the name, picks the bucket, so it
+ * is read from the stored value without hashing again; a member whose incarnation moves changes
+ * bucket, which reconciliation handles like any other difference (both buckets differ).
+ */
+export function bucketOf(c: number, b: number): number {
+  return b === 1 ? 0 : (c >>> 0) >>> (32 - Math.log2(b));
+}
+
+/**
+ * The digest of a member table, kept current one change at a time, with the same sum kept per
+ * bucket for set reconciliation (reconcile.ts): `leafCount` bucket sums, each the sum modulo 2^32
+ * of its members' contributions, updated in O(1) beside the whole-view sum. Any coarser power of
+ * two is a fold of adjacent leaves (bucketSums), which is how two nodes with different bucket
+ * options still compare.
+ */
 export class ViewDigest {
   private sum = 0;
+  private readonly leaves: Uint32Array;
+  readonly leafCount: number;
+  /** 32 − log2(leafCount): a contribution's leaf is its top bits. */
+  private readonly leafShift: number;
   /**
    * Live members' contributions, by name, stored as int32 (`c | 0`) so V8 keeps each as a small
    * integer in the map entry instead of a boxed number: every node of a simulation holds one entry
    * per member, so this map's size is N² in one process. Nothing for dead, left or unknown names.
    */
   private readonly entries = new Map<string, number>();
+
+  /** `leafCount`: the finest bucket count kept (a power of two, at most MAX_DIGEST_BUCKETS). */
+  constructor(leafCount = 1024) {
+    if (!isBucketCount(leafCount)) throw new RangeError(`leafCount must be a power of two from 1 to ${MAX_DIGEST_BUCKETS}, got ${leafCount}`);
+    this.leafCount = leafCount;
+    this.leaves = new Uint32Array(leafCount);
+    this.leafShift = 32 - Math.log2(leafCount);
+  }
+
+  /** Add (sign 1) or remove (sign -1) contribution `c` in its leaf; the Uint32Array wraps modulo 2^32. */
+  private addLeaf(c: number, sign: 1 | -1): void {
+    const i = this.leafShift === 32 ? 0 : (c >>> 0) >>> this.leafShift;
+    this.leaves[i] = this.leaves[i]! + sign * (c >>> 0);
+  }
 
   /** The current digest: a uint32. */
   get value(): number {
@@ -136,6 +178,7 @@ export class ViewDigest {
     if (!r || !counts(r)) {
       if (e !== undefined) {
         this.sum = (this.sum - (e >>> 0) + TWO_32) % TWO_32;
+        this.addLeaf(e, -1);
         this.entries.delete(name);
       }
       return;
@@ -145,11 +188,35 @@ export class ViewDigest {
     if (e !== undefined) {
       if ((c | 0) === e) return;
       this.sum = (this.sum - (e >>> 0) + c + TWO_32) % TWO_32;
+      this.addLeaf(e, -1);
+      this.addLeaf(c, 1);
       this.entries.set(name, c | 0);
       return;
     }
     this.entries.set(name, c | 0);
     this.sum = (this.sum + c) % TWO_32;
+    this.addLeaf(c, 1);
+  }
+
+  /** Is `name` counted (held as a live member)? */
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  /** The per-bucket sums for `b` buckets (a power of two, at most leafCount): O(leafCount). */
+  bucketSums(b: number): Uint32Array {
+    return foldSums(this.leaves, b);
+  }
+
+  /**
+   * Call `fn` with the name of every counted member whose bucket (of `b`) is flagged, until it
+   * returns false. O(members): the walk reads the stored contributions, it hashes nothing.
+   */
+  forEachIn(b: number, flagged: Uint8Array, fn: (name: string) => boolean): void {
+    const shift = 32 - Math.log2(b);
+    for (const [name, c] of this.entries) {
+      if (flagged[shift === 32 ? 0 : (c >>> 0) >>> shift] !== 0 && !fn(name)) return;
+    }
   }
 
   /**
@@ -159,11 +226,32 @@ export class ViewDigest {
   rebuild(records: Iterable<DigestEntry>): boolean {
     const before = this.sum;
     const old = this.entries.size;
+    const oldLeaves = this.leaves.slice();
     this.entries.clear();
     this.sum = 0;
+    this.leaves.fill(0);
     for (const r of records) this.update(r.name, r);
-    return before !== this.sum || old !== this.entries.size;
+    let leavesMoved = false;
+    for (let i = 0; i < this.leafCount && !leavesMoved; i++) leavesMoved = oldLeaves[i] !== this.leaves[i];
+    return before !== this.sum || old !== this.entries.size || leavesMoved;
   }
+}
+
+/**
+ * Sums over `b` buckets from sums over more (both powers of two): bucket i of b is the sum of the
+ * finer buckets [i·g, (i+1)·g), g = sums.length / b, since a bucket is a prefix of the hash bits.
+ */
+export function foldSums(sums: ArrayLike<number>, b: number): Uint32Array {
+  const n = sums.length;
+  if (!isBucketCount(b) || b > n) throw new RangeError(`cannot fold ${n} bucket sums into ${b}`);
+  const g = n / b;
+  const out = new Uint32Array(b);
+  for (let i = 0; i < b; i++) {
+    let s = 0;
+    for (let j = i * g; j < (i + 1) * g; j++) s = (s + sums[j]!) >>> 0;
+    out[i] = s;
+  }
+  return out;
 }
 
 /** The digest of a table computed from scratch (tests, and the consistency check). */

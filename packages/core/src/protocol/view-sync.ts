@@ -47,6 +47,8 @@ export class ViewSync {
   /** The last disagreeing sender seen in the packet being processed (compared when it is done). */
   private pendingName: string | undefined;
   private pendingDigest = 0;
+  /** Told of every disagreeing peer (reconcile.ts pulls from the last one). */
+  onMismatch: ((from: string) => void) | undefined;
 
   constructor(
     private readonly env: NodeEnv,
@@ -54,7 +56,7 @@ export class ViewSync {
     private readonly members: Membership,
     private readonly digest: ViewDigest,
     /** Starts a push-pull with an address (the node's own push-pull, errors counted there). */
-    private readonly sync: (address: string) => void,
+    private readonly sync: (address: string, name: string) => void,
   ) {
     this.gap = cfg.viewDigestSyncInterval;
   }
@@ -93,6 +95,7 @@ export class ViewSync {
       return;
     }
     m.increment('grapevine.view-digest.mismatch');
+    this.onMismatch?.(from);
     if (mine !== this.streakBase) {
       this.streakBase = mine;
       this.streak = 0;
@@ -116,6 +119,6 @@ export class ViewSync {
     this.streak = 0;
     m.increment('grapevine.view-digest.sync');
     this.env.logger.debug({ member: from, ours: mine, theirs: this.pendingDigest }, 'views disagree; push-pull');
-    this.sync(peer.address);
+    this.sync(peer.address, from);
   }
 }

@@ -30,6 +30,8 @@ export interface MissedGossipResult {
   /** From the joiner's join resolving until the deaf node knew it (ms), or undefined if it never did within the limit. */
   repairMs: number | undefined;
   digestSyncs: number;
+  /** Members learned by reconciliation (it stands in for the digest push-pull while it works). */
+  reconciles: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export async function missedGossip(seed: number, n: number, options: Partial<Clu
     await sim.runUntil(() => joined, 10_000, 10);
     const t0 = sim.clock.now();
     const ok = await sim.runUntil(() => deaf.cluster.member('joiner')?.state === 'alive', limitMs, 10);
-    return { repairMs: ok ? sim.clock.now() - t0 : undefined, digestSyncs: sim.totalCounter('grapevine.view-digest.sync') };
+    return { repairMs: ok ? sim.clock.now() - t0 : undefined, digestSyncs: sim.totalCounter('grapevine.view-digest.sync'), reconciles: sim.totalCounter('grapevine.reconcile.learned') };
   } finally {
     await sim.shutdown();
   }
