@@ -75,10 +75,12 @@ export interface ProcLatency {
 }
 
 /** Node 0 publishes `k<i>` at `rate` for `seconds`; nodes 1..N−1 subscribe. */
-export async function procLatency(pc: ProcCluster, rate: number, seconds: number): Promise<ProcLatency> {
+export async function procLatency(pc: ProcCluster, rate: number, seconds: number, warmup = false): Promise<ProcLatency> {
   const total = rate * seconds;
   const subs = pc.children.slice(1);
   await Promise.all(subs.map((c) => c.ask({ cmd: 'subscribe', prefix: 'k', expect: total })));
+  // `warmup`: one event (`t0`) the `k` subscribers do not match, so first contact happens now.
+  if (warmup) await pc.children[0]!.ask({ cmd: 'throughput', keys: 1 });
   await sleep(500);
   await pc.children[0]!.ask({ cmd: 'latency', rate, seconds });
   await sleep(3000);

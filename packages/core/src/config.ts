@@ -98,6 +98,12 @@ export interface ProtocolConfig {
   packetBudget: number;
   /** Application broadcasts: children per node in the eager push tree (and random peers without one). */
   broadcastFanout: number;
+  /**
+   * Application broadcasts: while the other live members number at most this, the origin pushes
+   * to every one of them itself (one hop) instead of down the broadcastFanout-ary tree (0: always
+   * the tree). The same number of packets in total; the origin sends all of them.
+   */
+  broadcastDirectMax: number;
   /** Hop limit of a broadcast; 0 derives it from N: ceil(log2(N+1)) + 4. */
   broadcastHops: number;
   /** Broadcast ids are remembered this long (ms) to drop duplicates; older copies count as stale. */
@@ -168,6 +174,7 @@ const lan: ProtocolConfig = {
   maxClockSkew: 30_000,
   packetBudget: 1400,
   broadcastFanout: 3,
+  broadcastDirectMax: 16,
   broadcastHops: 0,
   broadcastDedupWindow: 120_000,
   requestTimeout: 5_000,
@@ -251,7 +258,7 @@ function validateConfig(cfg: ProtocolConfig): void {
   const nonNegative: (keyof ProtocolConfig)[] = [
     'indirectChecks', 'gossipNodes', 'eagerGossipDelay', 'gossipToTheDead', 'pushPullInterval', 'deadRetention',
     'reconnectInterval', 'joinRetries', 'joinBackoff', 'joinBackoffMax', 'leavePropagateDelay', 'compressThreshold',
-    'broadcastHops', 'joinRetransmits',
+    'broadcastHops', 'joinRetransmits', 'broadcastDirectMax',
   ];
   for (const k of nonNegative) {
     const v = cfg[k];

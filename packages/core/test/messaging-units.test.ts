@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MessageQueue, SeenMessages, defaultLimits, hopLimit, parseUserMessage, treeChildren, userToWire, type UserMessage } from '@grapevine/core';
+import { MAX_TAKE_SKIPS, MessageQueue, SeenMessages, defaultLimits, hopLimit, parseUserMessage, pushFanout, treeChildren, userToWire, type UserMessage } from '@grapevine/core';
 
 describe('SeenMessages (dedup)', () => {
   it('past its bound (and across the FIFO compaction) keeps the newest ids and refuses older ones as stale', () => {
@@ -80,6 +80,23 @@ describe('MessageQueue', () => {
     expect(q.take(150, 2, 10, 5).map((p) => p[0])).toEqual([2]); // only one fits in 150 bytes
   });
 
+  it('looks past at most MAX_TAKE_SKIPS entries that do not fit before sending what it has', () => {
+    const fill = (smallAt: number): MessageQueue => {
+      const q = new MessageQueue(1000);
+      q.enqueue(part(1, 100));
+      for (let i = 0; i < smallAt; i++) q.enqueue(part(2, 200));
+      q.enqueue(part(3, 10));
+      return q;
+    };
+    // Within the window the small part still fills the space left; past it, the scan stops.
+    expect(fill(MAX_TAKE_SKIPS - 1).take(150, 2, 255, 5).map((p) => p[0])).toEqual([1, 3]);
+    const far = fill(MAX_TAKE_SKIPS + 40);
+    expect(far.take(150, 2, 255, 5).map((p) => p[0])).toEqual([1]);
+    // Nothing is lost: the next, larger packets take the rest in order.
+    expect(far.take(1400, 2, 255, 5).map((p) => p[0])).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(far.size).toBe(MAX_TAKE_SKIPS + 42);
+  });
+
   it('property: never more than limit transmissions per entry, never over budget', () => {
     fc.assert(fc.property(
       fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 50 }),
@@ -123,6 +140,24 @@ describe('broadcast tree', () => {
       // Depth is logarithmic: within the hop limit.
       return Math.max(...depth.values()) <= (fanout === 1 ? n : hopLimit(n));
     }));
+  });
+
+  it('up to broadcastDirectMax other members, the origin pushes to all of them and relays to nobody', () => {
+    const names = Array.from({ length: 10 }, (_, i) => `n${i}`).sort();
+    const f = pushFanout(names.length, 3, 16);
+    expect(f).toBe(9);
+    for (const origin of names) {
+      expect(new Set(treeChildren(names, origin, origin, f))).toEqual(new Set(names.filter((n) => n !== origin)));
+      for (const other of names) if (other !== origin) expect(treeChildren(names, other, origin, f)).toEqual([]);
+    }
+    // Above the bound (or with 0) the configured tree stays.
+    expect(pushFanout(18, 3, 16)).toBe(3);
+    expect(pushFanout(10, 3, 0)).toBe(3);
+    expect(pushFanout(10, 3, 8)).toBe(3);
+    expect(pushFanout(9, 3, 8)).toBe(8);
+    // A fan-out already wider than the cluster is kept.
+    expect(pushFanout(3, 5, 16)).toBe(5);
+    expect(pushFanout(1, 3, 16)).toBe(3);
   });
 
   it('returns null when the origin or this node is not in the view', () => {

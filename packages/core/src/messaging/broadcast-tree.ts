@@ -22,6 +22,18 @@ export function treeChildren(sorted: readonly string[], self: string, origin: st
   return out;
 }
 
+/**
+ * The fan-out of the eager push for a cluster of `live` members (self included): the whole rest of
+ * the cluster when that is at most `directMax`, else `fanout`. With a fan-out of live − 1 the tree
+ * has the origin as its only inner node, so every member gets the push straight from the origin:
+ * the same live − 1 packets in total as the tree, in one hop instead of ceil(log_f N) — each hop
+ * being a send and a receive on a later turn of the receiver's event loop. Relays then have no
+ * children and push nothing; the piggyback queue still repairs what a lost packet misses.
+ */
+export function pushFanout(live: number, fanout: number, directMax: number): number {
+  return live - 1 <= directMax ? Math.max(fanout, live - 1) : fanout;
+}
+
 /** Binary search in a sorted array of distinct names. */
 function indexOf(sorted: readonly string[], name: string): number {
   let lo = 0;

@@ -7,6 +7,16 @@
  * bucket entries go oldest first, which keeps a sender's messages roughly in order. At the bound
  * the most-sent, oldest entry is dropped (it has had the most chances already) and counted.
  */
+/**
+ * Entries passed over because they did not fit, after which take() stops: the packet goes with
+ * the space it has. Without this bound, a packet with a few dozen bytes left walked the whole
+ * queue looking for a part small enough — thousands of entries per packet under a steady stream of
+ * broadcasts, which made take() the costliest function inside the event-loop stalls behind the
+ * mesh bench's latency tail (docs/mesh.md, "Latency work"). Queued parts are mostly alike in size,
+ * so the ones past the first few misses rarely fit either.
+ */
+export const MAX_TAKE_SKIPS = 8;
+
 interface Entry {
   readonly part: Uint8Array;
   transmits: number;
@@ -58,6 +68,7 @@ export class MessageQueue {
     const out: Uint8Array[] = [];
     const moved: Entry[] = [];
     let used = 0;
+    let skipped = 0;
     // Give up scanning once the space left could not hold even a tiny part.
     const minCost = perPartOverhead + 8;
     outer: for (let i = 0; i < this.buckets.length; i++) {
@@ -71,7 +82,7 @@ export class MessageQueue {
         }
         const cost = e.part.length + perPartOverhead;
         if (used + cost > budget) {
-          if (budget - used < minCost) break outer;
+          if (budget - used < minCost || ++skipped >= MAX_TAKE_SKIPS) break outer;
           continue;
         }
         used += cost;

@@ -12,7 +12,7 @@ import type { InboundInfo } from '../transport.js';
 import type { Membership, MemberRecord } from '../protocol/membership.js';
 import type { NodeEnv } from '../protocol/node-env.js';
 import type { Outbox } from '../protocol/outbox.js';
-import { hopLimit, treeChildren } from './broadcast-tree.js';
+import { hopLimit, pushFanout, treeChildren } from './broadcast-tree.js';
 import { LiveOrder } from './live-order.js';
 import { MessageQueue } from './message-queue.js';
 import { PendingRequests } from './requests.js';
@@ -32,6 +32,11 @@ export interface MessageInfo {
   readonly broadcast: boolean;
   /** Broadcasts: the origin's HLC timestamp, unique per origin. */
   readonly id?: number;
+  /**
+   * Broadcasts: the hop budget left on the copy that arrived (the origin sends its hop limit; each
+   * relay takes one off), so limit − hops + 1 is how many sends it took to get here.
+   */
+  readonly hops?: number;
   /** True when the message arrived over the reliable path. */
   readonly reliable: boolean;
 }
@@ -272,8 +277,9 @@ export class Messenger {
     this.pushPending = new Map();
     const { members, cfg } = this.host;
     const self = members.self.name;
+    const fanout = pushFanout(this.live.size, cfg.broadcastFanout, cfg.broadcastDirectMax);
     for (const [origin, parts] of pending) {
-      const children = treeChildren(this.live.names, self, origin, cfg.broadcastFanout);
+      const children = treeChildren(this.live.names, self, origin, fanout);
       const targets = children
         ? children.map((n) => members.get(n)).filter((r): r is MemberRecord => r !== undefined)
         : this.host.randomPeers(cfg.broadcastFanout, origin);
@@ -372,7 +378,7 @@ export class Messenger {
     const h = this.handlers.get(msg.type);
     if (h?.kind === 'message') {
       this.deliver(h.fn, msg.payload, {
-        from: msg.origin, address: this.host.members.get(msg.origin)?.address, type: msg.type, broadcast: true, id: msg.id, reliable: info.reliable,
+        from: msg.origin, address: this.host.members.get(msg.origin)?.address, type: msg.type, broadcast: true, id: msg.id, hops: msg.hops, reliable: info.reliable,
       });
       if (!h.forward) return;
     } else {
