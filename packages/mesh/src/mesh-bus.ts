@@ -66,7 +66,7 @@ export class MeshBus {
     this.fit = packetFit(cluster);
     this.log = new OriginLog(o.retentionEvents, o.retentionWindow);
     this.marks = new RejoinMarks(o.maxOrigins, o.rejoinLookback, (t) => this.log.seqBefore(t));
-    this.versions = new KeyVersions(o.maxTrackedKeys);
+    this.versions = new KeyVersions(o.maxTrackedKeys, cluster.localNode.instance);
     this.hlc = new HybridLogicalClock(() => o.clock.now());
     this.epoch = cluster.localNode.instance;
     this.startedAt = o.clock.now();

@@ -380,3 +380,25 @@ describe('wire checks', () => {
     }
   });
 });
+
+describe('version table', () => {
+  it('matches a Map across growth, updates and clears, for any keys (collisions included) and seeds', async () => {
+    const { VersionTable } = await import('../src/version-table.js');
+    fc.assert(fc.property(fc.integer(), fc.array(fc.tuple(fc.string({ maxLength: 6 }), fc.nat()), { maxLength: 300 }), (seed, ops) => {
+      const t = new VersionTable(seed, 1);
+      const m = new Map<string, number>();
+      ops.forEach(([k, v], i) => {
+        if (i === 200) (t.clear(), m.clear());
+        const h = t.hash(k);
+        const at = t.find(k, h);
+        expect(at >= 0).toBe(m.has(k));
+        if (at >= 0) t.setVersion(at, v);
+        else t.insert(k, h, v);
+        m.set(k, v);
+        expect(t.size).toBe(m.size);
+      });
+      for (const [k, v] of m) expect(t.get(k)).toBe(v);
+      expect(t.get('\u0000never')).toBe(m.get('\u0000never'));
+    }), { numRuns: 200 });
+  });
+});
