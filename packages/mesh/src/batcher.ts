@@ -108,6 +108,21 @@ export class Batcher {
     return out;
   }
 
+  /**
+   * Return entries take() handed out and the sender could not fit, ahead of everything waiting
+   * (they are older). Keys published since are not among them: take() removed them and the
+   * sender puts them back in the same synchronous run.
+   */
+  putBack(entries: readonly PendingEntry[]): void {
+    const next = new Map<string, PendingEntry>();
+    for (const e of entries) {
+      next.set(e.key, e);
+      this.pendingBytes += e.bytes;
+    }
+    for (const [k, e] of this.pending) next.set(k, e);
+    this.pending = next;
+  }
+
   clear(): void {
     this.pending.clear();
     this.pendingBytes = 0;
@@ -116,7 +131,7 @@ export class Batcher {
 
 /**
  * An estimate of one event's encoded size, calibrated to the cluster's codec: `base` is the
- * measured size of an event with an empty key and the largest version (packet-fit.ts), to which
+ * measured bytes an event with an empty key adds to a batch (publisher.ts, entryBase), to which
  * the key's bytes and the growth of its string header are added. It is exact for keys the codec
  * writes verbatim (msgpack always; JSON unless the key holds quotes, backslashes or control
  * characters); when it is short, the exact check before sending splits the batch, so it only
@@ -124,8 +139,9 @@ export class Batcher {
  * booleans and null are measured by encoding them (`measure`).
  */
 export function estimateEntryBytes(base: number, keyBytes: number, hasValue: boolean, value: unknown, measure: (v: unknown) => number): number {
-  // + 4: a longer string header (msgpack str16) and the separator between entries.
-  let n = base + keyBytes + 4;
+  // `base` holds an empty key's header and separators; a key over 31 bytes has a longer
+  // string header (msgpack str8/str16: up to 2 more bytes).
+  let n = base + keyBytes + (keyBytes > 31 ? 2 : 0);
   if (!hasValue) return n;
   if (value === null || typeof value === 'boolean') n += 6;
   else if (typeof value === 'number') n += 24;

@@ -29,7 +29,11 @@ export class FetchServer {
     const base = { epoch: this.epoch, head: log.head, oldest: log.oldest };
     if (req.fresh) {
       const owed = this.marks.owed(from, req.instance, now, req.uptime, this.opts.fetchTimeout);
-      return { ...base, owed, first: Math.max(owed, log.oldest), events: this.page(owed, 0) };
+      // `from` > 0: the requester already hears this origin's batches (from is the first number
+      // it heard), so it only needs where to start; a hole before `from` is fetched like any
+      // other, if gossip has not filled it within its recovery delay. 0: a page from `owed`.
+      const events = req.from > 0 ? [] : this.page(owed, 0);
+      return { ...base, owed, first: Math.max(owed, log.oldest), events };
     }
     if (req.epoch !== this.epoch) return { ...base, owed: null, first: 0, events: [] };
     return { ...base, owed: null, first: Math.max(req.from, log.oldest), events: this.page(req.from, req.to) };

@@ -18,7 +18,7 @@ import { Recovery } from './recovery.js';
 import { RejoinMarks } from './rejoin-marks.js';
 import { Subscriptions, type InvalidateEvent, type MeshEvent, type SubscribeOptions, type SubscribeTarget, type Subscription } from './subscriptions.js';
 import { KeyVersions } from './versions.js';
-import { MeshType, fetchReplyToWire, fetchToWire, parseAck, parseBatch, parseFetch, parseFetchReply, parseHead, type FetchReply, type FetchReq, type WireEvent } from './wire.js';
+import { MeshType, isUnknownBatchFormat, fetchReplyToWire, fetchToWire, parseAck, parseBatch, parseFetch, parseFetchReply, parseHead, type FetchReply, type FetchReq, type WireEvent } from './wire.js';
 
 export type { MeshMetrics } from './mesh-counters.js';
 
@@ -66,7 +66,7 @@ export class MeshBus {
     this.fit = packetFit(cluster);
     this.log = new OriginLog(o.retentionEvents, o.retentionWindow);
     this.marks = new RejoinMarks(o.maxOrigins, o.rejoinLookback, (t) => this.log.seqBefore(t));
-    this.versions = new KeyVersions(o.maxTrackedKeys);
+    this.versions = new KeyVersions(o.maxTrackedKeys, cluster.localNode.instance);
     this.hlc = new HybridLogicalClock(() => o.clock.now());
     this.epoch = cluster.localNode.instance;
     this.startedAt = o.clock.now();
@@ -116,7 +116,11 @@ export class MeshBus {
       this.unregister.push(c.handle(this.type(MeshType.batch), (payload, info) => {
         if (info.from === c.name) return;
         const m = parseBatch(payload, max);
-        if (!m) return this.invalid();
+        if (!m) {
+          if (isUnknownBatchFormat(payload)) this.counters.count('grapevine.mesh.unknown-format', 1);
+          return this.invalid();
+        }
+        this.observeVersions(m.events);
         this.recovery.receive(info.from, m.epoch, m.first, m.events);
       }));
       this.unregister.push(c.handle(this.type(MeshType.head), (payload, info) => {
@@ -248,11 +252,21 @@ export class MeshBus {
   /** The newest version this bus's clock has observed (observing an older one again adds nothing). */
   private observed = 0;
 
-  private deliver(origin: string, epoch: number, seq: number, e: WireEvent): void {
-    if (e.version > this.observed) {
-      this.observed = e.version;
-      this.hlc.observe(e.version);
+  /**
+   * Merge the newest version of a batch (or fetch reply) into this bus's clock, once per message
+   * rather than once per delivered event (each observe reads the wall clock). Duplicates and
+   * held events count too: their versions are real times of the origin all the same.
+   */
+  private observeVersions(events: readonly WireEvent[]): void {
+    let max = this.observed;
+    for (let i = 0; i < events.length; i++) if (events[i]!.version > max) max = events[i]!.version;
+    if (max > this.observed) {
+      this.observed = max;
+      this.hlc.observe(max);
     }
+  }
+
+  private deliver(origin: string, epoch: number, seq: number, e: WireEvent): void {
     this.counters.values.delivered++;
     const fresh = this.versions.admit(e.key, e.version);
     if (!fresh) this.counters.values.stale++;
@@ -274,6 +288,7 @@ export class MeshBus {
       this.invalid();
       throw new GrapevineError('ERR_DECODE', 'mesh: malformed fetch reply');
     }
+    this.observeVersions(reply.events);
     return reply;
   }
 

@@ -26,12 +26,25 @@ export interface PublisherHost {
   deliverLocal(seq: number, e: WireEvent): void;
 }
 
+/**
+ * The version difference the size estimate assumes between consecutive events of a batch: 2^15
+ * HLC ticks, 32 ms (msgpack: 3 bytes). A burst's differences are far smaller; a timer batch of a
+ * slow publisher has larger ones, but then it is far from full.
+ */
+const VERSION_STEP = 2 ** 15;
+
 export type Entry = Omit<PendingEntry, 'owner'>;
 
 export class Publisher {
   readonly batcher: Batcher;
-  /** Encoded bytes of an event with an empty key and the largest version, in the cluster's codec. */
+  /**
+   * Encoded bytes one bare event adds to a format 2 batch besides its key's own bytes: an empty
+   * key and a version difference of VERSION_STEP, in the cluster's codec. A value or an ack adds
+   * its index (indexBytes) and the value. Larger differences (keys published over 32 ms apart
+   * into one batch) make a batch exceed its estimate; the exact check before sending trims it.
+   */
   private readonly entryBase: number;
+  private readonly indexBytes: number;
   private readonly type: number;
   private batchTimer: TimerHandle | undefined;
   /** A batchInterval-0 flush is queued for the end of this turn. */
@@ -39,7 +52,8 @@ export class Publisher {
 
   constructor(private readonly host: PublisherHost) {
     const { options: o, fit } = host;
-    this.entryBase = fit.measure(['', Number.MAX_SAFE_INTEGER, 1]);
+    this.entryBase = Math.max(0, fit.measure([['', ''], [VERSION_STEP, VERSION_STEP]]) - fit.measure([[''], [VERSION_STEP]]));
+    this.indexBytes = Math.max(0, fit.measure([10_000]) - fit.measure([]));
     const budget = o.batchBytes > 0 ? Math.min(o.batchBytes, fit.payloadBudget) : fit.payloadBudget;
     this.batcher = new Batcher({ size: o.batchSize, bytes: Math.max(1, budget) });
     this.type = o.typeBase + MeshType.batch;
@@ -53,7 +67,7 @@ export class Publisher {
     if (keyBytes > max) throw new GrapevineError('ERR_TOO_LARGE', `mesh: key longer than maxKeyBytes (${max})`);
     if (signal?.aborted) throw new GrapevineError('ERR_ABORTED', 'aborted');
     const { fit } = this.host;
-    let bytes = estimateEntryBytes(this.entryBase, keyBytes, hasValue, value, fit.measure);
+    let bytes = estimateEntryBytes(this.entryBase, keyBytes, hasValue, value, fit.measure) + (hasValue ? this.indexBytes : 0) + (ack ? this.indexBytes + 1 : 0);
     if (bytes > this.batcher.limits.bytes) {
       // The estimate is an upper bound; measure exactly before refusing.
       bytes = fit.measure(hasValue ? [key, Number.MAX_SAFE_INTEGER, 1, value] : [key, Number.MAX_SAFE_INTEGER, 1]) + 2;
@@ -106,11 +120,11 @@ export class Publisher {
   flush(out: Map<string, number> | undefined = new Map()): Map<string, number> {
     this.cancelTimer();
     while (this.batcher.size > 0) {
-      let rest = this.batcher.take();
-      while (rest.length > 0) {
-        const n = this.sendBatch(rest, out);
-        rest = n === rest.length ? [] : rest.slice(n);
-      }
+      const taken = this.batcher.take();
+      const n = this.sendBatch(taken, out);
+      // What did not fit goes back to the front, to lead the next batch instead of leaving
+      // alone in a small packet of its own.
+      if (n < taken.length) this.batcher.putBack(taken.slice(n));
     }
     return out ?? new Map();
   }
@@ -133,7 +147,8 @@ export class Publisher {
     // estimate is an upper bound for plain keys, so this rarely splits.
     let bytes = fit.messageBytes(type, payload);
     while (n > 1 && bytes > fit.maxMessageBytes) {
-      n = Math.ceil(n / 2);
+      // The estimate assumed small version differences; cut in proportion to the excess.
+      n = Math.max(1, Math.min(n - 1, Math.floor((n * fit.maxMessageBytes) / bytes)));
       payload = batchToWire({ epoch, first, events: logged.slice(0, n) });
       bytes = fit.messageBytes(type, payload);
     }

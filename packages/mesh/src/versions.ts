@@ -9,6 +9,7 @@
  * across origins, an event for a key older than the version already delivered for that key is
  * stale and dropped (its news is older than what the subscriber already has).
  */
+import { VersionTable } from './version-table.js';
 import type { WireEvent } from './wire.js';
 
 export type Offer = 'duplicate' | 'held' | 'next' | 'overflow';
@@ -124,18 +125,25 @@ export class OriginStream {
  *
  * Why not one Map that drops its first key per insert: a Map iterator walks past the deleted
  * slots at the front of V8's table until it is rehashed, so at the bound that eviction cost grew
- * to ~100 µs per event (measured: 300,000 distinct keys at max 100,000), more than everything else
- * a subscriber does per event. Here every operation is a Map get/set/delete, O(1).
+ * to ~100 µs per event (measured: 300,000 distinct keys at max 100,000). Why not two Maps either:
+ * inserting a just-decoded key into a growing Map was the largest part of a receiver's per-event
+ * CPU (version-table.ts says why); each generation is a flat open-addressing table instead, and a
+ * key moved from the old generation to the current one leaves its old copy behind (shadowed: the
+ * current one is looked up first), so nothing is ever deleted.
  */
 export class KeyVersions {
-  private cur = new Map<string, number>();
-  private old = new Map<string, number>();
+  private cur: VersionTable;
+  private old: VersionTable;
   private readonly generation: number;
 
-  constructor(private readonly max: number) {
+  /** `seed` varies the key hash per bus (any integer). */
+  constructor(private readonly max: number, seed = 0) {
     this.generation = Math.max(1, Math.ceil(max / 2));
+    this.cur = new VersionTable(seed | 0);
+    this.old = new VersionTable(seed | 0);
   }
 
+  /** Keys recorded (a key re-recorded since its generation turned old counts twice). */
   get size(): number {
     return this.cur.size + this.old.size;
   }
@@ -146,21 +154,26 @@ export class KeyVersions {
    */
   admit(key: string, version: number): boolean {
     if (this.max === 0) return true;
-    const cur = this.cur.get(key);
-    if (cur !== undefined) {
-      if (version < cur) return false;
-      if (version !== cur) this.cur.set(key, version);
+    const cur = this.cur;
+    const h = cur.hash(key);
+    const at = cur.find(key, h);
+    if (at >= 0) {
+      const v = cur.version(at);
+      if (version < v) return false;
+      if (version !== v) cur.setVersion(at, version);
       return true;
     }
-    const old = this.old.get(key);
-    if (old !== undefined) {
-      if (version < old) return false;
-      this.old.delete(key);
+    const old = this.old;
+    if (old.size > 0) {
+      const o = old.find(key, h);
+      if (o >= 0 && version < old.version(o)) return false;
     }
-    this.cur.set(key, version);
-    if (this.cur.size >= this.generation) {
-      this.old = this.cur;
-      this.cur = new Map();
+    cur.insert(key, h, version);
+    if (cur.size >= this.generation) {
+      // The old generation is forgotten whole; its arrays hold the next one.
+      old.clear();
+      this.old = cur;
+      this.cur = old;
     }
     return true;
   }
