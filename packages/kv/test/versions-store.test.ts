@@ -34,7 +34,10 @@ describe('replica store', () => {
 
   it('converges to the newest version whatever order the records arrive in (deletes included)', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(version, fc.option(fc.integer({ min: 0, max: 255 }))), { minLength: 1, maxLength: 20 }), (ops) => {
+      // One value per version: a node never writes two values under one (ts, node), and two records
+      // that share a version but differ in value would make "the newest" ambiguous (fast-check once
+      // drew a tombstone and a value at the same version, and the test, not the store, was wrong).
+      fc.property(fc.uniqueArray(fc.tuple(version, fc.option(fc.integer({ min: 0, max: 255 }))), { minLength: 1, maxLength: 20, selector: ([v]) => `${v.ts}/${v.node}` }), (ops) => {
         const records = ops.map(([v, val]) => rec('k', v, val));
         const newest = [...records].sort(compareVersions).at(-1)!;
         const s1 = store();

@@ -109,7 +109,8 @@ export function describeFuzzLive(mode: Mode): void {
           // Kind 9 (application messages) has its own parser; a malformed one counts as invalid.
           if (Array.isArray(v) && v[0] === 9) return parseUserMessage(v, config.limits) ? 'accepted' : 'invalid';
           if (parseMessage(v, config.limits)) return 'accepted';
-          return Array.isArray(v) && typeof v[0] === 'number' && v[0] >= 1 && v[0] <= 8 ? 'invalid' : 'unknown-type';
+          // Kinds 1-8 and 10-12 (set reconciliation) are known: a malformed one is invalid.
+          return Array.isArray(v) && typeof v[0] === 'number' && ((v[0] >= 1 && v[0] <= 8) || (v[0] >= 10 && v[0] <= 12)) ? 'invalid' : 'unknown-type';
         });
       };
 
@@ -207,13 +208,17 @@ export function describeFuzzLive(mode: Mode): void {
       for (const [v, n] of tap.expected) if (v !== 'accepted') predicted[v] = n;
       // Drops decided after dispatch are not the receive path's business: a ping for another node,
       // well-formed news of invented members from a stranger, refused by the introduction caps, and a
-      // well-formed claim above limits.maxIncarnation (a mutated incarnation field can land there).
-      // Those must stay within what valid fuzz messages could carry, and only in the clear.
+      // well-formed claim above limits.maxIncarnation (a mutated incarnation field can land there),
+      // and well-formed reconciliation requests from an address that is no member's or replies to
+      // no request of ours (reconcile.ts). Those must stay within what valid fuzz messages could
+      // carry, and only in the clear.
       delete drops['ping-wrong-target'];
-      const introduced = (drops['introductions'] ?? 0) + (drops['introduction-failed-before'] ?? 0) + (drops['incarnation'] ?? 0);
-      delete drops['introductions'];
-      delete drops['introduction-failed-before'];
-      delete drops['incarnation'];
+      const afterDispatch = ['introductions', 'introduction-failed-before', 'incarnation', 'reconcile-untrusted', 'reconcile-unexpected'];
+      let introduced = 0;
+      for (const k of afterDispatch) {
+        introduced += drops[k] ?? 0;
+        delete drops[k];
+      }
       if (mode.encrypted) expect(introduced).toBe(0);
       else expect(introduced).toBeLessThanOrEqual(tap.fuzzVerdicts.get('accepted') ?? 0);
       expect(drops).toEqual(predicted);
