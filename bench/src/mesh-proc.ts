@@ -12,6 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { createCluster, type NodeCluster } from '@grapevine/node';
 import { createMesh, type MeshBus } from '@grapevine/mesh';
+import { paced, sleep } from './util.js';
 
 type Cmd =
   | { cmd: 'start'; name: string; seeds: string[]; batchInterval: number; batchSize: number }
@@ -24,7 +25,6 @@ type Cmd =
   | { cmd: 'close' };
 
 const wall = (): number => performance.timeOrigin + performance.now();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const send = (m: unknown): void => void process.send!(m);
 
 let cluster: NodeCluster | undefined;
@@ -44,16 +44,6 @@ const cpuUs = (): number => {
   return d.user + d.system;
 };
 
-async function paced(rate: number, seconds: number, fn: (i: number) => void): Promise<void> {
-  const total = rate * seconds;
-  const start = performance.now();
-  let i = 0;
-  while (i < total) {
-    const due = Math.floor(((performance.now() - start) * rate) / 1000) + 1;
-    while (i < Math.min(due, total)) fn(i++);
-    await sleep(1);
-  }
-}
 
 /** The cluster's counters (broadcast, drop, mesh …), when its metrics sink keeps them in memory. */
 function counters(): Record<string, number> {

@@ -17,6 +17,7 @@
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { createCluster, type NodeCluster } from '@grapevine/node';
 import { createMesh, type MeshBus } from '@grapevine/mesh';
+import { paced } from './util.js';
 
 export const wall = (): number => performance.timeOrigin + performance.now();
 
@@ -197,17 +198,6 @@ export class LoopSampler {
   }
 }
 
-/** Fire `fn(i)` `rate` times a second for `seconds`, catching up when late (as bench/src/mesh.ts). */
-export async function paced(rate: number, seconds: number, fn: (i: number) => void): Promise<void> {
-  const total = rate * seconds;
-  const start = performance.now();
-  let i = 0;
-  while (i < total) {
-    const due = Math.floor(((performance.now() - start) * rate) / 1000) + 1;
-    while (i < Math.min(due, total)) fn(i++);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
 
 // ---- child process --------------------------------------------------------------------------------
 

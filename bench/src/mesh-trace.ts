@@ -22,8 +22,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LoopSampler, TraceNode, paced, type LoopTrace, type NodeTrace, type TraceNodeOptions } from './mesh-trace-node.js';
-import { emit, pct, progress, sleep } from './util.js';
+import { LoopSampler, TraceNode, type LoopTrace, type NodeTrace, type TraceNodeOptions } from './mesh-trace-node.js';
+import { emit, paced, pct, progress, sleep } from './util.js';
 
 const { values } = parseArgs({
   options: {

@@ -15,6 +15,18 @@ export const now = (): number => performance.now();
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Fire `fn(i)` `rate` times a second for `seconds` on a steady schedule, catching up when late. */
+export async function paced(rate: number, seconds: number, fn: (i: number) => void): Promise<void> {
+  const total = rate * seconds;
+  const start = performance.now();
+  let i = 0;
+  while (i < total) {
+    const due = Math.floor(((performance.now() - start) * rate) / 1000) + 1;
+    while (i < Math.min(due, total)) fn(i++);
+    await sleep(1);
+  }
+}
+
 let outFd: number | undefined;
 
 /** Also append every emitted line to this file descriptor (the --out file). */
