@@ -22,7 +22,7 @@ import { Prober } from './prober.js';
 import { PushPullExchange, pushPullScale } from './push-pull.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { Dissemination } from './dissemination.js';
-import { isHeldAlive, isHeldState } from './held-news.js';
+import { isHeldAlive, isHeldState, isHeldStateWire } from './held-news.js';
 import { Messenger, type MessengerHost } from '../messaging/messenger.js';
 import { VersionGate } from './versions.js';
 import { ViewDigest } from './view-digest.js';
@@ -314,9 +314,18 @@ export class SwimNode implements MessengerHost {
           this.safely(() => this.messenger.receive(value as unknown[], info, part));
           continue;
         }
-        if (value[0] === 5 && this.holdsAlready(value)) continue;
+        if (value[0] === 5) {
+          m.increment('grapevine.alive.received');
+          if (this.holdsAlready(value)) {
+            m.increment('grapevine.alive.held');
+            continue;
+          }
+        } else if (value[0] === 8 || value[0] === 11 || value[0] === 12) {
+          const list = value[value[0] === 8 ? 5 : value[0] === 11 ? 6 : 2];
+          if (Array.isArray(list)) m.increment('grapevine.states.received', list.length);
+        }
       }
-      const msg = parseMessage(value, this.cfg.limits);
+      const msg = parseMessage(value, this.cfg.limits, this.heldState);
       if (!msg) {
         const known = Array.isArray(value) && typeof value[0] === 'number' && value[0] >= 1 && value[0] <= 12;
         m.increment(known ? 'grapevine.drop.invalid' : 'grapevine.drop.unknown-type');
@@ -365,6 +374,21 @@ export class SwimNode implements MessengerHost {
       case 12: return this.reconciler.onPush(msg, info);
     }
   }
+
+  /**
+   * A member state in a push-pull or reconciliation list that we hold exactly (and have no
+   * introduction of pending): skipped by parseMessage before a state object is built, as the
+   * merge would skip it anyway (held-news.ts). Counted, so a run's counters show facts received
+   * against facts held.
+   */
+  private readonly heldState = (v: readonly unknown[]): boolean => {
+    const name = v[0];
+    if (typeof name !== 'string') return false;
+    const r = this.members.peek(name);
+    if (r === undefined || !isHeldStateWire(v, r) || this.introductions.has(name)) return false;
+    this.env.metrics.increment('grapevine.states.held');
+    return true;
+  };
 
   /**
    * A decoded alive we hold exactly, with no introduction of it pending: most alives a node
