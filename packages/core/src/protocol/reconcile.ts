@@ -173,11 +173,47 @@ export class Reconciler {
       diff[j] = t;
     }
     diff.length = want;
-    const states = this.statesIn(b, diff);
+    const { states, whole } = this.wholeBuckets(b, diff);
     env.metrics.increment('grapevine.reconcile.answered');
     env.metrics.increment('grapevine.reconcile.states-sent', states.length);
-    const reply: ReconcileReply = { k: 11, seq: msg.seq, from: members.self.name, b, buckets: diff, sums: diff.map((i) => mine[i]!), states };
+    const reply: ReconcileReply = { k: 11, seq: msg.seq, from: members.self.name, b, buckets: whole, sums: whole.map((i) => mine[i]!), states };
     this.send(msg.fromAddr, reply);
+  }
+
+  /**
+   * Our live members in the chosen buckets (of b), whole buckets only, in the order chosen, until
+   * the next would pass reconcileMaxMembers; `whole` lists the buckets sent complete. A reply
+   * names only those: a bucket cut short would still differ at the asker, which would then push
+   * back its whole bucket, members we hold (measured: most of a mass join's pushes were that).
+   * A single bucket over the cap is sent cut to the cap and not named.
+   */
+  private wholeBuckets(b: number, buckets: readonly number[]): { states: NodeState[]; whole: number[] } {
+    const states: NodeState[] = [];
+    const whole: number[] = [];
+    if (buckets.length === 0) return { states, whole };
+    const { cfg, digest, members } = this.p;
+    const flagged = new Uint8Array(b);
+    for (const i of buckets) flagged[i] = 1;
+    const names = new Map<number, string[]>();
+    digest.forEachIn(b, flagged, (name, bucket) => {
+      const list = names.get(bucket);
+      if (list) list.push(name);
+      else names.set(bucket, [name]);
+      return true;
+    });
+    const max = cfg.reconcileMaxMembers;
+    for (const i of buckets) {
+      const list = names.get(i) ?? [];
+      const fits = states.length + list.length <= max;
+      if (!fits && states.length > 0) continue;
+      for (const name of list) {
+        if (states.length >= max) break;
+        const r = members.get(name);
+        if (r) states.push(stateOf(r));
+      }
+      if (fits) whole.push(i);
+    }
+    return { states, whole };
   }
 
   /** Our live members in the given buckets (of b), at most reconcileMaxMembers. */

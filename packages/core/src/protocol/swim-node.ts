@@ -320,9 +320,6 @@ export class SwimNode implements MessengerHost {
             m.increment('grapevine.alive.held');
             continue;
           }
-        } else if (value[0] === 8 || value[0] === 11 || value[0] === 12) {
-          const list = value[value[0] === 8 ? 5 : value[0] === 11 ? 6 : 2];
-          if (Array.isArray(list)) m.increment('grapevine.states.received', list.length);
         }
       }
       const msg = parseMessage(value, this.cfg.limits, this.heldState);
@@ -331,6 +328,7 @@ export class SwimNode implements MessengerHost {
         m.increment(known ? 'grapevine.drop.invalid' : 'grapevine.drop.unknown-type');
         continue;
       }
+      if (msg.k === 8 || msg.k === 11 || msg.k === 12) this.countStates(msg.k, value as unknown[], msg.states.length);
       if (msg.k === 5 && msg.addr !== info.from && !this.trustedAddress(info.from)) {
         // News of others from a source we do not know yet: the sender's own alive may come later
         // in this envelope and make it known, so this waits for the end of the envelope.
@@ -378,17 +376,24 @@ export class SwimNode implements MessengerHost {
   /**
    * A member state in a push-pull or reconciliation list that we hold exactly (and have no
    * introduction of pending): skipped by parseMessage before a state object is built, as the
-   * merge would skip it anyway (held-news.ts). Counted, so a run's counters show facts received
-   * against facts held.
+   * merge would skip it anyway (held-news.ts). Counted (countStates), so a run's counters show
+   * facts received against facts held.
    */
   private readonly heldState = (v: readonly unknown[]): boolean => {
     const name = v[0];
     if (typeof name !== 'string') return false;
     const r = this.members.peek(name);
-    if (r === undefined || !isHeldStateWire(v, r) || this.introductions.has(name)) return false;
-    this.env.metrics.increment('grapevine.states.held');
-    return true;
+    return r !== undefined && isHeldStateWire(v, r) && !this.introductions.has(name);
   };
+
+  /** Member states a push-pull (8) or reconciliation (11, 12) carried, and how many were held. */
+  private countStates(k: 8 | 11 | 12, raw: unknown[], parsed: number): void {
+    const received = (raw[k === 8 ? 5 : k === 11 ? 6 : 2] as unknown[]).length;
+    const m = this.env.metrics;
+    const what = k === 8 ? 'pushpull' : 'reconcile';
+    m.increment(`grapevine.${what}.states-received`, received);
+    m.increment(`grapevine.${what}.states-held`, received - parsed);
+  }
 
   /**
    * A decoded alive we hold exactly, with no introduction of it pending: most alives a node
