@@ -68,6 +68,8 @@ export class Reconciler {
   private gap: number;
   private nextAt = -Infinity;
   private lastAt = -Infinity;
+  /** The last exchange repaired our view: the next request asks at the finer resolution. */
+  private repairing = false;
   /** True while a reconciliation's states are merged: members new to us are then not re-gossiped. */
   merging = false;
 
@@ -130,7 +132,12 @@ export class Reconciler {
 
   private request(addr: string, now: number): void {
     const { cfg, digest, members } = this.p;
-    const b = reconcileBuckets(digest.size, cfg.reconcileBucketMembers, Math.min(cfg.reconcileMaxBuckets, digest.leafCount));
+    // While exchanges repair (a view still filling), ask at the finer resolution: with about one
+    // member per bucket a reply carries little beyond what is missing, where 16 per bucket sent
+    // whole buckets mostly held (N=1,000 mass join: 339 thousand reply states instead of 766).
+    // An idle disagreement asks coarsely first: a request's size is its bucket count.
+    const per = this.repairing ? cfg.reconcileRepairBucketMembers : cfg.reconcileBucketMembers;
+    const b = reconcileBuckets(digest.size, per, Math.min(cfg.reconcileMaxBuckets, digest.leafCount));
     this.seq = (this.seq + 1) % 0x7fffffff;
     const self = members.self;
     const msg: Reconcile = { k: 10, seq: this.seq, from: self.name, fromAddr: self.address, b, sums: Array.from(digest.bucketSums(b)) };
@@ -254,6 +261,7 @@ export class Reconciler {
     }
     if (digest.value !== before) {
       env.metrics.increment('grapevine.reconcile.repaired');
+      this.repairing = true;
       this.gap = this.p.cfg.reconcileInterval;
       this.nextAt = -Infinity;
     } else {
@@ -279,6 +287,7 @@ export class Reconciler {
   /** An exchange that changed nothing: wait twice as long before the next, up to the push-pull interval. */
   private backOff(): void {
     const { cfg, env, members } = this.p;
+    this.repairing = false;
     const cap = Math.max(cfg.reconcileInterval, cfg.pushPullInterval > 0 ? pushPullScale(cfg.pushPullInterval, members.liveCount()) : cfg.reconcileInterval);
     this.gap = Math.min(this.gap * 2, cap);
     this.nextAt = env.clock.now() + this.gap;
