@@ -79,8 +79,9 @@ export interface ProtocolConfig {
   reconcileMaxMembers: number;
   /**
    * Transmissions this node gives the first alive it hears of a member it did not know (a join's
-   * news), instead of the retransmit limit; news learned by reconciliation is not re-gossiped at
-   * all. Reconciliation fills what the shorter epidemic misses. 0: the retransmit limit.
+   * news), instead of the retransmit limit; a member first learned by reconciliation, or (with
+   * reconciliation on) from a push-pull's states other than its sender's own, is not re-gossiped
+   * at all. Reconciliation fills what the shorter epidemic misses. 0: the retransmit limit.
    */
   joinRetransmits: number;
   /** Dead and left members are kept this long as tombstones, then forgotten. */

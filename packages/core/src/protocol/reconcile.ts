@@ -17,7 +17,10 @@
  * Members first heard of through reconciliation are not gossiped on: by the time a node pulls a
  * member, most nodes hold it, and those that do not pull it too. That, with the short push
  * budget, is what removes the copies (docs/scale.md measures it). Refutations, deaths and
- * metadata changes learned this way go out as usual.
+ * metadata changes learned this way go out as usual. While reconciliation runs, the same holds
+ * for members first heard of in a push-pull's states other than the sender's own (push-pull.ts,
+ * `quietStates`): a join's reply of 256 members re-gossiped by every joiner was most of a mass
+ * join's gossip, nearly all of it copies its receivers held (docs/scale.md).
  *
  * Bounds and trust: a request is answered only to a member's or seed's address; a reply is merged
  * only when it matches the one request in flight; every count is checked by parseMessage; the

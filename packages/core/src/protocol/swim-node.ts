@@ -176,6 +176,7 @@ export class SwimNode implements MessengerHost {
       merge: (from, states, via) => this.pushPull.mergeStates(from, states, via),
     });
     this.viewSync.onMismatch = (from) => this.reconciler.noteMismatch(from);
+    this.pushPull.quietStates = () => cfg.reconcile && cfg.viewDigest;
     this.outbox.stamp = (msg) => this.viewSync.stamp(msg);
     this.messenger = new Messenger(this);
     this.outbox.userQueue = this.messenger.queue;
@@ -266,13 +267,14 @@ export class SwimNode implements MessengerHost {
 
   /**
    * News a table change produced. The first alive of a member new to us is a join's news: learned
-   * by reconciliation it is not gossiped on, otherwise it gets joinRetransmits transmissions when
-   * that is set (reconcile.ts says why both are safe).
+   * by reconciliation, or from a push-pull's states other than its sender's own while
+   * reconciliation runs, it is not gossiped on; otherwise it gets joinRetransmits transmissions
+   * when that is set (reconcile.ts says why both are safe).
    */
   disseminate(name: string, msg: Alive | Suspect | Dead): void {
     const fresh = this.fresh === name && msg.k === 5;
     this.fresh = undefined;
-    if (fresh && this.reconciler.merging) {
+    if (fresh && (this.reconciler.merging || this.pushPull.merging)) {
       this.env.metrics.increment('grapevine.reconcile.learned');
       this.dissemination.note(name);
       return;
