@@ -67,10 +67,19 @@ export class MemberTable {
   changed = new Float64Array(16);
   /** Position of the row in the one set that holds it (-1 in none). */
   slot = new Int32Array(16);
+  /**
+   * The row's contribution to the view digest (view-digest.ts) as int32, valid where `counted` is 1:
+   * 5 bytes a row instead of a Map entry by name (~47 B), the one structure per member per node
+   * a simulation held outside the table (docs/scale.md#memory).
+   */
+  contrib = new Int32Array(16);
+  counted = new Uint8Array(16);
+  /** Told the contribution of a counted row as the row is removed, so the digest's sums stay exact. */
+  onUncount: ((c: number) => void) | undefined;
   private byName = new Int32Array(32).fill(EMPTY);
   private byAddr = new Int32Array(32).fill(EMPTY);
-  /** The sets over this table's rows, renumbered when it compacts. */
-  private readonly sets: RowSet[] = [];
+  /** The sets and lists over this table's rows, renumbered when it compacts. */
+  private readonly sets: Renumbered[] = [];
 
   constructor(private readonly seed: number) {}
 
@@ -84,6 +93,13 @@ export class MemberTable {
     const s = new RowSet(this);
     this.sets.push(s);
     return s;
+  }
+
+  /** A list of rows kept in step with compaction (a removed row reads -1 after it). */
+  newList(): RowList {
+    const l = new RowList();
+    this.sets.push(l);
+    return l;
   }
 
   /** The row of `name`, or -1. */
@@ -133,6 +149,7 @@ export class MemberTable {
     this.metaVer[row] = v.metaVersion;
     this.changed[row] = v.stateChangedAt;
     this.slot[row] = -1;
+    this.counted[row] = 0;
     this.put(this.byName, this.hash(v.name), row);
     this.put(this.byAddr, this.hash(v.address), row);
     return row;
@@ -147,6 +164,10 @@ export class MemberTable {
 
   /** Remove `row` (already out of every set): its references are dropped, a hole is left. */
   remove(row: number): void {
+    if (this.counted[row] === 1) {
+      this.counted[row] = 0;
+      this.onUncount?.(this.contrib[row]!);
+    }
     this.take(this.byName, this.names as string[], row);
     this.take(this.byAddr, this.addrs, row);
     this.names[row] = undefined;
@@ -219,6 +240,8 @@ export class MemberTable {
     this.metaVer = grow(this.metaVer, new Float64Array(n));
     this.changed = grow(this.changed, new Float64Array(n));
     this.slot = grow(this.slot, new Int32Array(n));
+    this.contrib = grow(this.contrib, new Int32Array(n));
+    this.counted = grow(this.counted, new Uint8Array(n));
   }
 
   /** Squeeze out the holes, keeping row order; the sets and indexes are renumbered. */
@@ -241,6 +264,8 @@ export class MemberTable {
         this.metaVer[w] = this.metaVer[r]!;
         this.changed[w] = this.changed[r]!;
         this.slot[w] = this.slot[r]!;
+        this.contrib[w] = this.contrib[r]!;
+        this.counted[w] = this.counted[r]!;
       }
       w++;
     }
@@ -249,6 +274,8 @@ export class MemberTable {
     this.names.length = w;
     this.addrs.length = w;
     this.profiles.length = w;
+    // Rows past the end keep no stale flag for a later insert to inherit (insert clears it too).
+    this.counted.fill(0, w);
     for (const s of this.sets) s.renumber(map);
     let cap = 32;
     while (w + 1 > cap * MAX_LOAD) cap *= 2;
@@ -264,12 +291,54 @@ function grow<T extends Uint8Array | Int32Array | Float64Array>(old: T, next: T)
   return next;
 }
 
+/** What the table renumbers when it compacts: `map` is old row → new row, -1 for a removed row. */
+interface Renumbered {
+  renumber(map: Int32Array): void;
+}
+
+/**
+ * Row numbers in a plain growable list (an Int32Array, 4 bytes a row), in the order the owner puts
+ * them: the prober's round order (prober.ts). Unlike a RowSet it may hold a row that is later
+ * removed; after compaction such an entry reads -1, before it a hole (MemberTable says which rows
+ * are valid), so the owner checks each row it reads.
+ */
+export class RowList implements Renumbered {
+  private items = new Int32Array(16);
+  length = 0;
+
+  at(i: number): number {
+    return this.items[i]!;
+  }
+
+  set(i: number, row: number): void {
+    this.items[i] = row;
+  }
+
+  push(row: number): void {
+    if (this.length === this.items.length) this.items = grow(this.items, new Int32Array(Math.ceil(this.items.length * GROWTH)));
+    this.items[this.length++] = row;
+  }
+
+  /** Empty it, with room for `n` rows (storage shrinks when it is much larger than needed). */
+  reset(n: number): void {
+    this.length = 0;
+    if (this.items.length < n || this.items.length > 2 * n + 16) this.items = new Int32Array(Math.ceil(n * GROWTH) + 1);
+  }
+
+  renumber(map: Int32Array): void {
+    for (let i = 0; i < this.length; i++) {
+      const r = this.items[i]!;
+      this.items[i] = r < 0 ? -1 : map[r]!;
+    }
+  }
+}
+
 /**
  * Rows in a dense array with O(1) add, delete and pick by position; each row's position is in
  * the table's `slot` column, so a row is in at most one RowSet of a table. Order is arbitrary
  * (delete swaps the last row into the hole) but deterministic.
  */
-export class RowSet {
+export class RowSet implements Renumbered {
   private items = new Int32Array(16);
   size = 0;
 

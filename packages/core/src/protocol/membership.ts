@@ -20,7 +20,8 @@ import type { Introducer } from './introductions.js';
 import { Suspicion, minSuspicionTimeout } from './suspicion.js';
 import { FifoDeadlines } from './fifo-deadlines.js';
 import { EMPTY_META, NO_POOL, type Pool } from './string-pool.js';
-import { ALIVE, DEAD, LEFT, MemberTable, SUSPECT, type RowSet } from './member-table.js';
+import { ALIVE, DEAD, LEFT, MemberTable, SUSPECT, type RowList, type RowSet } from './member-table.js';
+import { TableContributions } from './member-contributions.js';
 import { RecordMap, RecordSet, RowCursor, rowMember, rowRecord, snapshot, type HeldFields, type MemberRecord, type SelfRecord } from './member-views.js';
 
 export { snapshot, type MemberRecord, type SelfRecord } from './member-views.js';
@@ -72,6 +73,8 @@ export class Membership {
   readonly live: RecordSet;
   readonly dead: RecordSet;
   readonly left: RecordSet;
+  /** The view digest's per-member contributions, kept in the table's columns (member-contributions.ts). */
+  readonly digestStore: TableContributions;
   private suspects = 0;
   /** Running suspicions by member name: only suspect members have one. */
   private readonly suspicions = new Map<string, Suspicion>();
@@ -90,6 +93,7 @@ export class Membership {
     // The index hash is seeded from the instance id's low bits (12 of them random, see member.ts).
     this.t = new MemberTable(self.instance % 0x1_0000_0000);
     this.cursor = new RowCursor(this.t);
+    this.digestStore = new TableContributions(this.t);
     this.liveRows = this.t.newSet();
     this.deadRows = this.t.newSet();
     this.leftRows = this.t.newSet();
@@ -105,6 +109,32 @@ export class Membership {
       metaVersion: s.metaVersion, stateChangedAt: s.stateChangedAt, profile: NO_POOL.profile(EMPTY_META, '', s.protocol),
     });
     this.liveRows.add(SELF);
+  }
+
+  /** The row of `name` (-1: none); rows are read with the calls below and not kept across a reap. */
+  rowOf(name: string): number {
+    return this.t.find(name);
+  }
+
+  /** Is `row` a member other than this node, alive or suspect (false for a removed row or -1)? */
+  probeableRow(row: number): boolean {
+    const t = this.t;
+    return row > SELF && row < t.rows && (t.state[row] === ALIVE || t.state[row] === SUSPECT);
+  }
+
+  /** The record of a valid row. */
+  recordAt(row: number): MemberRecord {
+    return this.record(row);
+  }
+
+  /** The i-th row of the live set (0 ≤ i < liveCount(), in the set's order, which live.values() follows). */
+  liveRowAt(i: number): number {
+    return this.liveRows.at(i);
+  }
+
+  /** A list of rows the table renumbers when it compacts (the prober's order). */
+  newRowList(): RowList {
+    return this.t.newList();
   }
 
   /** Is `addr` the address of some record (any state)? */
