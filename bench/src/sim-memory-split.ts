@@ -69,11 +69,12 @@ step('push_pull_pending', (c) => { c.node.pushPull.pending.clear(); });
 step('suspicions', (c) => { c.node.members.suspicions.clear(); });
 // The member table, in four parts: what a row holds as references, as numbers, its two indexes, its state sets.
 const replaceCols = (t: Any, cols: string[]): void => { for (const col of cols) if (t[col]) t[col] = new (t[col].constructor)(1); };
-step('member_table_references', (c) => { const t = c.node.members.t; t.names = []; t.addrs = []; t.profiles = []; });
+// References: one identity per row now (string-pool.ts), name, address and profile arrays before.
+step('member_table_references', (c) => { const t = c.node.members.t; t.ids = []; t.names = []; t.addrs = []; t.profiles = []; });
 step('member_table_columns', (c) => replaceCols(c.node.members.t, ['state', 'inc', 'inst', 'metaVer', 'changed', 'slot', 'profile']));
 step('member_table_indexes', (c) => replaceCols(c.node.members.t, ['byName', 'byAddr']));
 step('member_table_sets', (c) => { for (const s of c.node.members.t.sets) s.items = new Int32Array(1); });
-step('string_pool', () => { const p = world.pool as Any; p.strings.clear(); p.metas.clear(); p.profiles.clear(); });
+step('string_pool', () => { const p = world.pool as Any; p.strings.clear(); p.metas.clear(); p.profiles.clear(); p.identities?.clear(); });
 
 process.stdout.write(JSON.stringify({
   bench: 'sim-memory-split', n, seed, idle_seconds: idle, join_converged_ms: join.converged_ms, join_cpu_ms: Math.round((cpu.user + cpu.system) / 1000),

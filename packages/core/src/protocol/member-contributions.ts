@@ -28,7 +28,7 @@ export class TableContributions implements Contributions {
 
   private rowOf(name: string): number {
     const t = this.t;
-    if (name === this.lastName && this.lastRow >= 0 && this.lastRow < t.rows && t.names[this.lastRow] === name) return this.lastRow;
+    if (name === this.lastName && this.lastRow >= 0 && this.lastRow < t.rows && t.ids[this.lastRow]!.name === name) return this.lastRow;
     const r = t.find(name);
     this.lastName = name;
     this.lastRow = r;
@@ -68,7 +68,7 @@ export class TableContributions implements Contributions {
   forEach(fn: (name: string, c: number) => boolean): void {
     const t = this.t;
     for (let r = 0; r < t.rows; r++) {
-      if (t.counted[r] === 1 && !fn(t.names[r]!, t.contrib[r]!)) return;
+      if (t.counted[r] === 1 && !fn(t.ids[r]!.name, t.contrib[r]!)) return;
     }
   }
 }

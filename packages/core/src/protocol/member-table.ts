@@ -23,7 +23,7 @@
  * The indexes hash with a per-table seed (the caller passes random bits, e.g. from its instance
  * id) so that names chosen to collide on one node do not collide on another.
  */
-import type { Profile } from './string-pool.js';
+import type { Identity, Profile } from './string-pool.js';
 
 /** State codes in the `state` column (the wire's, member.ts's STATE_CODE); HOLE marks a removed row. */
 export const ALIVE = 0;
@@ -43,23 +43,21 @@ const GROWTH = 1.25;
 
 /** One member's fields, as membership.ts inserts them. */
 export interface RowInit {
-  name: string;
-  address: string;
+  /** Name, address and profile (string-pool.ts). */
+  id: Identity;
   state: number;
   incarnation: number;
   instance: number;
   metaVersion: number;
   stateChangedAt: number;
-  profile: Profile;
 }
 
 export class MemberTable {
   /** Rows used, holes included; valid rows are 0 ≤ row < rows with state[row] !== HOLE. */
   rows = 0;
   private holes = 0;
-  names: (string | undefined)[] = [];
-  addrs: string[] = [];
-  profiles: Profile[] = [];
+  /** Each row's name, address and profile: one shared reference (string-pool.ts's Identity). */
+  ids: Identity[] = [];
   state = new Uint8Array(16);
   inc = new Float64Array(16);
   inst = new Float64Array(16);
@@ -109,7 +107,7 @@ export class MemberTable {
     for (let i = this.hash(name) & mask; ; i = (i + 1) & mask) {
       const r = idx[i]!;
       if (r === EMPTY) return -1;
-      if (this.names[r] === name) return r;
+      if (this.ids[r]!.name === name) return r;
     }
   }
 
@@ -120,7 +118,7 @@ export class MemberTable {
     for (let i = this.hash(addr) & mask; ; i = (i + 1) & mask) {
       const r = idx[i]!;
       if (r === EMPTY) return false;
-      if (this.addrs[r] === addr) return true;
+      if (this.ids[r]!.addr === addr) return true;
     }
   }
 
@@ -131,7 +129,7 @@ export class MemberTable {
     for (let i = this.hash(addr) & mask; ; i = (i + 1) & mask) {
       const r = idx[i]!;
       if (r === EMPTY) return false;
-      if (r !== 0 && this.addrs[r] === addr && (this.state[r] === ALIVE || this.state[r] === SUSPECT)) return true;
+      if (r !== 0 && this.ids[r]!.addr === addr && (this.state[r] === ALIVE || this.state[r] === SUSPECT)) return true;
     }
   }
 
@@ -140,9 +138,7 @@ export class MemberTable {
     if (this.rows === this.state.length) this.growColumns();
     if ((this.size + 1) > this.byName.length * MAX_LOAD) this.rehash(this.byName.length * 2);
     const row = this.rows++;
-    this.names[row] = v.name;
-    this.addrs[row] = v.address;
-    this.profiles[row] = v.profile;
+    this.ids[row] = v.id;
     this.state[row] = v.state;
     this.inc[row] = v.incarnation;
     this.inst[row] = v.instance;
@@ -150,16 +146,33 @@ export class MemberTable {
     this.changed[row] = v.stateChangedAt;
     this.slot[row] = -1;
     this.counted[row] = 0;
-    this.put(this.byName, this.hash(v.name), row);
-    this.put(this.byAddr, this.hash(v.address), row);
+    this.put(this.byName, this.hash(v.id.name), row);
+    this.put(this.byAddr, this.hash(v.id.addr), row);
     return row;
   }
 
-  /** Give `row` a new address, keeping the address index in step. */
-  setAddress(row: number, addr: string): void {
-    this.take(this.byAddr, this.addrs, row);
-    this.addrs[row] = addr;
-    this.put(this.byAddr, this.hash(addr), row);
+  /** The row's name, address and profile. */
+  name(row: number): string {
+    return this.ids[row]!.name;
+  }
+
+  addr(row: number): string {
+    return this.ids[row]!.addr;
+  }
+
+  profile(row: number): Profile {
+    return this.ids[row]!.profile;
+  }
+
+  /** Give `row` a new identity (same name: a new address or profile), keeping the address index in step. */
+  setIdentity(row: number, id: Identity): void {
+    if (id.addr === this.ids[row]!.addr) {
+      this.ids[row] = id;
+      return;
+    }
+    this.take(this.byAddr, false, row);
+    this.ids[row] = id;
+    this.put(this.byAddr, this.hash(id.addr), row);
   }
 
   /** Remove `row` (already out of every set): its references are dropped, a hole is left. */
@@ -168,11 +181,9 @@ export class MemberTable {
       this.counted[row] = 0;
       this.onUncount?.(this.contrib[row]!);
     }
-    this.take(this.byName, this.names as string[], row);
-    this.take(this.byAddr, this.addrs, row);
-    this.names[row] = undefined;
-    this.addrs[row] = '';
-    this.profiles[row] = NO_PROFILE;
+    this.take(this.byName, true, row);
+    this.take(this.byAddr, false, row);
+    this.ids[row] = NO_IDENTITY;
     this.state[row] = HOLE;
     this.holes++;
     if (this.holes >= MIN_HOLES && this.holes >= this.rows * HOLE_SHARE) this.compact();
@@ -201,16 +212,21 @@ export class MemberTable {
     idx[i] = row;
   }
 
-  /** Delete `row` from a linear-probing index keyed by keys[row] (backward-shift, no tombstones). */
-  private take(idx: Int32Array, keys: readonly string[], row: number): void {
+  private key(byName: boolean, row: number): string {
+    const id = this.ids[row]!;
+    return byName ? id.name : id.addr;
+  }
+
+  /** Delete `row` from a linear-probing index keyed by rows' names or addresses (backward-shift, no tombstones). */
+  private take(idx: Int32Array, byName: boolean, row: number): void {
     const mask = idx.length - 1;
-    let i = this.hash(keys[row]!) & mask;
+    let i = this.hash(this.key(byName, row)) & mask;
     while (idx[i] !== row) {
       if (idx[i] === EMPTY) return;
       i = (i + 1) & mask;
     }
     for (let j = (i + 1) & mask; idx[j] !== EMPTY; j = (j + 1) & mask) {
-      const home = this.hash(keys[idx[j]!]!) & mask;
+      const home = this.hash(this.key(byName, idx[j]!)) & mask;
       // Move j's entry into the gap at i unless its home lies cyclically in (i, j].
       const between = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!between) {
@@ -226,8 +242,9 @@ export class MemberTable {
     this.byAddr = new Int32Array(capacity).fill(EMPTY);
     for (let r = 0; r < this.rows; r++) {
       if (this.state[r] === HOLE) continue;
-      this.put(this.byName, this.hash(this.names[r]!), r);
-      this.put(this.byAddr, this.hash(this.addrs[r]!), r);
+      const id = this.ids[r]!;
+      this.put(this.byName, this.hash(id.name), r);
+      this.put(this.byAddr, this.hash(id.addr), r);
     }
   }
 
@@ -255,9 +272,7 @@ export class MemberTable {
       }
       map[r] = w;
       if (w !== r) {
-        this.names[w] = this.names[r];
-        this.addrs[w] = this.addrs[r]!;
-        this.profiles[w] = this.profiles[r]!;
+        this.ids[w] = this.ids[r]!;
         this.state[w] = this.state[r]!;
         this.inc[w] = this.inc[r]!;
         this.inst[w] = this.inst[r]!;
@@ -271,9 +286,7 @@ export class MemberTable {
     }
     this.rows = w;
     this.holes = 0;
-    this.names.length = w;
-    this.addrs.length = w;
-    this.profiles.length = w;
+    this.ids.length = w;
     // Rows past the end keep no stale flag for a later insert to inherit (insert clears it too).
     this.counted.fill(0, w);
     for (const s of this.sets) s.renumber(map);
@@ -283,8 +296,8 @@ export class MemberTable {
   }
 }
 
-/** What a removed row points at, so it holds no profile alive. */
-const NO_PROFILE: Profile = Object.freeze({ meta: Object.freeze({}), app: '', proto: 0 });
+/** What a removed row points at, so it holds no identity alive (its name matches no lookup: '' is never a member's name). */
+const NO_IDENTITY: Identity = Object.freeze({ name: '', addr: '', profile: Object.freeze({ meta: Object.freeze({}), app: '', proto: 0 }) });
 
 function grow<T extends Uint8Array | Int32Array | Float64Array>(old: T, next: T): T {
   next.set(old);

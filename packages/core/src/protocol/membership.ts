@@ -105,8 +105,8 @@ export class Membership {
     // Row 0 holds self's name, address and state for the indexes and sets; `self` holds the rest.
     const s = this.self;
     this.t.insert({
-      name: s.name, address: s.address, state: ALIVE, incarnation: s.incarnation, instance: s.instance,
-      metaVersion: s.metaVersion, stateChangedAt: s.stateChangedAt, profile: NO_POOL.profile(EMPTY_META, '', s.protocol),
+      id: NO_POOL.identity(s.name, s.address, EMPTY_META, '', s.protocol), state: ALIVE, incarnation: s.incarnation, instance: s.instance,
+      metaVersion: s.metaVersion, stateChangedAt: s.stateChangedAt,
     });
     this.liveRows.add(SELF);
   }
@@ -152,21 +152,29 @@ export class Membership {
 
   /** The record of a row: self's own object, or a copy of the row. */
   private record(row: number): MemberRecord {
-    return row === SELF ? this.self : rowRecord(this.t, row, this.suspicions.get(this.t.names[row]!));
+    return row === SELF ? this.self : rowRecord(this.t, row, this.suspicions.get(this.t.name(row)));
   }
 
   private moveAddress(row: number, addr: string): void {
-    const old = this.t.addrs[row]!;
-    if (old === addr) return;
-    this.t.setAddress(row, this.pool.string(addr));
-    this.pool.releaseString(old);
+    const id = this.t.ids[row]!;
+    if (id.addr === addr) return;
+    const p = id.profile;
+    this.reidentify(row, addr, p.meta, p.app, p.proto);
   }
 
-  /** Give a row a new profile (metadata, application version, protocol), releasing the old one. */
-  private setProfile(row: number, meta: Meta, app: string, proto: number): void {
-    const old = this.t.profiles[row]!;
-    this.t.profiles[row] = this.pool.profile(meta, app, proto);
-    this.pool.releaseProfile(old);
+  /**
+   * Give a row a new address and profile (metadata, application version, protocol): a new
+   * identity (string-pool.ts) under the same name, the old one released.
+   */
+  private reidentify(row: number, addr: string, meta: Meta, app: string, proto: number): void {
+    const old = this.t.ids[row]!;
+    const next = this.pool.identity(old.name, addr, meta, app, proto);
+    if (next === old) {
+      this.pool.releaseIdentity(next); // the pool handed back the same one, counted again
+      return;
+    }
+    this.t.setIdentity(row, next);
+    this.pool.releaseIdentity(old);
   }
 
   get(name: string): MemberRecord | undefined {
@@ -248,7 +256,7 @@ export class Membership {
     t.state[row] = state;
     t.changed[row] = this.clock.now();
     this.place(row, prev, state);
-    const name = t.names[row]!;
+    const name = t.name(row);
     if (state === DEAD || state === LEFT) this.tombstones.push(name, t.changed[row]!);
     if (state !== SUSPECT) {
       const s = this.suspicions.get(name);
@@ -289,7 +297,7 @@ export class Membership {
     // from it: direct evidence. (A forger who can fake source addresses gets one member per
     // address this way, which then fails its probes like a crashed node.)
     const fromItself = via !== undefined && row < 0 && via.key === a.addr && !t.hasAddress(a.addr);
-    if (via && !via.trusted && !fromItself && this.hooks.introduce && (row < 0 || (t.addrs[row] !== a.addr && a.inst >= t.inst[row]! && (a.inst > t.inst[row]! || a.inc >= t.inc[row]!)))) {
+    if (via && !via.trusted && !fromItself && this.hooks.introduce && (row < 0 || (t.addr(row) !== a.addr && a.inst >= t.inst[row]! && (a.inst > t.inst[row]! || a.inc >= t.inc[row]!)))) {
       this.hooks.introduce(a, via);
       return;
     }
@@ -300,14 +308,14 @@ export class Membership {
         return;
       }
       const added = t.insert({
-        name: this.pool.string(a.name), address: this.pool.string(a.addr), state: ALIVE, incarnation: a.inc, instance: a.inst,
-        metaVersion: a.metaVer, stateChangedAt: this.clock.now(), profile: this.pool.profile(a.meta, app, proto),
+        id: this.pool.identity(a.name, a.addr, a.meta, app, proto), state: ALIVE, incarnation: a.inc, instance: a.inst,
+        metaVersion: a.metaVer, stateChangedAt: this.clock.now(),
       });
       this.place(added, undefined, ALIVE);
       // The table's (pooled) name, not the decoder's copy: the probe order and the queues keep
       // the name they are given, one per member per node (docs/scale.md#memory).
-      this.hooks.added(t.names[added]!);
-      this.hooks.disseminate(t.names[added]!, a);
+      this.hooks.added(t.name(added));
+      this.hooks.disseminate(t.name(added), a);
       this.event('alive', added);
       return;
     }
@@ -315,13 +323,12 @@ export class Membership {
       if (a.inst < t.inst[row]!) return; // news about a retired process
       // A restarted process: replace the record wholesale.
       const prev = this.setState(row, ALIVE);
-      this.moveAddress(row, a.addr);
+      this.reidentify(row, a.addr, a.meta, app, proto);
       t.inc[row] = a.inc;
       t.inst[row] = a.inst;
-      this.setProfile(row, a.meta, app, proto);
       t.metaVer[row] = a.metaVer;
       this.hooks.log('info', { member: a.name, instance: a.inst }, 'member restarted; old instance retired');
-      this.hooks.disseminate(t.names[row]!, a);
+      this.hooks.disseminate(t.name(row), a);
       this.event('alive', row, prev);
       return;
     }
@@ -329,21 +336,23 @@ export class Membership {
     if (a.inc === t.inc[row]) {
       // Equal incarnation: alive never overrides suspect/dead/left; it may carry newer metadata.
       if (t.state[row] !== ALIVE || a.metaVer <= t.metaVer[row]!) return;
-      this.setProfile(row, a.meta, t.profiles[row]!.app, t.profiles[row]!.proto);
+      const p = t.profile(row);
+      this.reidentify(row, a.addr, a.meta, p.app, p.proto);
       t.metaVer[row] = a.metaVer;
-      this.moveAddress(row, a.addr);
-      this.hooks.disseminate(t.names[row]!, a);
+      this.hooks.disseminate(t.name(row), a);
       this.event('updated', row);
       return;
     }
     const metaChanged = a.metaVer > t.metaVer[row]!;
     t.inc[row] = a.inc;
-    this.moveAddress(row, a.addr);
     if (metaChanged) {
-      this.setProfile(row, a.meta, t.profiles[row]!.app, t.profiles[row]!.proto);
+      const p = t.profile(row);
+      this.reidentify(row, a.addr, a.meta, p.app, p.proto);
       t.metaVer[row] = a.metaVer;
+    } else {
+      this.moveAddress(row, a.addr);
     }
-    this.hooks.disseminate(t.names[row]!, a);
+    this.hooks.disseminate(t.name(row), a);
     if (t.state[row] !== ALIVE) {
       const prev = this.setState(row, ALIVE);
       this.event('alive', row, prev);
@@ -392,7 +401,7 @@ export class Membership {
       // Lifeguard: an independent confirmation of the current suspicion shortens its timeout;
       // re-gossip it so others count it too.
       if (t.state[row] === SUSPECT && s.inst === t.inst[row] && s.inc === t.inc[row]) {
-        if (this.suspicions.get(s.name)?.confirm(s.from)) this.hooks.disseminate(t.names[row]!, s);
+        if (this.suspicions.get(s.name)?.confirm(s.from)) this.hooks.disseminate(t.name(row), s);
       }
       return;
     }
@@ -403,7 +412,7 @@ export class Membership {
     const min = minSuspicionTimeout(this.cfg.suspicionMult, n, this.cfg.probeInterval);
     const max = min * this.cfg.suspicionMaxTimeoutMult;
     const inc = s.inc;
-    const name = t.names[row]!;
+    const name = t.name(row);
     this.suspicions.get(name)?.cancel(); // a suspicion at an older incarnation
     this.suspicions.set(name, new Suspicion(s.from, k, min, max, this.clock, () => {
       // The row may have moved (compaction) or gone since: look the member up again.
@@ -432,7 +441,7 @@ export class Membership {
     if (d.inst !== t.inst[row] || !outranks(d.inc, state, t.inc[row]!, t.state[row]!)) return;
     t.inc[row] = d.inc;
     const prev = this.setState(row, state);
-    this.hooks.disseminate(t.names[row]!, d);
+    this.hooks.disseminate(t.name(row), d);
     this.event(STATE_FROM_CODE[state]!, row, prev);
   }
 
@@ -465,14 +474,10 @@ export class Membership {
       const row = t.find(name);
       if (row <= SELF || (t.state[row] !== DEAD && t.state[row] !== LEFT) || t.changed[row] !== at) return;
       this.setOf(t.state[row]!).delete(row);
-      const held = t.names[row]!;
-      const addr = t.addrs[row]!;
-      const profile = t.profiles[row]!;
+      const id = t.ids[row]!;
       t.remove(row);
-      this.pool.releaseString(addr);
-      this.pool.releaseString(held);
-      this.pool.releaseProfile(profile);
-      gone.push(held);
+      this.pool.releaseIdentity(id);
+      gone.push(id.name);
     });
     return gone;
   }
