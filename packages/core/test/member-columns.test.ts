@@ -33,7 +33,7 @@ describe('view digest in the member table', () => {
     const op: fc.Arbitrary<Op> = fc.record({
       kind: fc.constantFrom('add', 'add', 'state', 'bump', 'remove'), name: fc.nat(90), dead: fc.boolean(), report: fc.boolean(),
     });
-    fc.assert(fc.property(fc.array(op, { maxLength: 500 }), fc.nat(), (ops, seed) => {
+    fc.assert(fc.property(fc.array(op, { minLength: 100, maxLength: 500, size: 'max' }), fc.nat(), (ops, seed) => {
       const t = new MemberTable(seed);
       const inCol = new ViewDigest(64, new TableContributions(t));
       const inMap = new ViewDigest(64);
@@ -78,7 +78,7 @@ describe('view digest in the member table', () => {
       for (const [name] of model) expect(inCol.has(name)).toBe(inMap.has(name));
       // A rebuild from the table's own records finds nothing drifted.
       expect(inCol.rebuild(live)).toBe(false);
-    }));
+    }), { numRuns: 60 });
   });
 
   it('does not count a name the table does not hold, and a new row never inherits a removed row\'s flag', () => {
@@ -107,7 +107,7 @@ describe('view digest in the member table', () => {
 
 describe('row list', () => {
   it('follows its rows through compaction and reads -1 for a removed one', () => {
-    fc.assert(fc.property(fc.array(fc.nat(199), { maxLength: 200 }), fc.nat(), (removals, seed) => {
+    fc.assert(fc.property(fc.array(fc.nat(199), { maxLength: 200, size: 'max' }), fc.nat(), (removals, seed) => {
       const t = new MemberTable(seed);
       const list = t.newList();
       for (let i = 0; i < 200; i++) list.push(t.insert(init(`m${i}`)));
@@ -129,7 +129,7 @@ describe('row list', () => {
           expect(t.name(row)).toBe(`m${i}`);
         }
       }
-    }));
+    }), { numRuns: 60 });
   });
 });
 
