@@ -1,18 +1,20 @@
 /**
  * The membership table's storage: one row per member, held column by column in typed arrays
- * (state, incarnation, instance, metadata version, state-change time, set position) and three
- * arrays of shared references (name, address, and a profile: metadata, application version and
- * protocol, which most members share; string-pool.ts), with two open-addressing indexes over the
- * rows: by name (unique) and by address (a multiset: two records may share an address for a
- * while, as when a member restarts under a new name).
+ * (state, incarnation, instance, metadata version, state-change time, set position, and the view
+ * digest's contribution with its counted flag) and one shared reference per row to the member's
+ * identity (name, address and a profile: metadata, application version and protocol;
+ * string-pool.ts), with two open-addressing indexes over the rows: by name (unique) and by address
+ * (a multiset: two records may share an address for a while, as when a member restarts under a
+ * new name).
  *
  * Why this shape: a simulation holds N nodes × N members in one process, and a record as a JS
  * object costs ~230 bytes (a header, a boxed number for each of the three 64-bit fields, a Map
- * entry by name and another by address). Here a row costs 37 bytes of typed arrays, 24 of
- * references (the strings themselves are shared through string-pool.ts) and 4–8 bytes in each
- * index: about 100 bytes measured, with the arrays' spare capacity (docs/scale.md#memory).
- * Records as objects are made only when code outside asks (member-views.ts), so nothing outside
- * holds a row number across calls.
+ * entry by name and another by address). Here a row costs 42 bytes of typed arrays, 8 of
+ * reference (with a pool every node's row for a member points at one identity object) and 4–8
+ * bytes in each index: about 70 bytes measured with the arrays' spare capacity, the digest's
+ * 5 included (docs/scale.md#memory). Records as objects are made only when code outside asks
+ * (member-views.ts), so nothing outside holds a row number across calls, except through a RowSet
+ * or RowList, which the table renumbers.
  *
  * Rows are appended in insertion order and never reused in place: a removed member leaves a hole
  * that iteration skips, and once a quarter of the rows are holes the table is compacted (rows

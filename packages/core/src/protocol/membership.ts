@@ -7,8 +7,8 @@
  * A larger instance id under the same name is a restarted process: it replaces the old record
  * whatever the incarnations, so the old self is retired at once.
  *
- * The records live in a compact table of rows (member-table.ts, ~90 bytes a member instead of
- * ~230 as objects: a simulation holds N² of them); records as objects are made when code outside
+ * The records live in a compact table of rows (member-table.ts, ~70 bytes a member with a shared
+ * pool, the view digest's value included, instead of ~230 as objects: a simulation holds N² of them); records as objects are made when code outside
  * asks for them (member-views.ts). A suspicion timer exists only for a member that is suspect.
  */
 import type { Clock } from '../clock.js';
