@@ -105,6 +105,29 @@ describe('view digest in the member table', () => {
   });
 });
 
+describe('incarnation column', () => {
+  it('is 32-bit until an incarnation needs more, then keeps every value exactly, through growth and compaction', () => {
+    const t = new MemberTable(3);
+    for (let i = 0; i < 40; i++) t.insert(init(`m${i}`, ALIVE, 0xffff_ffd0 + i));
+    expect(t.inc).toBeInstanceOf(Uint32Array);
+    // All of those fit in 32 bits (the largest is 2^32 − 9); this one does not.
+    t.setInc(t.find('m3'), 2 ** 53 - 2);
+    expect(t.inc).toBeInstanceOf(Float64Array);
+    for (let i = 40; i < 120; i++) t.insert(init(`m${i}`, ALIVE, 2 ** 40 + i));
+    for (let i = 40; i < 80; i++) t.remove(t.find(`m${i}`)); // compacts
+    for (let i = 0; i < 40; i++) expect(t.inc[t.find(`m${i}`)]).toBe(i === 3 ? 2 ** 53 - 2 : 0xffff_ffd0 + i);
+    for (let i = 80; i < 120; i++) expect(t.inc[t.find(`m${i}`)]).toBe(2 ** 40 + i);
+  });
+
+  it('widens before storing a value past 2^32 − 1 in an insert', () => {
+    const t = new MemberTable(3);
+    t.insert(init('a', ALIVE, 7));
+    t.insert(init('b', ALIVE, 2 ** 32));
+    expect(t.inc[t.find('a')]).toBe(7);
+    expect(t.inc[t.find('b')]).toBe(2 ** 32);
+  });
+});
+
 describe('row list', () => {
   it('follows its rows through compaction and reads -1 for a removed one', () => {
     fc.assert(fc.property(fc.array(fc.nat(199), { maxLength: 200, size: 'max' }), fc.nat(), (removals, seed) => {

@@ -9,7 +9,7 @@
  *
  * Why this shape: a simulation holds N nodes × N members in one process, and a record as a JS
  * object costs ~230 bytes (a header, a boxed number for each of the three 64-bit fields, a Map
- * entry by name and another by address). Here a row costs 42 bytes of typed arrays, 8 of
+ * entry by name and another by address). Here a row costs 38 bytes of typed arrays, 8 of
  * reference (with a pool every node's row for a member points at one identity object) and 4–8
  * bytes in each index: about 70 bytes measured with the arrays' spare capacity, the digest's
  * 5 included (docs/scale.md#memory). Records as objects are made only when code outside asks
@@ -61,7 +61,12 @@ export class MemberTable {
   /** Each row's name, address and profile: one shared reference (string-pool.ts's Identity). */
   ids: Identity[] = [];
   state = new Uint8Array(16);
-  inc = new Float64Array(16);
+  /**
+   * Incarnations: 32-bit until one needs more (they reach 2^53 only at a configured ceiling that
+   * high, or from a peer claiming one), then widened to Float64 for good: 4 bytes a row saved in
+   * the common case. Write through setInc(); read directly.
+   */
+  inc: Uint32Array | Float64Array = new Uint32Array(16);
   inst = new Float64Array(16);
   metaVer = new Float64Array(16);
   changed = new Float64Array(16);
@@ -142,7 +147,7 @@ export class MemberTable {
     const row = this.rows++;
     this.ids[row] = v.id;
     this.state[row] = v.state;
-    this.inc[row] = v.incarnation;
+    this.setInc(row, v.incarnation);
     this.inst[row] = v.instance;
     this.metaVer[row] = v.metaVersion;
     this.changed[row] = v.stateChangedAt;
@@ -151,6 +156,12 @@ export class MemberTable {
     this.put(this.byName, this.hash(v.id.name), row);
     this.put(this.byAddr, this.hash(v.id.addr), row);
     return row;
+  }
+
+  /** Set the row's incarnation (a non-negative safe integer), widening the column past 2^32 − 1. */
+  setInc(row: number, v: number): void {
+    if (v > 0xffff_ffff && this.inc instanceof Uint32Array) this.inc = grow(this.inc, new Float64Array(this.inc.length));
+    this.inc[row] = v;
   }
 
   /** The row's name, address and profile. */
@@ -254,7 +265,7 @@ export class MemberTable {
   private growColumns(): void {
     const n = Math.ceil(this.state.length * GROWTH);
     this.state = grow(this.state, new Uint8Array(n));
-    this.inc = grow(this.inc, new Float64Array(n));
+    this.inc = this.inc instanceof Uint32Array ? grow(this.inc, new Uint32Array(n)) : grow(this.inc, new Float64Array(n));
     this.inst = grow(this.inst, new Float64Array(n));
     this.metaVer = grow(this.metaVer, new Float64Array(n));
     this.changed = grow(this.changed, new Float64Array(n));
@@ -301,7 +312,7 @@ export class MemberTable {
 /** What a removed row points at, so it holds no identity alive (its name matches no lookup: '' is never a member's name). */
 const NO_IDENTITY: Identity = Object.freeze({ name: '', addr: '', profile: Object.freeze({ meta: Object.freeze({}), app: '', proto: 0 }) });
 
-function grow<T extends Uint8Array | Int32Array | Float64Array>(old: T, next: T): T {
+function grow<T extends Uint8Array | Int32Array | Uint32Array | Float64Array>(old: Uint8Array | Int32Array | Uint32Array | Float64Array, next: T): T {
   next.set(old);
   return next;
 }

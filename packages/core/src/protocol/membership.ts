@@ -324,7 +324,7 @@ export class Membership {
       // A restarted process: replace the record wholesale.
       const prev = this.setState(row, ALIVE);
       this.reidentify(row, a.addr, a.meta, app, proto);
-      t.inc[row] = a.inc;
+      t.setInc(row, a.inc);
       t.inst[row] = a.inst;
       t.metaVer[row] = a.metaVer;
       this.hooks.log('info', { member: a.name, instance: a.inst }, 'member restarted; old instance retired');
@@ -344,7 +344,7 @@ export class Membership {
       return;
     }
     const metaChanged = a.metaVer > t.metaVer[row]!;
-    t.inc[row] = a.inc;
+    t.setInc(row, a.inc);
     if (metaChanged) {
       const p = t.profile(row);
       this.reidentify(row, a.addr, a.meta, p.app, p.proto);
@@ -405,7 +405,7 @@ export class Membership {
       }
       return;
     }
-    t.inc[row] = s.inc;
+    t.setInc(row, s.inc);
     const prev = this.setState(row, SUSPECT);
     const n = this.liveCount();
     const k = n - 2 < this.cfg.suspicionMult - 2 ? 0 : this.cfg.suspicionMult - 2;
@@ -439,7 +439,7 @@ export class Membership {
       return;
     }
     if (d.inst !== t.inst[row] || !outranks(d.inc, state, t.inc[row]!, t.state[row]!)) return;
-    t.inc[row] = d.inc;
+    t.setInc(row, d.inc);
     const prev = this.setState(row, state);
     this.hooks.disseminate(t.name(row), d);
     this.event(STATE_FROM_CODE[state]!, row, prev);
