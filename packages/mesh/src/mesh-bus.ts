@@ -199,7 +199,7 @@ export class MeshBus {
   publish(key: string, opts?: PublishOptions): void {
     this.checkOpen();
     const hasValue = opts !== undefined && opts.value !== undefined;
-    this.publisher.enqueue(this.publisher.entry(key, hasValue, hasValue ? opts.value : undefined, false, opts?.signal), opts?.signal);
+    this.publisher.publish(key, hasValue, hasValue ? opts.value : undefined, false, opts?.signal, true);
   }
 
   /**
@@ -218,7 +218,7 @@ export class MeshBus {
       this.waiters.checkRoom();
       this.checkOpen();
       const hasValue = opts.value !== undefined;
-      this.publisher.enqueue(this.publisher.entry(key, hasValue, opts.value, true, opts.signal), undefined);
+      this.publisher.publish(key, hasValue, opts.value, true, opts.signal, false);
       // Acknowledged publishes don't wait for the batch timer: send what waits now.
       let seq: number | undefined;
       while (seq === undefined && this.publisher.batcher.size > 0) seq = this.flush().get(key);

@@ -7,6 +7,7 @@
  * rest for later versions so a new message never collides with an application's types.
  */
 import { utf8Length } from '@grapevine/core';
+import { ACK, HAS_VALUE, type EventColumns } from './batcher.js';
 
 export const MeshType = {
   /** Broadcast: a batch of events from one origin, consecutive sequence numbers. */
@@ -79,22 +80,43 @@ export const BATCH_FORMAT = 2;
 export function batchToWire(m: BatchMsg): unknown[] {
   const evs = m.events;
   const n = evs.length;
-  const keys = new Array<string>(n);
-  const versions = new Array<number>(n);
-  let acks: number[] | undefined;
-  let values: unknown[] | undefined;
-  let prev = 0;
+  const cols: EventColumns = { keys: new Array<string>(n), versions: new Array<number>(n), flags: new Array<number>(n), values: new Array<unknown>(n) };
   for (let i = 0; i < n; i++) {
     const e = evs[i]!;
-    keys[i] = e.key;
-    versions[i] = e.version - prev;
-    prev = e.version;
-    if (e.ack) (acks ??= []).push(i);
-    if (e.hasValue) (values ??= []).push(i, e.value ?? null);
+    cols.keys[i] = e.key;
+    cols.versions[i] = e.version;
+    cols.flags![i] = (e.hasValue ? HAS_VALUE : 0) | (e.ack ? ACK : 0);
+    cols.values![i] = e.value;
   }
-  if (values) return [BATCH_FORMAT, m.epoch, m.first, keys, versions, acks ?? [], values];
-  if (acks) return [BATCH_FORMAT, m.epoch, m.first, keys, versions, acks];
-  return [BATCH_FORMAT, m.epoch, m.first, keys, versions];
+  return columnsToWire(m.epoch, m.first, cols, n);
+}
+
+/**
+ * The format 2 batch of the first `n` events of `cols` (the publisher's batch as the batcher
+ * handed it over). With n = every event, `keys` goes on the wire as it is.
+ */
+export function columnsToWire(epoch: number, first: number, cols: EventColumns, n: number): unknown[] {
+  const { keys: all, versions: abs, flags } = cols;
+  const keys = n === all.length ? all : all.slice(0, n);
+  const versions = new Array<number>(n);
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const v = abs[i]!;
+    versions[i] = v - prev;
+    prev = v;
+  }
+  let acks: number[] | undefined;
+  let values: unknown[] | undefined;
+  if (flags) {
+    for (let i = 0; i < n; i++) {
+      const f = flags[i]!;
+      if (f & ACK) (acks ??= []).push(i);
+      if (f & HAS_VALUE) (values ??= []).push(i, cols.values![i] ?? null);
+    }
+  }
+  if (values) return [BATCH_FORMAT, epoch, first, keys, versions, acks ?? [], values];
+  if (acks) return [BATCH_FORMAT, epoch, first, keys, versions, acks];
+  return [BATCH_FORMAT, epoch, first, keys, versions];
 }
 
 /** The format 1 batch (older buses send it; tests build it). */
