@@ -4,13 +4,13 @@
  * miss them, each sized to ride one best-effort packet exactly.
  */
 import { GrapevineError, runSoon, utf8Length, type Cluster, type HybridLogicalClock, type TimerHandle } from '@grapevine/core';
-import { ACK, Batcher, HAS_VALUE, estimateEntryBytes, type EventColumns, type PendingBatch } from './batcher.js';
+import { Batcher, estimateEntryBytes, type EventColumns, type PendingBatch } from './batcher.js';
 import type { MeshCounters } from './mesh-counters.js';
 import type { ResolvedMeshOptions } from './options.js';
 import type { OriginLog } from './origin-log.js';
 import type { PacketFit } from './packet-fit.js';
 import type { KeyVersions } from './versions.js';
-import { MeshType, columnsToWire, type WireEvent } from './wire.js';
+import { MeshType, columnsToWire, eventAt, type WireEvent } from './wire.js';
 
 export interface PublisherHost {
   readonly cluster: Cluster<unknown>;
@@ -176,12 +176,4 @@ export class Publisher {
 /** The first `n` events of `cols`, copied (a batch split to fit a packet). */
 function sliceColumns(cols: EventColumns, n: number): EventColumns {
   return { keys: cols.keys.slice(0, n), versions: cols.versions.slice(0, n), flags: cols.flags?.slice(0, n), values: cols.values?.slice(0, n) };
-}
-
-/** Event `i` of `cols` as an object (deliverLocal's path only). */
-function eventAt(cols: EventColumns, i: number): WireEvent {
-  const f = cols.flags ? cols.flags[i]! : 0;
-  const e: WireEvent = { key: cols.keys[i]!, version: cols.versions[i]!, ack: (f & ACK) !== 0, hasValue: (f & HAS_VALUE) !== 0 };
-  if (e.hasValue) e.value = cols.values![i];
-  return e;
 }

@@ -19,7 +19,8 @@
 import { GrapevineError, type Clock, type TimerHandle } from '@grapevine/core';
 import type { ResolvedMeshOptions } from './options.js';
 import { OriginStream } from './versions.js';
-import type { FetchReply, FetchReq, WireEvent } from './wire.js';
+import type { EventColumns } from './batcher.js';
+import { eventAt, type BatchColumns, type FetchReply, type FetchReq, type WireEvent } from './wire.js';
 
 export interface RecoveryHost {
   readonly clock: Clock;
@@ -34,6 +35,8 @@ export interface RecoveryHost {
   isLive(origin: string): boolean;
   /** Events ready in order. */
   deliver(origin: string, epoch: number, seq: number, e: WireEvent): void;
+  /** Event `i` of a batch, ready in order (the in-order path, from the batch's columns). */
+  deliverAt(origin: string, epoch: number, seq: number, b: EventColumns, i: number): void;
   gap(origin: string, from: number, to: number): void;
   count(name: string, by?: number): void;
 }
@@ -124,11 +127,41 @@ export class Recovery {
     st.failures = 0;
   }
 
-  /** A batch or fetched events from `origin`. */
+  /**
+   * A batch from `origin`. The common case — nothing held, and the batch continues the order — is
+   * delivered straight from its columns; any other goes through the hold, an event at a time.
+   */
+  receiveBatch(origin: string, b: BatchColumns): void {
+    if (this.closed) return;
+    const st = this.state(origin, b.epoch, b.first);
+    if (!st) return;
+    const s = st.stream;
+    const { first } = b;
+    const n = b.keys.length;
+    if (s && s.heldCount === 0 && first <= s.delivered + 1 && first + n - 1 > s.delivered) {
+      const dup = s.delivered + 1 - first;
+      for (let i = dup; i < n; i++) {
+        s.advance(first + i);
+        this.host.deliverAt(origin, st.epoch, first + i, b, i);
+      }
+      if (dup > 0) this.host.count('grapevine.mesh.duplicates', dup);
+      this.checkComplete(origin, st);
+      return;
+    }
+    const events = new Array<WireEvent>(n);
+    for (let i = 0; i < n; i++) events[i] = eventAt(b, i);
+    this.place(origin, st, first, events);
+  }
+
+  /** Fetched events (or a batch as objects) from `origin`. */
   receive(origin: string, epoch: number, first: number, events: readonly WireEvent[]): void {
     if (this.closed) return;
     const st = this.state(origin, epoch, first);
     if (!st) return;
+    this.place(origin, st, first, events);
+  }
+
+  private place(origin: string, st: OriginState, first: number, events: readonly WireEvent[]): void {
     if (!st.stream) {
       const early = st.early!;
       for (let i = 0; i < events.length; i++) {

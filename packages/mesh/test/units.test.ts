@@ -330,6 +330,7 @@ describe('the gap rule', () => {
       },
       isLive: () => true,
       deliver: (_o, _e, seq) => delivered.push(seq),
+      deliverAt: (_o, _e, seq) => delivered.push(seq),
       gap: (_o, from, to) => gaps.push([from, to]),
       count: () => {},
     };
