@@ -12,7 +12,8 @@
  *
  * Layout: entries are dense, in insertion order — the key strings in one JS array that only
  * grows by push, their hashes and versions in typed arrays — and the probe table is an Int32Array
- * of entry numbers. Growing rehashes typed arrays only. The first version kept the keys in a
+ * of (entry number + 1, hash) pairs, so a probe past another key compares hashes in the cache
+ * line it already read. Growing rehashes typed arrays only. The first version kept the keys in a
  * JS array the size of the probe table, refilled on every doubling: writing those large arrays
  * of pointers was 21% of the CPU of the in-memory throughput bench (bench/src/mesh-cpu.ts, ten
  * receivers recording 50,000 new keys each), more than the rest of the receive path.
@@ -26,8 +27,9 @@ export class VersionTable {
   private keys: string[] = [];
   private hashes: Int32Array;
   private versions: Float64Array;
-  /** Probe table: entry number + 1, or EMPTY. */
+  /** Probe table, two Int32 per slot: entry number + 1 (or EMPTY), the entry's hash. */
   private slots: Int32Array;
+  /** Slots - 1 (a power of two less one). */
   private mask: number;
   /** Keys held. */
   size = 0;
@@ -35,10 +37,16 @@ export class VersionTable {
   constructor(private readonly seed: number, capacity = 64) {
     let cap = 16;
     while (cap < capacity) cap *= 2;
-    this.slots = new Int32Array(cap);
+    this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
     this.hashes = new Int32Array(cap >> 1);
     this.versions = new Float64Array(cap >> 1);
+  }
+
+  /** Room for `n` keys without growing (a table that will fill again, like its predecessor). */
+  reserve(n: number): void {
+    while ((n + 1) * 2 > this.mask + 1) this.grow();
+    while (n > this.hashes.length) this.growEntries();
   }
 
   /** Seeded 32-bit hash of the key's UTF-16 units. */
@@ -54,12 +62,11 @@ export class VersionTable {
 
   /** Entry number of `key` (hash `h`), or -1. */
   find(key: string, h: number): number {
-    const { slots, hashes, keys, mask } = this;
+    const { slots, keys, mask } = this;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const s = slots[i]!;
+      const s = slots[2 * i]!;
       if (s === EMPTY) return -1;
-      const at = s - 1;
-      if (hashes[at] === h && keys[at] === key) return at;
+      if (slots[2 * i + 1] === h && keys[s - 1] === key) return s - 1;
     }
   }
 
@@ -74,7 +81,7 @@ export class VersionTable {
   /** Record a key that find() did not find. */
   insert(key: string, h: number, version: number): void {
     const at = this.size;
-    if ((at + 1) * 2 > this.slots.length) this.grow();
+    if ((at + 1) * 2 > this.mask + 1) this.grow();
     if (at >= this.hashes.length) this.growEntries();
     this.keys.push(key);
     this.hashes[at] = h;
@@ -99,13 +106,14 @@ export class VersionTable {
   private place(at: number, h: number): void {
     const { slots, mask } = this;
     let i = h & mask;
-    while (slots[i] !== EMPTY) i = (i + 1) & mask;
-    slots[i] = at + 1;
+    while (slots[2 * i] !== EMPTY) i = (i + 1) & mask;
+    slots[2 * i] = at + 1;
+    slots[2 * i + 1] = h;
   }
 
   private grow(): void {
-    const cap = this.slots.length * 2;
-    this.slots = new Int32Array(cap);
+    const cap = (this.mask + 1) * 2;
+    this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
     const { hashes } = this;
     for (let at = 0; at < this.size; at++) this.place(at, hashes[at]!);

@@ -531,6 +531,7 @@ describe('version table', () => {
       const m = new Map<string, number>();
       ops.forEach(([k, v], i) => {
         if (i === 200) (t.clear(), m.clear());
+        if (i === 100 || i === 250) t.reserve(i * 3); // grown at once, mid-use and after a clear
         const h = t.hash(k);
         const at = t.find(k, h);
         expect(at >= 0).toBe(m.has(k));
