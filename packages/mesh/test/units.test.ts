@@ -379,6 +379,22 @@ describe('the gap rule', () => {
     expect(gaps).toEqual([]);
   });
 
+  it('batches before the first-contact answer wait (bounded by maxHeldEvents) and are replayed in order after it', async () => {
+    const log = logged(12, 1000);
+    const { clock, delivered, asked, gaps, rec } = setup(log, 7, { maxHeldEvents: 5 });
+    // While the first-contact fetch is out: 4..6 wait, then 1..2 (3 is past the bound), then 7..12 find no room.
+    rec.receive('o', 7, 4, [4, 5, 6].map(wire));
+    rec.receive('o', 7, 1, [1, 2, 3].map(wire));
+    rec.receive('o', 7, 7, [7, 8, 9, 10, 11, 12].map(wire));
+    expect(delivered).toEqual([]);
+    await clock.advance(10);
+    expect(delivered).toEqual([1, 2]); // 4..6 are held behind the hole at 3
+    await clock.advance(1000);
+    expect(asked.filter((r) => !r.fresh).map((r) => [r.from, r.to])).toEqual([[3, 3], [7, 12]]);
+    expect(delivered).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(gaps).toEqual([]);
+  });
+
   it('a hole the log still covers is fetched: no gap', async () => {
     const log = logged(30, 1000);
     const { clock, delivered, gaps, rec } = setup(log);
