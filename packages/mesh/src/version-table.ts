@@ -45,8 +45,10 @@ export class VersionTable {
 
   /** Room for `n` keys without growing (a table that will fill again, like its predecessor). */
   reserve(n: number): void {
-    while ((n + 1) * 2 > this.mask + 1) this.grow();
-    while (n > this.hashes.length) this.growEntries();
+    let cap = this.mask + 1;
+    while ((n + 1) * 2 > cap) cap *= 2;
+    if (cap > this.mask + 1) this.grow(cap);
+    if (n > this.hashes.length) this.growEntries(n);
   }
 
   /** Seeded 32-bit hash of the key's UTF-16 units. */
@@ -111,16 +113,14 @@ export class VersionTable {
     slots[2 * i + 1] = h;
   }
 
-  private grow(): void {
-    const cap = (this.mask + 1) * 2;
+  private grow(cap = (this.mask + 1) * 2): void {
     this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
     const { hashes } = this;
     for (let at = 0; at < this.size; at++) this.place(at, hashes[at]!);
   }
 
-  private growEntries(): void {
-    const n = Math.max(16, this.hashes.length * 2);
+  private growEntries(n = Math.max(16, this.hashes.length * 2)): void {
     const hashes = new Int32Array(n);
     hashes.set(this.hashes);
     const versions = new Float64Array(n);
