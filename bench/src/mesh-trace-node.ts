@@ -153,13 +153,18 @@ export class TraceNode {
   }
 }
 
-/** Indices i of the `k<i>` keys in a batch payload `[run, first, [[key, ...], ...]]`. */
+/**
+ * Indices i of the `k<i>` keys in a batch payload: format 2 `[2, run, first, [key, ...], ...]`
+ * (what the bus sends) or format 1 `[run, first, [[key, ...], ...]]` (length 3).
+ */
 function keysOf(p: unknown): number[] {
   const out: number[] = [];
-  const events = Array.isArray(p) ? p[2] : undefined;
-  if (!Array.isArray(events)) return out;
-  for (const e of events) {
-    const k = Array.isArray(e) ? e[0] : undefined;
+  if (!Array.isArray(p)) return out;
+  const v2 = p.length !== 3 && p[0] === 2;
+  const entries: unknown = v2 ? p[3] : p[2];
+  if (!Array.isArray(entries)) return out;
+  for (const e of entries) {
+    const k = v2 ? e : Array.isArray(e) ? e[0] : undefined;
     if (typeof k === 'string' && k.startsWith('k')) out.push(Number(k.slice(1)));
   }
   return out;

@@ -14,7 +14,7 @@
  * own work blocking the loop, one without is the process waiting to be scheduled.
  *
  *   node bench/dist/mesh-trace.js [--n 10] [--rate 1000] [--seconds 5] [--mode single|procs]
- *                                 [--batch-interval 0] [--core broadcastFanout=9,...] [--no-warmup]
+ *                                 [--batch-interval 0] [--core broadcastFanout=9,...] [--no-warmup] [--verbose]
  *
  * As in bench/src/mesh.ts, one unmatched event goes first so first contact is not measured.
  */
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     core: { type: 'string', default: '' },
     label: { type: 'string', default: '' },
     'no-warmup': { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.n);
@@ -265,7 +266,17 @@ function analyse(run: Run): void {
     counters: sumRows(traces.map((t) => t.counters)),
     loop: MODE === 'single' ? loopSummary(loops[0]!) : { publisher: loopSummary(loops[0]!), subscribers_mean: meanRows(loops.slice(1).map(loopSummary)) },
   });
-  for (const e of slow.slice(0, 12)) {
+  // One line per run of slow events (a stall usually slows every event published during it).
+  for (let k = 0, r = 0; k < slow.length && r < 12; r++) {
+    let j = k;
+    while (j + 1 < slow.length && slow[j + 1]!.i === slow[j]!.i + 1) j++;
+    const s0 = slow[k]!;
+    const worst = slow.slice(k, j + 1).reduce((a, b) => (b.lat > a.lat ? b : a));
+    const g = slowGaps[slow.indexOf(worst)]!;
+    progress(`slow run k${s0.i}..k${slow[j]!.i} (${j - k + 1}) at +${(pub.publishedAt[s0.i]! - pub.publishedAt[0]!).toFixed(0)} ms: worst ${worst.lat.toFixed(2)} ms (sub ${worst.last}: transit ${worst.transit.toFixed(2)} held ${worst.held.toFixed(2)}, ${worst.hops} hops; loop gap pub ${g.pub.gap.toFixed(1)} ms cpu ${g.pub.cpu.toFixed(1)}, sub ${g.sub.gap.toFixed(1)} cpu ${g.sub.cpu.toFixed(1)}; gc ${g.gc.ms.toFixed(1)} ms, longest ${g.gc.max.toFixed(1)})`);
+    k = j + 1;
+  }
+  for (const e of slow.slice(0, values.verbose ? 12 : 0)) {
     const g = slowGaps[slow.indexOf(e)]!;
     progress(`slow k${e.i} at +${(pub.publishedAt[e.i]! - pub.publishedAt[0]!).toFixed(0)} ms: ${e.lat.toFixed(2)} ms (sub ${e.last}: queue ${e.queue.toFixed(2)} transit ${e.transit.toFixed(2)} held ${e.held.toFixed(2)}, ${e.hops} hops; loop gap pub ${g.pub.gap.toFixed(1)} ms cpu ${g.pub.cpu.toFixed(1)}, sub ${g.sub.gap.toFixed(1)} cpu ${g.sub.cpu.toFixed(1)}; gc ${g.gc.ms.toFixed(1)} ms)`);
   }

@@ -15,7 +15,7 @@
  *
  *   node bench/dist/mesh.js [--n 10] [--rate 1000] [--seconds 5] [--keys 200000] [--batch-size 20]
  *                           [--only latency,throughput,enqueue] [--mode procs,single] [--prof-dir DIR]
- *                           [--no-warmup]
+ *                           [--no-warmup] [--batch-intervals 100,0]
  *
  * --mode procs runs each Grapevine node in its own child process (bench/src/mesh-procs.ts; N
  * processes time-share the machine's cores), single runs all N in this process; the default runs
@@ -26,6 +26,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createCluster, type NodeCluster } from '@grapevine/node';
 import { createMesh, type MeshBus } from '@grapevine/mesh';
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     mode: { type: 'string', default: 'procs,single' },
     'prof-dir': { type: 'string' },
     'no-warmup': { type: 'boolean', default: false },
+    'batch-intervals': { type: 'string', default: '100,0' },
   },
 });
 const N = Number(values.n);
@@ -134,13 +136,38 @@ async function grapevineLatency(batchInterval: number): Promise<void> {
   // a broker's subscribers have connected before it starts.
   if (WARMUP) buses[0]!.publish('warmup');
   await sleep(500);
+  // CPU and GC of the ten nodes over the publishing window: steadier than wall-clock percentiles
+  // on a shared machine, and what the tail's loop stalls are made of (docs/mesh.md, "Latency work").
+  const gc = gcWatch();
+  const cpu0 = process.cpuUsage();
   await paced((i) => {
     sent.set(i, now());
     buses[0]!.publish(`k${i}`);
   });
+  const cpu = process.cpuUsage(cpu0);
+  const gcs = gc.stop();
   await sleep(3000);
-  latencyRow('grapevine-mesh', { mode: 'single', batchInterval, fetched_events: buses.reduce((a, b) => a + b.metrics().fetchedEvents, 0), duplicates: buses.reduce((a, b) => a + b.metrics().duplicates, 0) }, sent, last, N - 1);
+  latencyRow('grapevine-mesh', {
+    mode: 'single', batchInterval, fetched_events: buses.reduce((a, b) => a + b.metrics().fetchedEvents, 0), duplicates: buses.reduce((a, b) => a + b.metrics().duplicates, 0),
+    broadcast_duplicates: clusters.reduce((a, c) => a + counter(c, 'grapevine.broadcast.duplicate'), 0),
+    cpu_us_per_event: round((cpu.user + cpu.system) / (RATE * SECONDS)), gc_count: gcs.count, gc_ms: round(gcs.ms), gc_max_ms: round(gcs.max),
+  }, sent, last, N - 1);
   await closeAll(clusters, buses);
+}
+
+/** Garbage collections from now until stop(): how many, their total and longest pause (ms). */
+function gcWatch(): { stop(): { count: number; ms: number; max: number } } {
+  const r = { count: 0, ms: 0, max: 0 };
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) (r.count++, (r.ms += e.duration), (r.max = Math.max(r.max, e.duration)));
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return { stop: () => (obs.disconnect(), r) };
+}
+
+/** A counter of the cluster's metrics, when its metrics keep counters (the default in-memory ones). */
+function counter(c: NodeCluster, name: string): number {
+  return (c.metrics as { counters?: Map<string, number> } | undefined)?.counters?.get(name) ?? 0;
 }
 
 async function grapevineThroughput(): Promise<void> {
@@ -178,10 +205,14 @@ async function grapevineEnqueue(): Promise<void> {
     for (let i = 0; i < 50_000; i++) bus.publish(key(i)); // warm up
     bus.flush();
     const t0 = now();
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < ops; i++) bus.publish(key(i));
     const ms = now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     bus.flush();
-    emit({ scenario: 'mesh-enqueue', system: 'grapevine-mesh', kind, ops, ms: round(ms), ops_per_s: Math.round((ops * 1000) / ms) });
+    // Process CPU time beside wall time: on a shared machine it is the steadier of the two.
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    emit({ scenario: 'mesh-enqueue', system: 'grapevine-mesh', kind, ops, ms: round(ms), ops_per_s: Math.round((ops * 1000) / ms), cpu_ms: round(cpuMs), cpu_ops_per_s: Math.round((ops * 1000) / cpuMs) });
   }
   await bus.close();
   await c.close();
@@ -355,7 +386,7 @@ async function brokerThroughput(system: 'redis' | 'nats'): Promise<void> {
 const load = (await import('node:os')).loadavg()[0];
 emit({ scenario: 'mesh-env', node: process.version, cpus: (await import('node:os')).cpus().length, loadavg_1m: round(load ?? 0) });
 if (want('latency')) {
-  for (const bi of [100, 0]) {
+  for (const bi of values['batch-intervals']!.split(',').map(Number)) {
     if (modes.has('procs')) await procsLatency(bi);
     if (modes.has('single')) await grapevineLatency(bi);
   }

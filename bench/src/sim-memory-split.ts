@@ -53,21 +53,28 @@ function step(label: string, empty: (c: Any) => void): void {
 }
 
 step('cluster_live_address_set', (c) => { c.memberAddresses = undefined; });
-step('prober_order', (c) => { c.node.prober.order = []; });
+// The prober's order: a name array before, a RowList of table rows (member-table.ts) now.
+step('prober_order', (c) => { const o = c.node.prober.order; if (Array.isArray(o)) c.node.prober.order = []; else o.items = new Int32Array(1); });
 step('messenger_live_order', (c) => { c.node.messenger.live.sorted.length = 0; });
 step('broadcast_queue', (c) => { const q = c.node.queue; q.byKey.clear(); q.dones?.clear(); if (q.reset) q.reset(); else for (const b of q.buckets) b.length = 0; });
-step('view_digest', (c) => { c.node.viewDigest.entries.clear(); });
+// The digest's contributions: a Map by name before, the table's contrib/counted columns now.
+step('view_digest', (c) => {
+  const e = c.node.viewDigest.entries;
+  if (e instanceof Map) e.clear();
+  else { const t = c.node.members.t; t.contrib = new Int32Array(1); t.counted = new Uint8Array(1); }
+});
 step('version_verdicts', (c) => { c.node.versions.verdicts.clear(); });
 step('introductions', (c) => { const i = c.node.introductions; i.candidates.clear(); i.perSource.clear(); i.rejected.clear(); });
 step('push_pull_pending', (c) => { c.node.pushPull.pending.clear(); });
 step('suspicions', (c) => { c.node.members.suspicions.clear(); });
-step('member_table', (c) => {
-  const t = c.node.members.t;
-  t.names = []; t.addrs = []; t.profiles = [];
-  for (const col of ['state', 'inc', 'inst', 'metaVer', 'changed', 'slot', 'byName', 'byAddr']) t[col] = new (t[col].constructor)(1);
-  for (const s of t.sets) s.items = new Int32Array(1);
-});
-step('string_pool', () => { const p = world.pool as Any; p.strings.clear(); p.metas.clear(); p.profiles.clear(); });
+// The member table, in four parts: what a row holds as references, as numbers, its two indexes, its state sets.
+const replaceCols = (t: Any, cols: string[]): void => { for (const col of cols) if (t[col]) t[col] = new (t[col].constructor)(1); };
+// References: one identity per row now (string-pool.ts), name, address and profile arrays before.
+step('member_table_references', (c) => { const t = c.node.members.t; t.ids = []; t.names = []; t.addrs = []; t.profiles = []; });
+step('member_table_columns', (c) => replaceCols(c.node.members.t, ['state', 'inc', 'inst', 'metaVer', 'changed', 'slot', 'profile']));
+step('member_table_indexes', (c) => replaceCols(c.node.members.t, ['byName', 'byAddr']));
+step('member_table_sets', (c) => { for (const s of c.node.members.t.sets) s.items = new Int32Array(1); });
+step('string_pool', () => { const p = world.pool as Any; p.strings.clear(); p.metas.clear(); p.profiles.clear(); p.identities?.clear(); });
 
 process.stdout.write(JSON.stringify({
   bench: 'sim-memory-split', n, seed, idle_seconds: idle, join_converged_ms: join.converged_ms, join_cpu_ms: Math.round((cpu.user + cpu.system) / 1000),

@@ -13,8 +13,8 @@ import { ManualClock } from './fake-clock.js';
 type Op = { kind: 'add' | 'remove' | 'move'; name: number; addr: number };
 
 const row = (name: string, address: string, state = ALIVE) => ({
-  name, address, state, incarnation: 3, instance: 2 ** 52 + 7, metaVersion: 2 ** 50 + 1,
-  stateChangedAt: 1_700_000_000_123, profile: NO_POOL.profile(EMPTY_META, '', 1),
+  id: NO_POOL.identity(name, address, EMPTY_META, '', 1), state, incarnation: 3, instance: 2 ** 52 + 7, metaVersion: 2 ** 50 + 1,
+  stateChangedAt: 1_700_000_000_123,
 });
 
 describe('member table', () => {
@@ -40,18 +40,18 @@ describe('member table', () => {
           t.remove(r);
           model.delete(name);
         } else if (o.kind === 'move' && r >= 0) {
-          t.setAddress(r, addr);
+          t.setIdentity(r, NO_POOL.identity(name, addr, EMPTY_META, '', 1));
           model.get(name)!.addr = addr;
         }
       }
       expect(t.size).toBe(model.size);
       // Iteration is insertion order, holes skipped (a Map's order), whatever compaction did.
       const order = [...t.rowsInOrder()];
-      expect(order.map((r) => t.names[r])).toEqual([...model.keys()]);
+      expect(order.map((r) => t.name(r))).toEqual([...model.keys()]);
       for (const [name, m] of model) {
         const r = t.find(name);
-        expect(t.names[r]).toBe(name);
-        expect(t.addrs[r]).toBe(m.addr);
+        expect(t.name(r)).toBe(name);
+        expect(t.addr(r)).toBe(m.addr);
         expect(t.inst[r]).toBe(2 ** 52 + 7);
         expect(t.changed[r]).toBe(1_700_000_000_123);
         expect((m.dead ? dead : live).has(r)).toBe(true);

@@ -56,6 +56,20 @@ describe('SeenMessages (dedup)', () => {
   });
 });
 
+describe('SeenMessages (origin bound)', () => {
+  it('an origin whose floor is forgotten still refuses the ids it remembers', () => {
+    const s = new SeenMessages(1000, 100, 1); // one origin floor at most
+    expect(s.check('a', 1, 0)).toBe('new');
+    expect(s.check('b', 1, 10)).toBe('new');
+    expect(s.check('a', 2, 900)).toBe('new');
+    expect(s.check('a', 1, 1005)).toBe('stale'); // a:1 aged out: a's floor is 1
+    expect(s.check('b', 1, 1015)).toBe('stale'); // b:1 aged out: b's floor evicts a's
+    expect(s.check('a', 2, 1020)).toBe('duplicate'); // still remembered, floor or not
+    expect(s.check('a', 1, 1020)).toBe('new'); // the documented cost of the origin bound
+    expect(s.size).toBe(2);
+  });
+});
+
 describe('MessageQueue', () => {
   const part = (n: number, len = 10): Uint8Array => new Uint8Array(len).fill(n);
 
@@ -95,6 +109,76 @@ describe('MessageQueue', () => {
     // Nothing is lost: the next, larger packets take the rest in order.
     expect(far.take(1400, 2, 255, 5).map((p) => p[0])).toEqual([2, 2, 2, 2, 2, 2]);
     expect(far.size).toBe(MAX_TAKE_SKIPS + 42);
+  });
+
+  it('an entry that keeps being passed over stays first in line while thousands go past it', () => {
+    const q = new MessageQueue(10_000);
+    q.enqueue(part(1, 300)); // never fits the 150-byte packets below
+    for (let i = 0; i < 5000; i++) {
+      q.enqueue(part(2, 20));
+      expect(q.take(150, 2, 1, 1).map((p) => p[0])).toEqual([2]); // sent once, then retired
+    }
+    expect(q.size).toBe(1);
+    expect(q.take(1400, 2, 255, 1).map((p) => p[0])).toEqual([1]);
+    expect(q.size).toBe(0);
+    // Drained and refilled, it serves in order again.
+    for (let n = 3; n < 6; n++) q.enqueue(part(n));
+    expect(q.take(1400, 2, 255, 2).map((p) => p[0])).toEqual([3, 4, 5]);
+    expect(q.take(1400, 2, 255, 2).map((p) => p[0])).toEqual([3, 4, 5]);
+    expect(q.size).toBe(0);
+  });
+
+  it('property: matches a plain list model (least-sent first, oldest first, skips, bound)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.oneof(
+        fc.record({ op: fc.constant('add' as const), len: fc.integer({ min: 1, max: 300 }) }),
+        fc.record({ op: fc.constant('take' as const), budget: fc.integer({ min: 20, max: 1400 }), max: fc.integer({ min: 1, max: 20 }) }),
+      ), { maxLength: 300 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 40 }),
+      (ops, limit, bound) => {
+        const q = new MessageQueue(bound);
+        // The model: entries with their transmit count, ordered by (count, time entered that count).
+        let model: { part: Uint8Array; n: number; t: number }[] = [];
+        let clock = 0;
+        for (const o of ops) {
+          if (o.op === 'add') {
+            const p = new Uint8Array(o.len);
+            q.enqueue(p);
+            model.push({ part: p, n: 0, t: clock++ });
+            if (model.length > bound) {
+              const byAge = [...model].sort((a, b) => b.n - a.n || a.t - b.t);
+              model = model.filter((e) => e !== byAge[0]);
+            }
+            continue;
+          }
+          const got = q.take(o.budget, 2, o.max, limit);
+          const order = [...model].sort((a, b) => a.n - b.n || a.t - b.t);
+          const want: Uint8Array[] = [];
+          let used = 0;
+          let skipped = 0;
+          for (const e of order) {
+            const cost = e.part.length + 2;
+            if (used + cost > o.budget) {
+              if (o.budget - used < 10 || ++skipped >= MAX_TAKE_SKIPS) break;
+              continue;
+            }
+            used += cost;
+            want.push(e.part);
+            if (want.length >= o.max) break;
+          }
+          for (const p of want) {
+            const e = model.find((m) => m.part === p)!;
+            e.n++;
+            e.t = clock++;
+          }
+          model = model.filter((e) => e.n < limit);
+          if (got.length !== want.length || got.some((p, i) => p !== want[i])) return false;
+          if (q.size !== model.length) return false;
+        }
+        return true;
+      },
+    ), { numRuns: 300 });
   });
 
   it('property: never more than limit transmissions per entry, never over budget', () => {
@@ -186,6 +270,18 @@ describe('user message parser', () => {
       { s: 8, opener: 'a', sid: 1, code: 'ERR_X', message: 'why' },
     ];
     for (const m of msgs) expect(parseUserMessage(userToWire(m), defaultLimits)).toEqual(m);
+  });
+
+  it('bounds names in UTF-8 bytes, multi-byte characters counted exactly', () => {
+    const max = defaultLimits.maxNameBytes;
+    const gossip = (origin: string): unknown[] => [9, 1, 200, origin, 1, 3, null];
+    expect(parseUserMessage(gossip('a'.repeat(max)), defaultLimits)).not.toBeNull();
+    expect(parseUserMessage(gossip('a'.repeat(max + 1)), defaultLimits)).toBeNull();
+    const euro = '€'.repeat(Math.floor(max / 3)); // 3 bytes each
+    expect(parseUserMessage(gossip(euro + 'a'.repeat(max - euro.length * 3)), defaultLimits)).not.toBeNull();
+    expect(parseUserMessage(gossip(euro + 'a'.repeat(max - euro.length * 3 + 1)), defaultLimits)).toBeNull();
+    expect(parseUserMessage(gossip('😀'.repeat(max / 4)), defaultLimits)).not.toBeNull(); // 4 bytes, 2 units
+    expect(parseUserMessage(gossip('😀'.repeat(max / 4) + 'a'), defaultLimits)).toBeNull();
   });
 
   it('property: arbitrary arrays after kind 9 never throw, and reserved types are refused', () => {

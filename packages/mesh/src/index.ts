@@ -4,7 +4,7 @@ export { MESH_DEFAULTS, MESH_TYPE_BLOCK, resolveMeshOptions, type MeshOptions, t
 export { QuorumTimeoutError } from './errors.js';
 export type { AckResult } from './await-acks.js';
 export { Subscription, type GapEvent, type InvalidateEvent, type MeshEvent, type OverflowEvent, type SubscribeOptions, type SubscribeTarget } from './subscriptions.js';
-export { Batcher, estimateEntryBytes, type PendingEntry } from './batcher.js';
+export { ACK, Batcher, HAS_VALUE, estimateEntryBytes, type EventColumns, type PendingBatch } from './batcher.js';
 export { OriginLog, type LoggedEvent } from './origin-log.js';
 export { KeyVersions, OriginStream } from './versions.js';
 export { MeshType } from './wire.js';

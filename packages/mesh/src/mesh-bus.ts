@@ -16,9 +16,10 @@ import { packetFit, type PacketFit } from './packet-fit.js';
 import { Publisher } from './publisher.js';
 import { Recovery } from './recovery.js';
 import { RejoinMarks } from './rejoin-marks.js';
-import { Subscriptions, type InvalidateEvent, type MeshEvent, type SubscribeOptions, type SubscribeTarget, type Subscription } from './subscriptions.js';
+import { Subscriptions, type MeshEvent, type SubscribeOptions, type SubscribeTarget, type Subscription } from './subscriptions.js';
 import { KeyVersions } from './versions.js';
-import { MeshType, isUnknownBatchFormat, fetchReplyToWire, fetchToWire, parseAck, parseBatch, parseFetch, parseFetchReply, parseHead, type FetchReply, type FetchReq, type WireEvent } from './wire.js';
+import { ACK, HAS_VALUE, type EventColumns } from './batcher.js';
+import { MeshType, isUnknownBatchFormat, fetchReplyToWire, fetchToWire, parseAck, parseBatchColumns, parseFetch, parseFetchReply, parseHead, type FetchReply, type FetchReq, type WireEvent } from './wire.js';
 
 export type { MeshMetrics } from './mesh-counters.js';
 
@@ -95,6 +96,7 @@ export class MeshBus {
         return m !== undefined && (m.state === 'alive' || m.state === 'suspect');
       },
       deliver: (origin, epoch, seq, e) => this.deliver(origin, epoch, seq, e),
+      deliverAt: (origin, epoch, seq, b, i) => this.deliverAt(origin, epoch, seq, b, i),
       gap: (origin, from, to) => this.subs.broadcast({ type: 'gap', origin, from, to }),
       count: (name, by) => this.counters.count(name, by),
     });
@@ -115,13 +117,13 @@ export class MeshBus {
     try {
       this.unregister.push(c.handle(this.type(MeshType.batch), (payload, info) => {
         if (info.from === c.name) return;
-        const m = parseBatch(payload, max);
+        const m = parseBatchColumns(payload, max);
         if (!m) {
           if (isUnknownBatchFormat(payload)) this.counters.count('grapevine.mesh.unknown-format', 1);
           return this.invalid();
         }
-        this.observeVersions(m.events);
-        this.recovery.receive(info.from, m.epoch, m.first, m.events);
+        this.observeVersion(m.maxVersion);
+        this.recovery.receiveBatch(info.from, m);
       }));
       this.unregister.push(c.handle(this.type(MeshType.head), (payload, info) => {
         if (info.from === c.name) return;
@@ -199,7 +201,7 @@ export class MeshBus {
   publish(key: string, opts?: PublishOptions): void {
     this.checkOpen();
     const hasValue = opts !== undefined && opts.value !== undefined;
-    this.publisher.enqueue(this.publisher.entry(key, hasValue, hasValue ? opts.value : undefined, false, opts?.signal), opts?.signal);
+    this.publisher.publish(key, hasValue, hasValue ? opts.value : undefined, false, opts?.signal, true);
   }
 
   /**
@@ -218,7 +220,7 @@ export class MeshBus {
       this.waiters.checkRoom();
       this.checkOpen();
       const hasValue = opts.value !== undefined;
-      this.publisher.enqueue(this.publisher.entry(key, hasValue, opts.value, true, opts.signal), undefined);
+      this.publisher.publish(key, hasValue, opts.value, true, opts.signal, false);
       // Acknowledged publishes don't wait for the batch timer: send what waits now.
       let seq: number | undefined;
       while (seq === undefined && this.publisher.batcher.size > 0) seq = this.flush().get(key);
@@ -258,8 +260,12 @@ export class MeshBus {
    * held events count too: their versions are real times of the origin all the same.
    */
   private observeVersions(events: readonly WireEvent[]): void {
-    let max = this.observed;
+    let max = 0;
     for (let i = 0; i < events.length; i++) if (events[i]!.version > max) max = events[i]!.version;
+    this.observeVersion(max);
+  }
+
+  private observeVersion(max: number): void {
     if (max > this.observed) {
       this.observed = max;
       this.hlc.observe(max);
@@ -267,18 +273,27 @@ export class MeshBus {
   }
 
   private deliver(origin: string, epoch: number, seq: number, e: WireEvent): void {
+    this.deliverOne(origin, epoch, seq, e.key, e.version, e.ack, e.hasValue, e.value);
+  }
+
+  /** Event `i` of a batch delivered straight from its columns (the in-order path). */
+  private deliverAt(origin: string, epoch: number, seq: number, b: EventColumns, i: number): void {
+    const f = b.flags ? b.flags[i]! : 0;
+    this.deliverOne(origin, epoch, seq, b.keys[i]!, b.versions[i]!, (f & ACK) !== 0, (f & HAS_VALUE) !== 0, (f & HAS_VALUE) !== 0 ? b.values![i] : undefined);
+  }
+
+  private deliverOne(origin: string, epoch: number, seq: number, key: string, version: number, ack: boolean, hasValue: boolean, value: unknown): void {
     this.counters.values.delivered++;
-    const fresh = this.versions.admit(e.key, e.version);
-    if (!fresh) this.counters.values.stale++;
-    else if (this.subs.size > 0) this.subs.deliver(invalidation(origin, seq, e));
-    if (e.ack && this.subs.wants(e.key)) {
+    if (!this.versions.admit(key, version)) this.counters.values.stale++;
+    else if (this.subs.size > 0) this.subs.deliver(key, origin, seq, version, hasValue, value);
+    if (ack && this.subs.wants(key)) {
       this.cluster.sendTo(origin, this.type(MeshType.ack), [epoch, seq], { reliable: true }).catch(() => this.counters.count('grapevine.mesh.ack-failed', 1));
     }
   }
 
   private deliverLocal(seq: number, e: WireEvent): void {
     if (!this.versions.admit(e.key, e.version)) return;
-    this.subs.deliver(invalidation(this.cluster.name, seq, e));
+    this.subs.deliver(e.key, this.cluster.name, seq, e.version, e.hasValue, e.value);
   }
 
   private async fetch(origin: string, req: FetchReq): Promise<FetchReply> {
@@ -360,12 +375,6 @@ export class MeshBus {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function invalidation(origin: string, seq: number, e: WireEvent): InvalidateEvent {
-  const ev: InvalidateEvent = { type: 'invalidate', key: e.key, hasValue: e.hasValue, origin, seq, version: e.version };
-  if (e.hasValue) ev.value = e.value;
-  return ev;
 }
 
 /** Start a bus on a running cluster. Its message types collide with nothing (ERR_DUPLICATE_HANDLER otherwise). */

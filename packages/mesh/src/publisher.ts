@@ -4,13 +4,13 @@
  * miss them, each sized to ride one best-effort packet exactly.
  */
 import { GrapevineError, runSoon, utf8Length, type Cluster, type HybridLogicalClock, type TimerHandle } from '@grapevine/core';
-import { Batcher, estimateEntryBytes, type PendingEntry } from './batcher.js';
+import { Batcher, estimateEntryBytes, type EventColumns, type PendingBatch } from './batcher.js';
 import type { MeshCounters } from './mesh-counters.js';
 import type { ResolvedMeshOptions } from './options.js';
-import type { LoggedEvent, OriginLog } from './origin-log.js';
+import type { OriginLog } from './origin-log.js';
 import type { PacketFit } from './packet-fit.js';
 import type { KeyVersions } from './versions.js';
-import { MeshType, batchToWire, type WireEvent } from './wire.js';
+import { MeshType, columnsToWire, eventAt, type WireEvent } from './wire.js';
 
 export interface PublisherHost {
   readonly cluster: Cluster<unknown>;
@@ -32,8 +32,6 @@ export interface PublisherHost {
  * slow publisher has larger ones, but then it is far from full.
  */
 const VERSION_STEP = 2 ** 15;
-
-export type Entry = Omit<PendingEntry, 'owner'>;
 
 export class Publisher {
   readonly batcher: Batcher;
@@ -59,51 +57,62 @@ export class Publisher {
     this.type = o.typeBase + MeshType.batch;
   }
 
-  /** A checked, versioned entry for `key` (throws the typed errors publish() documents). */
-  entry(key: string, hasValue: boolean, value: unknown, ack: boolean, signal: AbortSignal | undefined): Entry {
+  /**
+   * Check `key` (throws the typed errors publish() documents), stamp it with the origin's HLC and
+   * let it wait for its batch. No object is made per call: the batcher keeps columns. An aborted
+   * `signal` refuses the publish; with `withdrawable`, a later abort withdraws it while it waits.
+   */
+  publish(key: string, hasValue: boolean, value: unknown, ack: boolean, signal: AbortSignal | undefined, withdrawable: boolean): void {
     if (typeof key !== 'string' || key.length === 0) throw new GrapevineError('ERR_INVALID_OPTION', 'mesh: key must be a non-empty string');
-    const max = this.host.options.maxKeyBytes;
-    const keyBytes = utf8Length(key);
-    if (keyBytes > max) throw new GrapevineError('ERR_TOO_LARGE', `mesh: key longer than maxKeyBytes (${max})`);
-    if (signal?.aborted) throw new GrapevineError('ERR_ABORTED', 'aborted');
-    const { fit } = this.host;
-    let bytes = estimateEntryBytes(this.entryBase, keyBytes, hasValue, value, fit.measure) + (hasValue ? this.indexBytes : 0) + (ack ? this.indexBytes + 1 : 0);
-    if (bytes > this.batcher.limits.bytes) {
-      // The estimate is an upper bound; measure exactly before refusing.
-      bytes = fit.measure(hasValue ? [key, Number.MAX_SAFE_INTEGER, 1, value] : [key, Number.MAX_SAFE_INTEGER, 1]) + 2;
-      if (bytes > this.batcher.limits.bytes) {
-        throw new GrapevineError('ERR_TOO_LARGE', `mesh: key and value take ${bytes} bytes; one event must fit one packet (${this.batcher.limits.bytes} bytes)`);
-      }
-    }
-    return { key, version: this.host.hlc.now(), hasValue, value, ack, bytes };
-  }
-
-  enqueue(e: Entry, signal: AbortSignal | undefined): void {
     const { options: o, counters } = this.host;
-    if (this.batcher.wouldOverflow(e.key, e.bytes)) this.flush(undefined);
+    const keyBytes = utf8Length(key);
+    if (keyBytes > o.maxKeyBytes) throw new GrapevineError('ERR_TOO_LARGE', `mesh: key longer than maxKeyBytes (${o.maxKeyBytes})`);
+    if (signal?.aborted) throw new GrapevineError('ERR_ABORTED', 'aborted');
+    const batcher = this.batcher;
+    let bytes = estimateEntryBytes(this.entryBase, keyBytes, hasValue, value, this.host.fit.measure) + (hasValue ? this.indexBytes : 0) + (ack ? this.indexBytes + 1 : 0);
+    if (bytes > batcher.limits.bytes) bytes = this.exactBytes(key, hasValue, value);
+    const version = this.host.hlc.now();
+    if (batcher.wouldOverflow(key, bytes)) this.flush(undefined);
     // This node's own write is the newest it knows for the key: an older write from another
     // origin that arrives later is stale here too (with deliverLocal, delivery records it).
-    if (!o.deliverLocal) this.host.versions.admit(e.key, e.version);
-    const owner = signal ? {} : undefined;
-    const merged = this.batcher.add(e, owner);
+    if (!o.deliverLocal) this.host.versions.admit(key, version);
+    const owner = signal && withdrawable ? {} : undefined;
+    const merged = batcher.add(key, version, hasValue, value, ack, bytes, owner);
     counters.values.published++;
     if (merged) counters.values.merged++;
-    if (signal && owner && !merged) {
-      signal.addEventListener('abort', () => {
-        if (this.batcher.withdraw(e.key, owner)) counters.count('grapevine.mesh.withdrawn', 1);
-      }, { once: true });
-    }
-    if (this.batcher.full()) this.flush(undefined);
-    else if (o.batchInterval === 0) {
+    else if (owner) this.withdrawOnAbort(signal!, key, owner);
+    if (batcher.full()) this.flush(undefined);
+    else if (!this.batchTimer && !this.soonPending) this.arm();
+  }
+
+  // The rare paths of publish() live apart, so the hot one stays small for the JIT (a larger
+  // publish was recompiled several times in the enqueue bench's first 2,000,000 calls).
+
+  /** An event the estimate put over the packet: measure it exactly before refusing. */
+  private exactBytes(key: string, hasValue: boolean, value: unknown): number {
+    const limit = this.batcher.limits.bytes;
+    const bytes = this.host.fit.measure(hasValue ? [key, Number.MAX_SAFE_INTEGER, 1, value] : [key, Number.MAX_SAFE_INTEGER, 1]) + 2;
+    if (bytes > limit) throw new GrapevineError('ERR_TOO_LARGE', `mesh: key and value take ${bytes} bytes; one event must fit one packet (${limit} bytes)`);
+    return bytes;
+  }
+
+  private withdrawOnAbort(signal: AbortSignal, key: string, owner: object): void {
+    signal.addEventListener('abort', () => {
+      if (this.batcher.withdraw(key, owner)) this.host.counters.count('grapevine.mesh.withdrawn', 1);
+    }, { once: true });
+  }
+
+  /** Keys wait: send them after batchInterval, or with batchInterval 0 at the end of this turn. */
+  private arm(): void {
+    const o = this.host.options;
+    if (o.batchInterval === 0) {
       // "No wait": send when this turn's publishes are in, without a host timer's 1 ms minimum.
-      if (!this.soonPending) {
-        this.soonPending = true;
-        runSoon(o.clock, () => {
-          this.soonPending = false;
-          if (this.batcher.size > 0) this.flush(undefined);
-        });
-      }
-    } else if (!this.batchTimer) {
+      this.soonPending = true;
+      runSoon(o.clock, () => {
+        this.soonPending = false;
+        if (this.batcher.size > 0) this.flush(undefined);
+      });
+    } else {
       this.batchTimer = o.clock.setTimer(() => {
         this.batchTimer = undefined;
         this.flush(undefined);
@@ -124,43 +133,36 @@ export class Publisher {
       const n = this.sendBatch(taken, out);
       // What did not fit goes back to the front, to lead the next batch instead of leaving
       // alone in a small packet of its own.
-      if (n < taken.length) this.batcher.putBack(taken.slice(n));
+      if (n < taken.keys.length) this.batcher.putBack(taken, n);
     }
     return out ?? new Map();
   }
 
-  /** Send the longest prefix of `entries` that fits one packet (at least one entry); returns its length. */
-  private sendBatch(entries: readonly PendingEntry[], out: Map<string, number> | undefined): number {
+  /** Send the longest prefix of `batch` that fits one packet (at least one event); returns its length. */
+  private sendBatch(batch: PendingBatch, out: Map<string, number> | undefined): number {
     const { cluster, fit, log, counters, epoch, options: o } = this.host;
     const type = this.type;
     const first = log.head + 1;
-    const now = o.clock.now();
-    // Entries become logged events (the log keeps them for fetches) and go on the wire from those.
-    const logged: LoggedEvent[] = new Array<LoggedEvent>(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      const p = entries[i]!;
-      logged[i] = { key: p.key, version: p.version, ack: p.ack, hasValue: p.hasValue, value: p.value, seq: first + i, at: now };
-    }
-    let n = logged.length;
-    let payload = batchToWire({ epoch, first, events: logged });
+    const count = batch.keys.length;
+    let n = count;
+    let payload = columnsToWire(epoch, first, batch, n);
     // Measured once per try (messageBytes, compared with the packet's room). The batcher's
     // estimate is an upper bound for plain keys, so this rarely splits.
     let bytes = fit.messageBytes(type, payload);
     while (n > 1 && bytes > fit.maxMessageBytes) {
       // The estimate assumed small version differences; cut in proportion to the excess.
       n = Math.max(1, Math.min(n - 1, Math.floor((n * fit.maxMessageBytes) / bytes)));
-      payload = batchToWire({ epoch, first, events: logged.slice(0, n) });
+      payload = columnsToWire(epoch, first, batch, n);
       bytes = fit.messageBytes(type, payload);
     }
     if (n === 1 && bytes > fit.maxMessageBytes) counters.count('grapevine.mesh.oversize', 1);
-    for (let i = 0; i < n; i++) {
-      log.append(logged[i]!);
-      out?.set(entries[i]!.key, first + i);
-    }
+    // The log keeps the batch's columns for fetches (the first n of them: the rest goes back).
+    log.appendBatch(first, n === count ? batch : sliceColumns(batch, n), n, o.clock.now());
+    if (out) for (let i = 0; i < n; i++) out.set(batch.keys[i]!, first + i);
     counters.values.batches++;
     counters.values.eventsSent += n;
     counters.values.bytesSent += bytes;
-    if (o.deliverLocal) for (let i = 0; i < n; i++) this.host.deliverLocal(first + i, logged[i]!);
+    if (o.deliverLocal) for (let i = 0; i < n; i++) this.host.deliverLocal(first + i, eventAt(batch, i));
     try {
       cluster.broadcast(type, payload);
     } catch (err) {
@@ -179,4 +181,9 @@ export class Publisher {
     this.cancelTimer();
     this.batcher.clear();
   }
+}
+
+/** The first `n` events of `cols`, copied (a batch split to fit a packet). */
+function sliceColumns(cols: EventColumns, n: number): EventColumns {
+  return { keys: cols.keys.slice(0, n), versions: cols.versions.slice(0, n), flags: cols.flags?.slice(0, n), values: cols.values?.slice(0, n) };
 }

@@ -19,7 +19,8 @@
 import { GrapevineError, type Clock, type TimerHandle } from '@grapevine/core';
 import type { ResolvedMeshOptions } from './options.js';
 import { OriginStream } from './versions.js';
-import type { FetchReply, FetchReq, WireEvent } from './wire.js';
+import { ACK, HAS_VALUE, type EventColumns } from './batcher.js';
+import { eventAt, type BatchColumns, type FetchReply, type FetchReq, type WireEvent } from './wire.js';
 
 export interface RecoveryHost {
   readonly clock: Clock;
@@ -34,6 +35,8 @@ export interface RecoveryHost {
   isLive(origin: string): boolean;
   /** Events ready in order. */
   deliver(origin: string, epoch: number, seq: number, e: WireEvent): void;
+  /** Event `i` of a batch, ready in order (the in-order path, from the batch's columns). */
+  deliverAt(origin: string, epoch: number, seq: number, b: EventColumns, i: number): void;
   gap(origin: string, from: number, to: number): void;
   count(name: string, by?: number): void;
 }
@@ -44,8 +47,12 @@ interface OriginState {
   /** The current run's stream; undefined while the first-contact fetch is out. */
   stream: OriginStream | undefined;
   epoch: number;
-  /** Events that came before the first-contact fetch answered, by sequence number. */
-  early: Map<number, WireEvent> | undefined;
+  /**
+   * Batches that came before the first-contact fetch answered, as they came (columns), and how
+   * many events they hold (bounded by maxHeldEvents; a copy counts again).
+   */
+  early: BatchColumns[] | undefined;
+  earlyCount: number;
   timer: TimerHandle | undefined;
   failures: number;
 }
@@ -80,7 +87,7 @@ export class Recovery {
     const now = this.host.clock.now();
     let st = this.origins.get(origin);
     if (!st) {
-      st = { lastHeard: now, stream: undefined, epoch, early: new Map(), timer: undefined, failures: 0 };
+      st = { lastHeard: now, stream: undefined, epoch, early: [], earlyCount: 0, timer: undefined, failures: 0 };
       this.origins.set(origin, st);
       this.evictOrigins();
       this.startFresh(origin, st, heard);
@@ -116,7 +123,8 @@ export class Recovery {
     st.epoch = epoch;
     if (st.early) {
       // A first-contact fetch is out for the old run; its answer will be ignored.
-      st.early = new Map();
+      st.early = [];
+      st.earlyCount = 0;
       this.startFresh(origin, st, 0);
       return;
     }
@@ -124,23 +132,67 @@ export class Recovery {
     st.failures = 0;
   }
 
-  /** A batch or fetched events from `origin`. */
-  receive(origin: string, epoch: number, first: number, events: readonly WireEvent[]): void {
+  /** A batch from `origin`. */
+  receiveBatch(origin: string, b: BatchColumns): void {
     if (this.closed) return;
-    const st = this.state(origin, epoch, first);
+    const st = this.state(origin, b.epoch, b.first);
     if (!st) return;
-    if (!st.stream) {
-      const early = st.early!;
-      for (let i = 0; i < events.length; i++) {
-        if (early.size >= this.host.opts.maxHeldEvents) {
-          this.host.count('grapevine.mesh.held-overflow', events.length - i);
-          break;
-        }
-        early.set(first + i, events[i]!);
+    if (!st.stream) return this.holdEarly(st, b);
+    this.feed(origin, st, b);
+    this.checkComplete(origin, st);
+  }
+
+  /** Events as objects from `origin` (a batch the way tests and older callers hand it over). */
+  receive(origin: string, epoch: number, first: number, events: readonly WireEvent[]): void {
+    const n = events.length;
+    const b: BatchColumns = { epoch, first, keys: new Array<string>(n), versions: new Array<number>(n), flags: new Array<number>(n), values: new Array<unknown>(n), maxVersion: 0 };
+    events.forEach((e, i) => {
+      b.keys[i] = e.key;
+      b.versions[i] = e.version;
+      b.flags![i] = (e.hasValue ? HAS_VALUE : 0) | (e.ack ? ACK : 0);
+      b.values![i] = e.value;
+    });
+    this.receiveBatch(origin, b);
+  }
+
+  /** Keep a batch that came while the first-contact fetch is out, as far as the bound allows. */
+  private holdEarly(st: OriginState, b: BatchColumns): void {
+    const room = this.host.opts.maxHeldEvents - st.earlyCount;
+    const n = b.keys.length;
+    if (room < n) this.host.count('grapevine.mesh.held-overflow', n - Math.max(0, room));
+    if (room <= 0) return;
+    st.early!.push(room >= n ? b : { ...b, keys: b.keys.slice(0, room), versions: b.versions.slice(0, room), flags: b.flags?.slice(0, room), values: b.values?.slice(0, room) });
+    st.earlyCount += Math.min(room, n);
+  }
+
+  /**
+   * Offer a batch to its origin's stream (the caller checks completeness). The common case —
+   * nothing held, and the batch continues the order — is delivered straight from its columns;
+   * any other goes through the hold, an event at a time.
+   */
+  private feed(origin: string, st: OriginState, b: BatchColumns): void {
+    const s = st.stream!;
+    const { first } = b;
+    const n = b.keys.length;
+    let dup = 0;
+    if (s.heldCount === 0 && first <= s.delivered + 1 && first + n - 1 > s.delivered) {
+      dup = s.delivered + 1 - first;
+      for (let i = dup; i < n; i++) {
+        s.advance(first + i);
+        this.host.deliverAt(origin, st.epoch, first + i, b, i);
       }
+      if (dup > 0) this.host.count('grapevine.mesh.duplicates', dup);
       return;
     }
-    this.offer(origin, st, first, events);
+    let overflow = 0;
+    for (let i = 0; i < n; i++) {
+      const r = s.offer(first + i, eventAt(b, i));
+      if (r === 'duplicate') dup++;
+      else if (r === 'overflow') overflow++;
+    }
+    if (dup > 0) this.host.count('grapevine.mesh.duplicates', dup);
+    if (overflow > 0) this.host.count('grapevine.mesh.held-overflow', overflow);
+    for (const { seq, event } of s.drain()) this.host.deliver(origin, st.epoch, seq, event);
   }
 
   /** An origin announced its newest sequence number. */
@@ -256,33 +308,28 @@ export class Recovery {
 
   private freshAnswer(origin: string, st: OriginState, epoch: number, reply: FetchReply | undefined): void {
     if (this.closed || this.origins.get(origin) !== st || st.epoch !== epoch || st.stream) return;
-    const early = st.early!;
+    let early = st.early!;
     st.early = undefined;
+    st.earlyCount = 0;
     let start: number;
     if (reply && reply.epoch === epoch && reply.owed !== null) start = reply.owed - 1;
     // No answer: start with the first event heard (anything before it this run never saw).
-    else if (early.size > 0) start = Math.min(...early.keys()) - 1;
+    else if (early.length > 0) start = early.reduce((m, b) => Math.min(m, b.first), Infinity) - 1;
     else if (reply && reply.epoch === epoch) start = reply.head;
     else start = 0;
     // A reply from a newer run than the batches that made us ask: follow the newer run.
     if (reply && reply.epoch > epoch) {
       st.epoch = reply.epoch;
       start = reply.owed !== null ? reply.owed - 1 : reply.head;
-      early.clear();
+      early = [];
     }
     st.stream = new OriginStream(st.epoch, start, this.host.opts.maxHeldEvents);
-    for (const [seq, e] of [...early].sort((a, b) => a[0] - b[0])) this.offerOne(st, seq, e);
+    for (const b of early.sort((x, y) => x.first - y.first)) this.feed(origin, st, b);
     if (reply && reply.epoch === st.epoch) this.applyReply(origin, st, reply);
     else {
       for (const { seq, event } of st.stream.drain()) this.host.deliver(origin, st.epoch, seq, event);
       this.checkComplete(origin, st);
     }
-  }
-
-  private offerOne(st: OriginState, seq: number, e: WireEvent): void {
-    const r = st.stream!.offer(seq, e);
-    if (r === 'duplicate') this.host.count('grapevine.mesh.duplicates', 1);
-    else if (r === 'overflow') this.host.count('grapevine.mesh.held-overflow', 1);
   }
 
   private applyReply(origin: string, st: OriginState, reply: FetchReply): void {

@@ -140,7 +140,12 @@ export class Subscription implements AsyncIterableIterator<MeshEvent> {
 }
 
 export class Subscriptions {
-  private readonly byKey = new Map<string, Set<Subscription>>();
+  /**
+   * Exact-key subscriptions. Each list is replaced, never changed, on subscribe/unsubscribe, so
+   * delivery walks it as it is (a callback that unsubscribes mid-delivery does not disturb the
+   * walk) without a copy per event.
+   */
+  private readonly byKey = new Map<string, readonly Subscription[]>();
   private readonly byPrefix = new Set<Subscription>();
   /**
    * A snapshot of byPrefix for deliver(), rebuilt only when it changes: delivery runs once per
@@ -178,9 +183,7 @@ export class Subscriptions {
     }
     this.all.add(sub);
     if (key !== undefined) {
-      let set = this.byKey.get(key);
-      if (!set) this.byKey.set(key, (set = new Set()));
-      set.add(sub);
+      this.byKey.set(key, [...(this.byKey.get(key) ?? []), sub]);
     } else {
       this.byPrefix.add(sub);
       this.prefixList = [...this.byPrefix];
@@ -191,9 +194,9 @@ export class Subscriptions {
   private remove(s: Subscription): void {
     this.all.delete(s);
     if (s.key !== undefined) {
-      const set = this.byKey.get(s.key);
-      set?.delete(s);
-      if (set && set.size === 0) this.byKey.delete(s.key);
+      const list = this.byKey.get(s.key)?.filter((x) => x !== s);
+      if (list && list.length > 0) this.byKey.set(s.key, list);
+      else this.byKey.delete(s.key);
     } else if (this.byPrefix.delete(s)) this.prefixList = [...this.byPrefix];
   }
 
@@ -204,15 +207,23 @@ export class Subscriptions {
     return false;
   }
 
-  /** Deliver an invalidation to every matching subscription; returns how many got it. */
-  deliver(e: InvalidateEvent): number {
+  /**
+   * Deliver an invalidation of `key` to every matching subscription; returns how many got it.
+   * The event object is made at the first match: a key nobody here listens to costs a Map
+   * lookup and the prefix tests, no allocation.
+   */
+  deliver(key: string, origin: string, seq: number, version: number, hasValue: boolean, value: unknown): number {
+    let e: InvalidateEvent | undefined;
     let n = 0;
-    const exact = this.byKey.get(e.key);
-    if (exact) for (const s of [...exact]) (s.push(e), n++);
+    const exact = this.byKey.get(key);
+    if (exact) {
+      e = invalidation(key, origin, seq, version, hasValue, value);
+      for (let i = 0; i < exact.length; i++) (exact[i]!.push(e), n++);
+    }
     const list = this.prefixList;
     for (let i = 0; i < list.length; i++) {
       const s = list[i]!;
-      if (s.matches(e.key)) (s.push(e), n++);
+      if (s.matches(key)) (s.push((e ??= invalidation(key, origin, seq, version, hasValue, value))), n++);
     }
     return n;
   }
@@ -225,4 +236,10 @@ export class Subscriptions {
   closeAll(): void {
     for (const s of [...this.all]) s.unsubscribe();
   }
+}
+
+function invalidation(key: string, origin: string, seq: number, version: number, hasValue: boolean, value: unknown): InvalidateEvent {
+  const ev: InvalidateEvent = { type: 'invalidate', key, hasValue, origin, seq, version };
+  if (hasValue) ev.value = value;
+  return ev;
 }

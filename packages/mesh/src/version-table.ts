@@ -1,22 +1,35 @@
 /**
  * A string → version table for the stale rule (versions.ts): open addressing with linear
- * probing over typed arrays, insert and update only (no delete), cleared whole.
+ * probing, insert and update only (no delete), cleared whole.
  *
  * Why not a Map: every delivered event records its key, and in a bulk invalidation nearly every
  * key is new to the receiver (a string just decoded from the packet). A Map insert of such a
  * key cost ~0.4–0.8 µs on the bench machine (its hash table growing and rehashing, entries
  * allocated for the collector), the largest single item of a receiver's per-event work in the
- * throughput bench. Here an insert is one hash over the key's UTF-16 units, a probe or two in
- * flat arrays and three stores. The hash is seeded per bus, so keys chosen to collide on one node
- * do not collide on the others.
+ * throughput bench. Here an insert is one hash over the key's UTF-16 units, a probe or two and
+ * a few stores. The hash is seeded per bus, so keys chosen to collide on one node do not collide
+ * on the others.
+ *
+ * Layout: entries are dense, in insertion order — the key strings in one JS array that only
+ * grows by push, their hashes and versions in typed arrays — and the probe table is an Int32Array
+ * of (entry number + 1, hash) pairs, so a probe past another key compares hashes in the cache
+ * line it already read. Growing rehashes typed arrays only. The first version kept the keys in a
+ * JS array the size of the probe table, refilled on every doubling: writing those large arrays
+ * of pointers was 21% of the CPU of the in-memory throughput bench (bench/src/mesh-cpu.ts, ten
+ * receivers recording 50,000 new keys each), more than the rest of the receive path.
  */
 
+/** A probe-table slot holding no entry. */
 const EMPTY = 0;
 
 export class VersionTable {
-  private keys: (string | undefined)[];
+  /** Entry i's key, hash and version (i < size). */
+  private keys: string[] = [];
   private hashes: Int32Array;
   private versions: Float64Array;
+  /** Probe table, two Int32 per slot: entry number + 1 (or EMPTY), the entry's hash. */
+  private slots: Int32Array;
+  /** Slots - 1 (a power of two less one). */
   private mask: number;
   /** Keys held. */
   size = 0;
@@ -24,13 +37,21 @@ export class VersionTable {
   constructor(private readonly seed: number, capacity = 64) {
     let cap = 16;
     while (cap < capacity) cap *= 2;
-    this.keys = new Array<string | undefined>(cap).fill(undefined);
-    this.hashes = new Int32Array(cap);
-    this.versions = new Float64Array(cap);
+    this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
+    this.hashes = new Int32Array(cap >> 1);
+    this.versions = new Float64Array(cap >> 1);
   }
 
-  /** Seeded 32-bit hash of the key's UTF-16 units; never 0 (0 marks an empty slot). */
+  /** Room for `n` keys without growing (a table that will fill again, like its predecessor). */
+  reserve(n: number): void {
+    let cap = this.mask + 1;
+    while ((n + 1) * 2 > cap) cap *= 2;
+    if (cap > this.mask + 1) this.grow(cap);
+    if (n > this.hashes.length) this.growEntries(n);
+  }
+
+  /** Seeded 32-bit hash of the key's UTF-16 units. */
   hash(key: string): number {
     let h = this.seed ^ key.length;
     for (let i = 0; i < key.length; i++) {
@@ -38,68 +59,73 @@ export class VersionTable {
       h ^= h >>> 13;
     }
     h = Math.imul(h ^ (h >>> 15), 0x27d4eb2d);
-    h ^= h >>> 16;
-    return h === EMPTY ? 1 : h;
+    return h ^ (h >>> 16);
   }
 
-  /** Slot of `key` (hash `h`), or -1. */
+  /** Entry number of `key` (hash `h`), or -1. */
   find(key: string, h: number): number {
-    const { keys, hashes, mask } = this;
+    const { slots, keys, mask } = this;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const x = hashes[i]!;
-      if (x === EMPTY) return -1;
-      if (x === h && keys[i] === key) return i;
+      const s = slots[2 * i]!;
+      if (s === EMPTY) return -1;
+      if (slots[2 * i + 1] === h && keys[s - 1] === key) return s - 1;
     }
   }
 
-  version(slot: number): number {
-    return this.versions[slot]!;
+  version(at: number): number {
+    return this.versions[at]!;
   }
 
-  setVersion(slot: number, version: number): void {
-    this.versions[slot] = version;
+  setVersion(at: number, version: number): void {
+    this.versions[at] = version;
   }
 
   /** Record a key that find() did not find. */
   insert(key: string, h: number, version: number): void {
-    if ((this.size + 1) * 2 > this.keys.length) this.grow();
-    const { keys, hashes, mask } = this;
-    let i = h & mask;
-    while (hashes[i] !== EMPTY) i = (i + 1) & mask;
-    hashes[i] = h;
-    keys[i] = key;
-    this.versions[i] = version;
-    this.size++;
+    const at = this.size;
+    if ((at + 1) * 2 > this.mask + 1) this.grow();
+    if (at >= this.hashes.length) this.growEntries();
+    this.keys.push(key);
+    this.hashes[at] = h;
+    this.versions[at] = version;
+    this.size = at + 1;
+    this.place(at, h);
   }
 
   get(key: string): number | undefined {
-    const slot = this.find(key, this.hash(key));
-    return slot < 0 ? undefined : this.versions[slot];
+    const at = this.find(key, this.hash(key));
+    return at < 0 ? undefined : this.versions[at];
   }
 
-  /** Forget everything, keeping the arrays (the next generation fills them again). */
+  /** Forget everything, keeping the typed arrays (the next generation fills them again). */
   clear(): void {
     if (this.size === 0) return;
-    this.keys.fill(undefined);
-    this.hashes.fill(EMPTY);
+    this.keys = [];
+    this.slots.fill(EMPTY);
     this.size = 0;
   }
 
-  private grow(): void {
-    const { keys, hashes, versions } = this;
-    const cap = keys.length * 2;
-    this.keys = new Array<string | undefined>(cap).fill(undefined);
-    this.hashes = new Int32Array(cap);
-    this.versions = new Float64Array(cap);
+  private place(at: number, h: number): void {
+    const { slots, mask } = this;
+    let i = h & mask;
+    while (slots[2 * i] !== EMPTY) i = (i + 1) & mask;
+    slots[2 * i] = at + 1;
+    slots[2 * i + 1] = h;
+  }
+
+  private grow(cap = (this.mask + 1) * 2): void {
+    this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
-    for (let j = 0; j < keys.length; j++) {
-      const h = hashes[j]!;
-      if (h === EMPTY) continue;
-      let i = h & this.mask;
-      while (this.hashes[i] !== EMPTY) i = (i + 1) & this.mask;
-      this.hashes[i] = h;
-      this.keys[i] = keys[j];
-      this.versions[i] = versions[j]!;
-    }
+    const { hashes } = this;
+    for (let at = 0; at < this.size; at++) this.place(at, hashes[at]!);
+  }
+
+  private growEntries(n = Math.max(16, this.hashes.length * 2)): void {
+    const hashes = new Int32Array(n);
+    hashes.set(this.hashes);
+    const versions = new Float64Array(n);
+    versions.set(this.versions);
+    this.hashes = hashes;
+    this.versions = versions;
   }
 }

@@ -170,8 +170,10 @@ export class KeyVersions {
     }
     cur.insert(key, h, version);
     if (cur.size >= this.generation) {
-      // The old generation is forgotten whole; its arrays hold the next one.
+      // The old generation is forgotten whole; its arrays hold the next one, sized at once for
+      // a full generation (this one filled up, so the next likely will: no regrowing step by step).
       old.clear();
+      old.reserve(this.generation);
       this.old = cur;
       this.cur = old;
     }

@@ -7,6 +7,7 @@
  * rest for later versions so a new message never collides with an application's types.
  */
 import { utf8Length } from '@grapevine/core';
+import { ACK, HAS_VALUE, type EventColumns } from './batcher.js';
 
 export const MeshType = {
   /** Broadcast: a batch of events from one origin, consecutive sequence numbers. */
@@ -79,22 +80,43 @@ export const BATCH_FORMAT = 2;
 export function batchToWire(m: BatchMsg): unknown[] {
   const evs = m.events;
   const n = evs.length;
-  const keys = new Array<string>(n);
-  const versions = new Array<number>(n);
-  let acks: number[] | undefined;
-  let values: unknown[] | undefined;
-  let prev = 0;
+  const cols: EventColumns = { keys: new Array<string>(n), versions: new Array<number>(n), flags: new Array<number>(n), values: new Array<unknown>(n) };
   for (let i = 0; i < n; i++) {
     const e = evs[i]!;
-    keys[i] = e.key;
-    versions[i] = e.version - prev;
-    prev = e.version;
-    if (e.ack) (acks ??= []).push(i);
-    if (e.hasValue) (values ??= []).push(i, e.value ?? null);
+    cols.keys[i] = e.key;
+    cols.versions[i] = e.version;
+    cols.flags![i] = (e.hasValue ? HAS_VALUE : 0) | (e.ack ? ACK : 0);
+    cols.values![i] = e.value;
   }
-  if (values) return [BATCH_FORMAT, m.epoch, m.first, keys, versions, acks ?? [], values];
-  if (acks) return [BATCH_FORMAT, m.epoch, m.first, keys, versions, acks];
-  return [BATCH_FORMAT, m.epoch, m.first, keys, versions];
+  return columnsToWire(m.epoch, m.first, cols, n);
+}
+
+/**
+ * The format 2 batch of the first `n` events of `cols` (the publisher's batch as the batcher
+ * handed it over). With n = every event, `keys` goes on the wire as it is.
+ */
+export function columnsToWire(epoch: number, first: number, cols: EventColumns, n: number): unknown[] {
+  const { keys: all, versions: abs, flags } = cols;
+  const keys = n === all.length ? all : all.slice(0, n);
+  const versions = new Array<number>(n);
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const v = abs[i]!;
+    versions[i] = v - prev;
+    prev = v;
+  }
+  let acks: number[] | undefined;
+  let values: unknown[] | undefined;
+  if (flags) {
+    for (let i = 0; i < n; i++) {
+      const f = flags[i]!;
+      if (f & ACK) (acks ??= []).push(i);
+      if (f & HAS_VALUE) (values ??= []).push(i, cols.values![i] ?? null);
+    }
+  }
+  if (values) return [BATCH_FORMAT, epoch, first, keys, versions, acks ?? [], values];
+  if (acks) return [BATCH_FORMAT, epoch, first, keys, versions, acks];
+  return [BATCH_FORMAT, epoch, first, keys, versions];
 }
 
 /** The format 1 batch (older buses send it; tests build it). */
@@ -147,36 +169,56 @@ function indicesOk(v: unknown[], step: number, n: number): boolean {
   return true;
 }
 
-/** A format 2 batch (batchToWire), checked whole before any event is built. */
-function parseBatchV2(v: unknown[], maxKeyBytes: number): BatchMsg | undefined {
-  if (v.length < 5 || v.length > 7) return undefined;
-  const [, epoch, first, keys, versions, acks = [], values = []] = v;
-  if (!isSeq(epoch) || !isSeq(first) || first < 1) return undefined;
-  if (!Array.isArray(keys) || !Array.isArray(versions) || !Array.isArray(acks) || !Array.isArray(values)) return undefined;
-  const n = keys.length;
-  if (n === 0 || n > MAX_WIRE_EVENTS || versions.length !== n || !Number.isSafeInteger(first + n)) return undefined;
-  if (acks.length > n || !indicesOk(acks, 1, n) || values.length % 2 !== 0 || values.length > 2 * n || !indicesOk(values, 2, n)) return undefined;
-  const events = new Array<WireEvent>(n);
-  let version = 0;
-  let a = 0;
-  let x = 0;
-  for (let i = 0; i < n; i++) {
-    const key = keys[i];
-    const d = versions[i];
-    if (!keyOk(key, maxKeyBytes) || typeof d !== 'number') return undefined;
-    version += d;
-    if (!isSeq(version)) return undefined;
-    const ack = acks[a] === i;
-    if (ack) a++;
-    if (values[x] === i) {
-      events[i] = { key, version, ack, hasValue: true, value: values[x + 1] };
-      x += 2;
-    } else events[i] = { key, version, ack, hasValue: false };
-  }
-  return { epoch, first, events };
+/** A received batch as columns (what the receive path delivers from, without an object per event). */
+export interface BatchColumns extends EventColumns {
+  epoch: number;
+  first: number;
+  /** The newest version in the batch (the bus's clock observes it once per batch). */
+  maxVersion: number;
 }
 
-export function parseBatch(v: unknown, maxKeyBytes: number): BatchMsg | undefined {
+/**
+ * A format 2 batch (batchToWire), checked whole before anything is delivered. Its `keys` array is
+ * the decoded one (only read, never changed); versions are summed into a new array.
+ */
+function parseBatchV2(v: unknown[], maxKeyBytes: number): BatchColumns | undefined {
+  if (v.length < 5 || v.length > 7) return undefined;
+  const [, epoch, first, keys, deltas, acks = [], pairs = []] = v;
+  if (!isSeq(epoch) || !isSeq(first) || first < 1) return undefined;
+  if (!Array.isArray(keys) || !Array.isArray(deltas) || !Array.isArray(acks) || !Array.isArray(pairs)) return undefined;
+  const n = keys.length;
+  if (n === 0 || n > MAX_WIRE_EVENTS || deltas.length !== n || !Number.isSafeInteger(first + n)) return undefined;
+  if (acks.length > n || !indicesOk(acks, 1, n) || pairs.length % 2 !== 0 || pairs.length > 2 * n || !indicesOk(pairs, 2, n)) return undefined;
+  const versions = new Array<number>(n);
+  let version = 0;
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    const d = deltas[i];
+    if (!keyOk(keys[i], maxKeyBytes) || typeof d !== 'number') return undefined;
+    version += d;
+    if (!isSeq(version)) return undefined;
+    versions[i] = version;
+    if (version > max) max = version;
+  }
+  let flags: number[] | undefined;
+  let values: unknown[] | undefined;
+  if (acks.length > 0 || pairs.length > 0) {
+    flags = new Array<number>(n).fill(0);
+    for (const i of acks as number[]) flags[i] = ACK;
+    if (pairs.length > 0) {
+      values = new Array<unknown>(n).fill(undefined);
+      for (let x = 0; x < pairs.length; x += 2) {
+        const i = pairs[x] as number;
+        flags[i]! |= HAS_VALUE;
+        values[i] = pairs[x + 1];
+      }
+    }
+  }
+  return { epoch, first, keys: keys as string[], versions, flags, values, maxVersion: max };
+}
+
+/** A batch, format 2 or the older format 1, as columns; undefined when it fails any check. */
+export function parseBatchColumns(v: unknown, maxKeyBytes: number): BatchColumns | undefined {
   if (!Array.isArray(v)) return undefined;
   if (v[0] === BATCH_FORMAT && v.length !== 3) return parseBatchV2(v, maxKeyBytes);
   if (v.length !== 3) return undefined;
@@ -184,7 +226,34 @@ export function parseBatch(v: unknown, maxKeyBytes: number): BatchMsg | undefine
   if (!isSeq(epoch) || !isSeq(first) || first < 1) return undefined;
   const evs = parseEvents(events, maxKeyBytes);
   if (!evs || evs.length === 0 || !Number.isSafeInteger(first + evs.length)) return undefined;
-  return { epoch, first, events: evs };
+  const n = evs.length;
+  const cols: BatchColumns = { epoch, first, keys: new Array<string>(n), versions: new Array<number>(n), flags: new Array<number>(n), values: new Array<unknown>(n).fill(undefined), maxVersion: 0 };
+  for (let i = 0; i < n; i++) {
+    const e = evs[i]!;
+    cols.keys[i] = e.key;
+    cols.versions[i] = e.version;
+    if (e.version > cols.maxVersion) cols.maxVersion = e.version;
+    cols.flags![i] = (e.hasValue ? HAS_VALUE : 0) | (e.ack ? ACK : 0);
+    if (e.hasValue) cols.values![i] = e.value;
+  }
+  return cols;
+}
+
+/** Event `i` of `cols` as an object (the paths that hold events: out of order, first contact). */
+export function eventAt(cols: EventColumns, i: number): WireEvent {
+  const f = cols.flags ? cols.flags[i]! : 0;
+  const e: WireEvent = { key: cols.keys[i]!, version: cols.versions[i]!, ack: (f & ACK) !== 0, hasValue: (f & HAS_VALUE) !== 0 };
+  if (e.hasValue) e.value = cols.values![i];
+  return e;
+}
+
+/** A batch with an object per event (tests, and anything off the hot path). */
+export function parseBatch(v: unknown, maxKeyBytes: number): BatchMsg | undefined {
+  const c = parseBatchColumns(v, maxKeyBytes);
+  if (!c) return undefined;
+  const events = new Array<WireEvent>(c.keys.length);
+  for (let i = 0; i < events.length; i++) events[i] = eventAt(c, i);
+  return { epoch: c.epoch, first: c.first, events };
 }
 
 export function parseHead(v: unknown): HeadMsg | undefined {

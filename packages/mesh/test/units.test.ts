@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
-import { Batcher, KeyVersions, OriginLog, OriginStream, MESH_DEFAULTS, resolveMeshOptions } from '@grapevine/mesh';
+import { ACK, Batcher, HAS_VALUE, KeyVersions, type PendingBatch, OriginLog, OriginStream, MESH_DEFAULTS, resolveMeshOptions } from '@grapevine/mesh';
 import type { Clock, TimerHandle } from '@grapevine/core';
 import { Recovery, type RecoveryHost } from '../src/recovery.js';
 import { msgpackCodec } from '@grapevine/codec-msgpack';
@@ -13,17 +13,20 @@ const pack = (v: unknown): Uint8Array => msgpackCodec.encode(v);
 const unpack = (b: Uint8Array): unknown => msgpackCodec.decode(b);
 import { parseBatch, parseFetch, parseFetchReply, parseHead, parseAck, batchToWire, batchToWireV1, isUnknownBatchFormat, type FetchReply, type FetchReq, type WireEvent } from '../src/wire.js';
 
-const entry = (key: string, bytes = 10, version = 1, value?: unknown) => ({ key, version, hasValue: value !== undefined, value, ack: false, bytes });
+/** Queue a bare or valued event the way the publisher does. */
+const add = (b: Batcher, key: string, bytes = 10, version = 1, value?: unknown, owner?: object): boolean => b.add(key, version, value !== undefined, value, false, bytes, owner);
+/** take()'s columns as one record per event. */
+const rows = (p: PendingBatch) => p.keys.map((key, i) => ({ key, version: p.versions[i]!, value: p.values?.[i], bytes: p.bytes[i]! }));
 
 describe('batcher', () => {
   it('pending-dedup: a waiting key is merged, keeping the newest value and its place', () => {
     const b = new Batcher({ size: 20, bytes: 1000 });
-    expect(b.add(entry('a', 10, 1, 'v1'))).toBe(false);
-    expect(b.add(entry('b'))).toBe(false);
-    expect(b.add(entry('a', 12, 5, 'v2'))).toBe(true);
+    expect(add(b, 'a', 10, 1, 'v1')).toBe(false);
+    expect(add(b, 'b')).toBe(false);
+    expect(add(b, 'a', 12, 5, 'v2')).toBe(true);
     expect(b.size).toBe(2);
     expect(b.bytes).toBe(22);
-    const out = b.take();
+    const out = rows(b.take());
     expect(out.map((e) => [e.key, e.value, e.version])).toEqual([['a', 'v2', 5], ['b', undefined, 1]]);
     expect(b.size).toBe(0);
     expect(b.bytes).toBe(0);
@@ -32,10 +35,10 @@ describe('batcher', () => {
   it('an aborted publish is withdrawn only while it alone owns the entry', () => {
     const b = new Batcher({ size: 20, bytes: 1000 });
     const owner = {};
-    b.add(entry('a'), owner);
+    add(b, 'a', 10, 1, undefined, owner);
     expect(b.withdraw('a', owner)).toBe(true);
-    b.add(entry('b'), owner);
-    b.add(entry('b')); // someone else published b too
+    add(b, 'b', 10, 1, undefined, owner);
+    add(b, 'b'); // someone else published b too
     expect(b.withdraw('b', owner)).toBe(false);
     expect(b.size).toBe(1);
   });
@@ -51,17 +54,17 @@ describe('batcher', () => {
         const lastWritten = new Map<string, number>();
         const order: string[] = [];
         let t = 0;
-        const flushAll = (): void => { while (b.size > 0) batches.push(b.take().map((e) => { expect(e.version).toBe(lastWritten.get(e.key)); return e.key; })); };
+        const flushAll = (): void => { while (b.size > 0) batches.push(rows(b.take()).map((e) => { expect(e.version).toBe(lastWritten.get(e.key)); return e.key; })); };
         for (const [k, sz] of ops) {
           const key = `k${k}`;
           t++;
           if (b.wouldOverflow(key, sz)) flushAll();
           if (!b.has(key)) order.push(key);
           lastWritten.set(key, t);
-          b.add(entry(key, sz, t));
+          add(b, key, sz, t);
           if (b.full()) {
             const taken = b.take();
-            batches.push(taken.map((e) => e.key));
+            batches.push(taken.keys);
           }
         }
         flushAll();
@@ -80,14 +83,67 @@ describe('batcher', () => {
       const b = new Batcher({ size: 1000, bytes: budget });
       const out: number[][] = [];
       sizes.forEach((sz, i) => {
-        if (b.wouldOverflow(`k${i}`, sz)) out.push(b.take().map((e) => e.bytes));
-        b.add(entry(`k${i}`, sz));
-        if (b.full()) out.push(b.take().map((e) => e.bytes));
+        if (b.wouldOverflow(`k${i}`, sz)) out.push(b.take().bytes);
+        add(b, `k${i}`, sz);
+        if (b.full()) out.push(b.take().bytes);
       });
-      while (b.size > 0) out.push(b.take().map((e) => e.bytes));
+      while (b.size > 0) out.push(b.take().bytes);
       for (const batch of out) if (batch.length > 1) expect(batch.reduce((s, x) => s + x, 0)).toBeLessThanOrEqual(budget);
       expect(out.flat().length).toBe(sizes.length);
     }));
+  });
+  it('property: columns match a record-per-key model through merges, values, acks, withdrawals, splits and put-backs', () => {
+    type Rec = { key: string; version: number; hasValue: boolean; value: unknown; ack: boolean; bytes: number; owner: object | undefined };
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const), k: fc.integer({ min: 0, max: 12 }), bytes: fc.integer({ min: 1, max: 60 }), value: fc.option(fc.integer(), { nil: undefined }), ack: fc.boolean(), owned: fc.boolean() }),
+      fc.record({ kind: fc.constant('withdraw' as const), k: fc.integer({ min: 0, max: 12 }) }),
+      fc.record({ kind: fc.constant('take' as const), keep: fc.integer({ min: 0, max: 5 }) }),
+    );
+    fc.assert(fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 30, max: 300 }), fc.array(op, { maxLength: 120 }), (size, budget, ops) => {
+      const b = new Batcher({ size, bytes: budget });
+      let model: Rec[] = [];
+      const owners = new Map<string, object>();
+      let t = 0;
+      for (const o of ops) {
+        if (o.kind === 'add') {
+          const key = `k${o.k}`;
+          const owner = o.owned ? {} : undefined;
+          const cur = model.find((r) => r.key === key);
+          expect(b.add(key, ++t, o.value !== undefined, o.value, o.ack, o.bytes, owner)).toBe(cur !== undefined);
+          if (cur) Object.assign(cur, { version: t, hasValue: o.value !== undefined, value: o.value, ack: cur.ack || o.ack, bytes: o.bytes, owner: undefined });
+          else {
+            model.push({ key, version: t, hasValue: o.value !== undefined, value: o.value, ack: o.ack, bytes: o.bytes, owner });
+            if (owner) owners.set(key, owner);
+          }
+        } else if (o.kind === 'withdraw') {
+          const key = `k${o.k}`;
+          const owner = owners.get(key) ?? {};
+          const cur = model.find((r) => r.key === key);
+          const ok = cur !== undefined && cur.owner === owner;
+          expect(b.withdraw(key, owner)).toBe(ok);
+          if (ok) model = model.filter((r) => r !== cur);
+        } else if (b.size > 0) {
+          // The model's take: the oldest, at most `size` and `budget` (at least one).
+          let n = 0;
+          let sum = 0;
+          while (n < model.length && n < size && (n === 0 || sum + model[n]!.bytes <= budget)) sum += model[n++]!.bytes;
+          const got = b.take();
+          expect(got.keys).toEqual(model.slice(0, n).map((r) => r.key));
+          got.keys.forEach((_, i) => {
+            const r = model[i]!;
+            const f = got.flags?.[i] ?? 0;
+            expect([got.versions[i], (f & HAS_VALUE) !== 0, (f & ACK) !== 0, got.bytes[i]]).toEqual([r.version, r.hasValue, r.ack, r.bytes]);
+            if (r.hasValue) expect(got.values![i]).toBe(r.value);
+          });
+          // Send some, put the rest back in front (the sender's split).
+          const sent = Math.min(n, Math.max(1, n - o.keep));
+          if (sent < n) b.putBack(got, sent);
+          model = [...model.slice(sent, n), ...model.slice(n)];
+        }
+        expect(b.size).toBe(model.length);
+        expect(b.bytes).toBe(model.reduce((a, r) => a + r.bytes, 0));
+      }
+    }), { numRuns: 300 });
   });
 });
 
@@ -109,6 +165,31 @@ describe('origin log', () => {
     expect(log.size).toBe(0);
     expect(log.oldest).toBe(9);
     expect(() => log.append(ev(11, 0))).toThrow();
+  });
+
+  it('whole batches: range across batches, bounds that cut a batch, seqBefore by send time', () => {
+    const log = new OriginLog(7, 1000);
+    const cols = (from: number, n: number, valued = -1) => ({
+      keys: Array.from({ length: n }, (_, i) => `k${from + i}`),
+      versions: Array.from({ length: n }, (_, i) => 100 + from + i),
+      flags: Array.from({ length: n }, (_, i) => (i === valued ? HAS_VALUE | ACK : 0)),
+      values: Array.from({ length: n }, (_, i) => (i === valued ? `v${from + i}` : undefined)),
+    });
+    log.appendBatch(1, cols(1, 3), 3, 100);
+    log.appendBatch(4, cols(4, 4, 1), 3, 200); // only the first 3 of 4 were sent
+    expect(log.head).toBe(6);
+    expect(log.range(2, 10).map((e) => [e.seq, e.key, e.version, e.at])).toEqual([[2, 'k2', 102, 100], [3, 'k3', 103, 100], [4, 'k4', 104, 200], [5, 'k5', 105, 200], [6, 'k6', 106, 200]]);
+    expect(log.range(5, 1)).toEqual([{ key: 'k5', version: 105, ack: true, hasValue: true, value: 'v5', seq: 5, at: 200 }]);
+    log.appendBatch(7, cols(7, 3), 3, 300); // 9 held > 7: the first two go
+    expect([log.size, log.oldest, log.evicted]).toEqual([7, 3, 2]);
+    expect(log.range(1, 2).map((e) => e.seq)).toEqual([3, 4]);
+    expect(log.seqBefore(100)).toBe(0); // 1 and 2 (sent at 100) are gone
+    expect(log.seqBefore(150)).toBe(3);
+    expect(log.seqBefore(250)).toBe(6);
+    expect(log.seqBefore(301)).toBe(9);
+    log.expire(1150); // the batch of 100 is out of the window
+    expect([log.size, log.oldest, log.lastAt]).toEqual([6, 4, 300]);
+    expect(() => log.appendBatch(11, cols(11, 1), 1, 400)).toThrow();
   });
 
   it('seqBefore: the last event sent before t, or 0 when the log no longer reaches back to t', () => {
@@ -249,6 +330,7 @@ describe('the gap rule', () => {
       },
       isLive: () => true,
       deliver: (_o, _e, seq) => delivered.push(seq),
+      deliverAt: (_o, _e, seq) => delivered.push(seq),
       gap: (_o, from, to) => gaps.push([from, to]),
       count: () => {},
     };
@@ -294,6 +376,22 @@ describe('the gap rule', () => {
     await clock.advance(1);
     expect(asked.filter((r) => !r.fresh).map((r) => [r.from, r.to])).toEqual([[2, 2], [6, 10]]);
     expect(delivered).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(gaps).toEqual([]);
+  });
+
+  it('batches before the first-contact answer wait (bounded by maxHeldEvents) and are replayed in order after it', async () => {
+    const log = logged(12, 1000);
+    const { clock, delivered, asked, gaps, rec } = setup(log, 7, { maxHeldEvents: 5 });
+    // While the first-contact fetch is out: 4..6 wait, then 1..2 (3 is past the bound), then 7..12 find no room.
+    rec.receive('o', 7, 4, [4, 5, 6].map(wire));
+    rec.receive('o', 7, 1, [1, 2, 3].map(wire));
+    rec.receive('o', 7, 7, [7, 8, 9, 10, 11, 12].map(wire));
+    expect(delivered).toEqual([]);
+    await clock.advance(10);
+    expect(delivered).toEqual([1, 2]); // 4..6 are held behind the hole at 3
+    await clock.advance(1000);
+    expect(asked.filter((r) => !r.fresh).map((r) => [r.from, r.to])).toEqual([[3, 3], [7, 12]]);
+    expect(delivered).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(gaps).toEqual([]);
   });
 
@@ -449,6 +547,7 @@ describe('version table', () => {
       const m = new Map<string, number>();
       ops.forEach(([k, v], i) => {
         if (i === 200) (t.clear(), m.clear());
+        if (i === 100 || i === 250) t.reserve(i * 3); // grown at once, mid-use and after a clear
         const h = t.hash(k);
         const at = t.find(k, h);
         expect(at >= 0).toBe(m.has(k));

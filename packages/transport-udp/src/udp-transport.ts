@@ -10,10 +10,10 @@ import {
   type TransportReceiver,
   type TransportStats,
 } from '@grapevine/core';
-import { AddressCache } from './address-cache.js';
+import { AddressCache, SenderNames } from './address-cache.js';
 
 import { networkInterfaces } from 'node:os';
-import { advertisedAddress, formatRemoteAddress, parseDialAddress } from '@grapevine/core';
+import { advertisedAddress, parseDialAddress } from '@grapevine/core';
 
 /** The largest payload an IPv4 UDP datagram can carry. */
 const MAX_UDP_PAYLOAD = 65_507;
@@ -57,6 +57,7 @@ export class UdpTransport implements PacketTransport {
   private readonly inboundFilter: ((data: Uint8Array, from: string) => boolean) | undefined;
   private readonly logger: Logger;
   private readonly addresses = new AddressCache();
+  private readonly senders = new SenderNames();
   private advertise: string | undefined;
   private boundPort: number | undefined;
   private state: State = 'new';
@@ -124,23 +125,29 @@ export class UdpTransport implements PacketTransport {
       this.logger.debug({ to: to.slice(0, 80) }, 'udp send refused: not an ip:port');
       return;
     }
-    const size = data.byteLength;
     try {
-      socket.send(data, dest.port, dest.host, (err) => {
-        if (err) {
-          this.stats.sendErrors++;
-          this.logger.debug({ err, to }, 'udp send failed');
-        } else {
-          this.stats.packetsSent++;
-          this.stats.packetBytesSent += size;
-        }
-      });
+      socket.send(data, dest.port, dest.host, this.afterSend);
     } catch (err) {
       // dgram throws synchronously for some bad arguments; none should get this far.
       this.stats.sendErrors++;
       this.logger.debug({ err, to }, 'udp send failed');
     }
   }
+
+  /**
+   * One callback for every send, not a closure per packet: node:dgram passes the bytes sent, and
+   * the error carries the address and port. Sends are the hot path of a broadcast (one per
+   * destination), and a closure each was garbage for the young generation.
+   */
+  private readonly afterSend = (err: Error | null, bytes?: number): void => {
+    if (err) {
+      this.stats.sendErrors++;
+      this.logger.debug({ err }, 'udp send failed');
+    } else {
+      this.stats.packetsSent++;
+      this.stats.packetBytesSent += bytes ?? 0;
+    }
+  };
 
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -167,7 +174,7 @@ export class UdpTransport implements PacketTransport {
       this.stats.dropped++;
       return;
     }
-    const from = formatRemoteAddress(rinfo.address, rinfo.port);
+    const from = this.senders.format(rinfo.address, rinfo.port);
     try {
       if (this.inboundFilter !== undefined && !this.inboundFilter(msg, from)) {
         this.stats.filtered++;

@@ -22,8 +22,58 @@ interface Entry {
   transmits: number;
 }
 
+/**
+ * One transmit count's entries, oldest first: an array read from `head`, with null where an entry
+ * left from the middle (taken after one before it was skipped). Entries almost always leave from
+ * the front, so this is a FIFO that take() reads without an iterator. A Set served before, and its
+ * iterator walked past every deleted slot at the front of V8's table until the next rehash — with
+ * a thousand broadcasts a second leaving the least-sent bucket, take() crossed thousands of holes
+ * per packet (docs/mesh.md, "Latency work").
+ */
+class Bucket {
+  items: (Entry | null)[] = [];
+  head = 0;
+  live = 0;
+
+  push(e: Entry): void {
+    this.items.push(e);
+    this.live++;
+  }
+
+  /** Remove the entry at index i (head <= i < items.length). Indices stay valid until first(). */
+  remove(i: number): void {
+    this.items[i] = null;
+    this.live--;
+    if (i === this.head) this.head++;
+  }
+
+  /** The oldest entry's index, or -1. May compact the array, which moves every index. */
+  first(): number {
+    while (this.head < this.items.length && this.items[this.head] === null) this.head++;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else {
+      // Holes before head, and in the middle behind an entry that keeps being skipped: compacted
+      // once they are most of the array, so it stays within twice the live entries (plus 1,024).
+      const holes = this.items.length - this.live;
+      if (holes > 1024 && holes * 2 > this.items.length) {
+        this.items = this.items.filter((e) => e !== null);
+        this.head = 0;
+      }
+    }
+    return this.head < this.items.length ? this.head : -1;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+    this.live = 0;
+  }
+}
+
 export class MessageQueue {
-  private readonly buckets: Set<Entry>[] = [];
+  private readonly buckets: Bucket[] = [];
   private count = 0;
   /** Entries dropped because the queue was full. */
   dropped = 0;
@@ -36,22 +86,22 @@ export class MessageQueue {
 
   /** Queue a part that has already been sent `transmits` times (by the eager push). */
   enqueue(part: Uint8Array, transmits = 0): void {
-    this.bucket(transmits).add({ part, transmits });
+    this.bucket(transmits).push({ part, transmits });
     this.count++;
     if (this.count > this.maxEntries) this.evict();
   }
 
-  private bucket(n: number): Set<Entry> {
-    while (this.buckets.length <= n) this.buckets.push(new Set());
+  private bucket(n: number): Bucket {
+    while (this.buckets.length <= n) this.buckets.push(new Bucket());
     return this.buckets[n]!;
   }
 
   private evict(): void {
     for (let i = this.buckets.length - 1; i >= 0; i--) {
       const b = this.buckets[i]!;
-      const first = b.values().next();
-      if (!first.done) {
-        b.delete(first.value);
+      const first = b.first();
+      if (first >= 0) {
+        b.remove(first);
         this.count--;
         this.dropped++;
         return;
@@ -66,17 +116,23 @@ export class MessageQueue {
   take(budget: number, perPartOverhead: number, maxParts: number, limit: number): Uint8Array[] {
     if (this.count === 0 || budget <= perPartOverhead || maxParts <= 0) return [];
     const out: Uint8Array[] = [];
-    const moved: Entry[] = [];
+    let moved: Entry[] | undefined;
     let used = 0;
     let skipped = 0;
     // Give up scanning once the space left could not hold even a tiny part.
     const minCost = perPartOverhead + 8;
     outer: for (let i = 0; i < this.buckets.length; i++) {
       const b = this.buckets[i]!;
-      for (const e of b) {
+      if (b.live === 0) continue;
+      // Entries moved up go to a later bucket, so this walk never meets them again; the length is
+      // read once because nothing is appended to this bucket while it is walked.
+      const end = b.items.length;
+      for (let k = b.first(); k >= 0 && k < end; k++) {
+        const e = b.items[k];
+        if (e === null || e === undefined) continue;
         if (e.transmits >= limit) {
           // The limit shrank with the cluster: retire without sending.
-          b.delete(e);
+          b.remove(k);
           this.count--;
           continue;
         }
@@ -87,14 +143,14 @@ export class MessageQueue {
         }
         used += cost;
         out.push(e.part);
-        b.delete(e);
+        b.remove(k);
         e.transmits++;
-        if (e.transmits < limit) moved.push(e);
+        if (e.transmits < limit) (moved ??= []).push(e);
         else this.count--;
         if (out.length >= maxParts) break outer;
       }
     }
-    for (const e of moved) this.bucket(e.transmits).add(e);
+    if (moved) for (const e of moved) this.bucket(e.transmits).push(e);
     return out;
   }
 

@@ -96,6 +96,7 @@ export class Messenger {
   private readonly relay: Relay;
   /** Broadcast parts waiting for the next eager push, by origin (their tree differs). */
   private pushPending = new Map<string, Uint8Array[]>();
+  private pushSpare = new Map<string, Uint8Array[]>();
   private pushScheduled = false;
   private inboundRequests = 0;
   private stopped = false;
@@ -273,25 +274,30 @@ export class Messenger {
   private flushPush(): void {
     this.pushScheduled = false;
     if (this.stopped) return;
+    // Two maps taken in turn rather than a new one per turn (this runs for every broadcast turn,
+    // and every relay's): what is spread while this one is walked goes into the other.
     const pending = this.pushPending;
-    this.pushPending = new Map();
+    this.pushPending = this.pushSpare;
     const { members, cfg } = this.host;
     const self = members.self.name;
     const fanout = pushFanout(this.live.size, cfg.broadcastFanout, cfg.broadcastDirectMax);
     for (const [origin, parts] of pending) {
       const children = treeChildren(this.live.names, self, origin, fanout);
-      const targets = children
-        ? children.map((n) => members.get(n)).filter((r): r is MemberRecord => r !== undefined)
-        : this.host.randomPeers(cfg.broadcastFanout, origin);
-      const small = parts.filter((p) => this.fits(p));
-      const large = parts.filter((p) => !this.fits(p));
+      const targets = children ? this.records(children) : this.host.randomPeers(cfg.broadcastFanout, origin);
+      // Nearly always every part fits a packet: then no arrays are built to split them.
+      let small: Uint8Array[] = parts;
+      let large: Uint8Array[] | undefined;
+      if (!parts.every((p) => this.fits(p))) {
+        small = parts.filter((p) => this.fits(p));
+        large = parts.filter((p) => !this.fits(p));
+      }
       for (const t of targets) {
         if (small.length > 0) this.host.outbox.pushParts(t.address, small);
-        for (const p of large) this.sendReliable(t.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
+        if (large) for (const p of large) this.sendReliable(t.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
       }
       // Large messages can't ride the piggyback queue: one extra reliable copy to random peers
       // stands in for its redundancy.
-      if (large.length > 0) {
+      if (large && large.length > 0) {
         const skip = new Set(targets.map((t) => t.name));
         for (const r of this.host.randomPeers(cfg.broadcastFanout, origin)) {
           if (skip.has(r.name)) continue;
@@ -299,7 +305,19 @@ export class Messenger {
         }
       }
     }
+    pending.clear();
+    this.pushSpare = pending;
     this.host.scheduleEagerGossip();
+  }
+
+  /** The member records of `names` that are still members, skipping any that are not. */
+  private records(names: readonly string[]): MemberRecord[] {
+    const out: MemberRecord[] = [];
+    for (const n of names) {
+      const r = this.host.members.get(n);
+      if (r !== undefined) out.push(r);
+    }
+    return out;
   }
 
   request(node: string, type: number, payload: unknown, opts: RequestOptions = {}): Promise<unknown> {
@@ -372,7 +390,9 @@ export class Messenger {
     const m = this.host.env.metrics;
     const verdict = this.seen.check(msg.origin, msg.id, this.host.env.clock.now());
     if (verdict !== 'new') {
-      m.increment(`grapevine.broadcast.${verdict}`);
+      // Constant names: most broadcast copies that arrive are duplicates (the piggyback
+      // redundancy), and a name built per copy was a string to allocate and hash each time.
+      m.increment(verdict === 'duplicate' ? 'grapevine.broadcast.duplicate' : 'grapevine.broadcast.stale');
       return;
     }
     const h = this.handlers.get(msg.type);

@@ -4,6 +4,7 @@
  * returns null for anything malformed, exactly like parseMessage does for membership messages.
  */
 import type { Limits } from '../limits.js';
+import { utf8Length } from '../protocol/messages.js';
 
 /** Types 0..127 are reserved for Grapevine; applications use 128..65535. */
 export const FIRST_USER_TYPE = 128;
@@ -64,9 +65,12 @@ function isType(v: unknown): v is number {
 
 function isName(v: unknown, limits: Limits): v is string {
   // Names are bounded in UTF-8 bytes; a JS string of n UTF-16 units is at most 3n bytes, and at
-  // least n, so the length check is a cheap first filter and the exact check follows.
+  // least n, so the length check is a cheap first filter and the exact count follows. Counted,
+  // not encoded: this runs for every inbound part, duplicates included, and a TextEncoder plus a
+  // byte array per part was young-generation garbage on the receive path (docs/mesh.md, "Latency
+  // work").
   if (typeof v !== 'string' || v.length === 0 || v.length > limits.maxNameBytes) return false;
-  return new TextEncoder().encode(v).length <= limits.maxNameBytes;
+  return v.length * 3 <= limits.maxNameBytes || utf8Length(v) <= limits.maxNameBytes;
 }
 
 function isAddr(v: unknown, limits: Limits): v is string {

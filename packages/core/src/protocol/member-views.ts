@@ -87,7 +87,7 @@ export class RecordMap implements Iterable<[string, MemberRecord]> {
   }
 
   *keys(): IterableIterator<string> {
-    for (const row of this.t.rowsInOrder()) yield this.t.names[row]!;
+    for (const row of this.t.rowsInOrder()) yield this.t.name(row);
   }
 
   *values(): IterableIterator<MemberRecord> {
@@ -95,7 +95,7 @@ export class RecordMap implements Iterable<[string, MemberRecord]> {
   }
 
   *entries(): IterableIterator<[string, MemberRecord]> {
-    for (const row of this.t.rowsInOrder()) yield [this.t.names[row]!, this.rec(row)];
+    for (const row of this.t.rowsInOrder()) yield [this.t.name(row), this.rec(row)];
   }
 
   [Symbol.iterator](): IterableIterator<[string, MemberRecord]> {
@@ -116,13 +116,13 @@ export class RowCursor implements HeldFields {
   row = 0;
   constructor(private readonly t: MemberTable) {}
   get state(): MemberState { return STATE_FROM_CODE[this.t.state[this.row]!]!; }
-  get address(): string { return this.t.addrs[this.row]!; }
+  get address(): string { return this.t.addr(this.row); }
   get incarnation(): number { return this.t.inc[this.row]!; }
   get instance(): number { return this.t.inst[this.row]!; }
   get metaVersion(): number { return this.t.metaVer[this.row]!; }
-  get meta(): Meta { return this.t.profiles[this.row]!.meta; }
-  get protocol(): number { return this.t.profiles[this.row]!.proto; }
-  get appVersion(): string { return this.t.profiles[this.row]!.app; }
+  get meta(): Meta { return this.t.profile(this.row).meta; }
+  get protocol(): number { return this.t.profile(this.row).proto; }
+  get appVersion(): string { return this.t.profile(this.row).app; }
 }
 
 /** The public, immutable view of a record (what events and the Cluster API hand out). */
@@ -136,9 +136,10 @@ export function snapshot(r: MemberRecord): Member {
 
 /** A copy of a row as a record. */
 export function rowRecord(t: MemberTable, row: number, suspicion: Suspicion | undefined): MemberRecord {
-  const p = t.profiles[row]!;
+  const id = t.ids[row]!;
+  const p = id.profile;
   return {
-    name: t.names[row]!, address: t.addrs[row]!, state: STATE_FROM_CODE[t.state[row]!]!, incarnation: t.inc[row]!,
+    name: id.name, address: id.addr, state: STATE_FROM_CODE[t.state[row]!]!, incarnation: t.inc[row]!,
     instance: t.inst[row]!, meta: p.meta, metaVersion: t.metaVer[row]!, stateChangedAt: t.changed[row]!, protocol: p.proto,
     appVersion: p.app, suspicion,
   };
@@ -146,9 +147,10 @@ export function rowRecord(t: MemberTable, row: number, suspicion: Suspicion | un
 
 /** A row as the public, immutable Member. */
 export function rowMember(t: MemberTable, row: number): Member {
-  const p = t.profiles[row]!;
+  const id = t.ids[row]!;
+  const p = id.profile;
   return {
-    name: t.names[row]!, address: t.addrs[row]!, state: STATE_FROM_CODE[t.state[row]!]!, incarnation: t.inc[row]!,
+    name: id.name, address: id.addr, state: STATE_FROM_CODE[t.state[row]!]!, incarnation: t.inc[row]!,
     instance: t.inst[row]!, meta: p.meta, metaVersion: t.metaVer[row]!, stateChangedAt: t.changed[row]!,
     protocolVersion: p.proto, appVersion: p.app,
   };

@@ -7,8 +7,8 @@
  * A larger instance id under the same name is a restarted process: it replaces the old record
  * whatever the incarnations, so the old self is retired at once.
  *
- * The records live in a compact table of rows (member-table.ts, ~90 bytes a member instead of
- * ~230 as objects: a simulation holds N² of them); records as objects are made when code outside
+ * The records live in a compact table of rows (member-table.ts, ~70 bytes a member with a shared
+ * pool, the view digest's value included, instead of ~230 as objects: a simulation holds N² of them); records as objects are made when code outside
  * asks for them (member-views.ts). A suspicion timer exists only for a member that is suspect.
  */
 import type { Clock } from '../clock.js';
@@ -20,7 +20,8 @@ import type { Introducer } from './introductions.js';
 import { Suspicion, minSuspicionTimeout } from './suspicion.js';
 import { FifoDeadlines } from './fifo-deadlines.js';
 import { EMPTY_META, NO_POOL, type Pool } from './string-pool.js';
-import { ALIVE, DEAD, LEFT, MemberTable, SUSPECT, type RowSet } from './member-table.js';
+import { ALIVE, DEAD, LEFT, MemberTable, SUSPECT, type RowList, type RowSet } from './member-table.js';
+import { TableContributions } from './member-contributions.js';
 import { RecordMap, RecordSet, RowCursor, rowMember, rowRecord, snapshot, type HeldFields, type MemberRecord, type SelfRecord } from './member-views.js';
 
 export { snapshot, type MemberRecord, type SelfRecord } from './member-views.js';
@@ -72,6 +73,8 @@ export class Membership {
   readonly live: RecordSet;
   readonly dead: RecordSet;
   readonly left: RecordSet;
+  /** The view digest's per-member contributions, kept in the table's columns (member-contributions.ts). */
+  readonly digestStore: TableContributions;
   private suspects = 0;
   /** Running suspicions by member name: only suspect members have one. */
   private readonly suspicions = new Map<string, Suspicion>();
@@ -90,6 +93,7 @@ export class Membership {
     // The index hash is seeded from the instance id's low bits (12 of them random, see member.ts).
     this.t = new MemberTable(self.instance % 0x1_0000_0000);
     this.cursor = new RowCursor(this.t);
+    this.digestStore = new TableContributions(this.t);
     this.liveRows = this.t.newSet();
     this.deadRows = this.t.newSet();
     this.leftRows = this.t.newSet();
@@ -101,10 +105,36 @@ export class Membership {
     // Row 0 holds self's name, address and state for the indexes and sets; `self` holds the rest.
     const s = this.self;
     this.t.insert({
-      name: s.name, address: s.address, state: ALIVE, incarnation: s.incarnation, instance: s.instance,
-      metaVersion: s.metaVersion, stateChangedAt: s.stateChangedAt, profile: NO_POOL.profile(EMPTY_META, '', s.protocol),
+      id: NO_POOL.identity(s.name, s.address, EMPTY_META, '', s.protocol), state: ALIVE, incarnation: s.incarnation, instance: s.instance,
+      metaVersion: s.metaVersion, stateChangedAt: s.stateChangedAt,
     });
     this.liveRows.add(SELF);
+  }
+
+  /** The row of `name` (-1: none); rows are read with the calls below and not kept across a reap. */
+  rowOf(name: string): number {
+    return this.t.find(name);
+  }
+
+  /** Is `row` a member other than this node, alive or suspect (false for a removed row or -1)? */
+  probeableRow(row: number): boolean {
+    const t = this.t;
+    return row > SELF && row < t.rows && (t.state[row] === ALIVE || t.state[row] === SUSPECT);
+  }
+
+  /** The record of a valid row. */
+  recordAt(row: number): MemberRecord {
+    return this.record(row);
+  }
+
+  /** The i-th row of the live set (0 ≤ i < liveCount(), in the set's order, which live.values() follows). */
+  liveRowAt(i: number): number {
+    return this.liveRows.at(i);
+  }
+
+  /** A list of rows the table renumbers when it compacts (the prober's order). */
+  newRowList(): RowList {
+    return this.t.newList();
   }
 
   /** Is `addr` the address of some record (any state)? */
@@ -122,21 +152,29 @@ export class Membership {
 
   /** The record of a row: self's own object, or a copy of the row. */
   private record(row: number): MemberRecord {
-    return row === SELF ? this.self : rowRecord(this.t, row, this.suspicions.get(this.t.names[row]!));
+    return row === SELF ? this.self : rowRecord(this.t, row, this.suspicions.get(this.t.name(row)));
   }
 
   private moveAddress(row: number, addr: string): void {
-    const old = this.t.addrs[row]!;
-    if (old === addr) return;
-    this.t.setAddress(row, this.pool.string(addr));
-    this.pool.releaseString(old);
+    const id = this.t.ids[row]!;
+    if (id.addr === addr) return;
+    const p = id.profile;
+    this.reidentify(row, addr, p.meta, p.app, p.proto);
   }
 
-  /** Give a row a new profile (metadata, application version, protocol), releasing the old one. */
-  private setProfile(row: number, meta: Meta, app: string, proto: number): void {
-    const old = this.t.profiles[row]!;
-    this.t.profiles[row] = this.pool.profile(meta, app, proto);
-    this.pool.releaseProfile(old);
+  /**
+   * Give a row a new address and profile (metadata, application version, protocol): a new
+   * identity (string-pool.ts) under the same name, the old one released.
+   */
+  private reidentify(row: number, addr: string, meta: Meta, app: string, proto: number): void {
+    const old = this.t.ids[row]!;
+    const next = this.pool.identity(old.name, addr, meta, app, proto);
+    if (next === old) {
+      this.pool.releaseIdentity(next); // the pool handed back the same one, counted again
+      return;
+    }
+    this.t.setIdentity(row, next);
+    this.pool.releaseIdentity(old);
   }
 
   get(name: string): MemberRecord | undefined {
@@ -218,7 +256,7 @@ export class Membership {
     t.state[row] = state;
     t.changed[row] = this.clock.now();
     this.place(row, prev, state);
-    const name = t.names[row]!;
+    const name = t.name(row);
     if (state === DEAD || state === LEFT) this.tombstones.push(name, t.changed[row]!);
     if (state !== SUSPECT) {
       const s = this.suspicions.get(name);
@@ -259,7 +297,7 @@ export class Membership {
     // from it: direct evidence. (A forger who can fake source addresses gets one member per
     // address this way, which then fails its probes like a crashed node.)
     const fromItself = via !== undefined && row < 0 && via.key === a.addr && !t.hasAddress(a.addr);
-    if (via && !via.trusted && !fromItself && this.hooks.introduce && (row < 0 || (t.addrs[row] !== a.addr && a.inst >= t.inst[row]! && (a.inst > t.inst[row]! || a.inc >= t.inc[row]!)))) {
+    if (via && !via.trusted && !fromItself && this.hooks.introduce && (row < 0 || (t.addr(row) !== a.addr && a.inst >= t.inst[row]! && (a.inst > t.inst[row]! || a.inc >= t.inc[row]!)))) {
       this.hooks.introduce(a, via);
       return;
     }
@@ -270,14 +308,14 @@ export class Membership {
         return;
       }
       const added = t.insert({
-        name: this.pool.string(a.name), address: this.pool.string(a.addr), state: ALIVE, incarnation: a.inc, instance: a.inst,
-        metaVersion: a.metaVer, stateChangedAt: this.clock.now(), profile: this.pool.profile(a.meta, app, proto),
+        id: this.pool.identity(a.name, a.addr, a.meta, app, proto), state: ALIVE, incarnation: a.inc, instance: a.inst,
+        metaVersion: a.metaVer, stateChangedAt: this.clock.now(),
       });
       this.place(added, undefined, ALIVE);
       // The table's (pooled) name, not the decoder's copy: the probe order and the queues keep
       // the name they are given, one per member per node (docs/scale.md#memory).
-      this.hooks.added(t.names[added]!);
-      this.hooks.disseminate(t.names[added]!, a);
+      this.hooks.added(t.name(added));
+      this.hooks.disseminate(t.name(added), a);
       this.event('alive', added);
       return;
     }
@@ -285,13 +323,12 @@ export class Membership {
       if (a.inst < t.inst[row]!) return; // news about a retired process
       // A restarted process: replace the record wholesale.
       const prev = this.setState(row, ALIVE);
-      this.moveAddress(row, a.addr);
-      t.inc[row] = a.inc;
+      this.reidentify(row, a.addr, a.meta, app, proto);
+      t.setInc(row, a.inc);
       t.inst[row] = a.inst;
-      this.setProfile(row, a.meta, app, proto);
       t.metaVer[row] = a.metaVer;
       this.hooks.log('info', { member: a.name, instance: a.inst }, 'member restarted; old instance retired');
-      this.hooks.disseminate(t.names[row]!, a);
+      this.hooks.disseminate(t.name(row), a);
       this.event('alive', row, prev);
       return;
     }
@@ -299,21 +336,23 @@ export class Membership {
     if (a.inc === t.inc[row]) {
       // Equal incarnation: alive never overrides suspect/dead/left; it may carry newer metadata.
       if (t.state[row] !== ALIVE || a.metaVer <= t.metaVer[row]!) return;
-      this.setProfile(row, a.meta, t.profiles[row]!.app, t.profiles[row]!.proto);
+      const p = t.profile(row);
+      this.reidentify(row, a.addr, a.meta, p.app, p.proto);
       t.metaVer[row] = a.metaVer;
-      this.moveAddress(row, a.addr);
-      this.hooks.disseminate(t.names[row]!, a);
+      this.hooks.disseminate(t.name(row), a);
       this.event('updated', row);
       return;
     }
     const metaChanged = a.metaVer > t.metaVer[row]!;
-    t.inc[row] = a.inc;
-    this.moveAddress(row, a.addr);
+    t.setInc(row, a.inc);
     if (metaChanged) {
-      this.setProfile(row, a.meta, t.profiles[row]!.app, t.profiles[row]!.proto);
+      const p = t.profile(row);
+      this.reidentify(row, a.addr, a.meta, p.app, p.proto);
       t.metaVer[row] = a.metaVer;
+    } else {
+      this.moveAddress(row, a.addr);
     }
-    this.hooks.disseminate(t.names[row]!, a);
+    this.hooks.disseminate(t.name(row), a);
     if (t.state[row] !== ALIVE) {
       const prev = this.setState(row, ALIVE);
       this.event('alive', row, prev);
@@ -362,18 +401,18 @@ export class Membership {
       // Lifeguard: an independent confirmation of the current suspicion shortens its timeout;
       // re-gossip it so others count it too.
       if (t.state[row] === SUSPECT && s.inst === t.inst[row] && s.inc === t.inc[row]) {
-        if (this.suspicions.get(s.name)?.confirm(s.from)) this.hooks.disseminate(t.names[row]!, s);
+        if (this.suspicions.get(s.name)?.confirm(s.from)) this.hooks.disseminate(t.name(row), s);
       }
       return;
     }
-    t.inc[row] = s.inc;
+    t.setInc(row, s.inc);
     const prev = this.setState(row, SUSPECT);
     const n = this.liveCount();
     const k = n - 2 < this.cfg.suspicionMult - 2 ? 0 : this.cfg.suspicionMult - 2;
     const min = minSuspicionTimeout(this.cfg.suspicionMult, n, this.cfg.probeInterval);
     const max = min * this.cfg.suspicionMaxTimeoutMult;
     const inc = s.inc;
-    const name = t.names[row]!;
+    const name = t.name(row);
     this.suspicions.get(name)?.cancel(); // a suspicion at an older incarnation
     this.suspicions.set(name, new Suspicion(s.from, k, min, max, this.clock, () => {
       // The row may have moved (compaction) or gone since: look the member up again.
@@ -400,9 +439,9 @@ export class Membership {
       return;
     }
     if (d.inst !== t.inst[row] || !outranks(d.inc, state, t.inc[row]!, t.state[row]!)) return;
-    t.inc[row] = d.inc;
+    t.setInc(row, d.inc);
     const prev = this.setState(row, state);
-    this.hooks.disseminate(t.names[row]!, d);
+    this.hooks.disseminate(t.name(row), d);
     this.event(STATE_FROM_CODE[state]!, row, prev);
   }
 
@@ -435,14 +474,10 @@ export class Membership {
       const row = t.find(name);
       if (row <= SELF || (t.state[row] !== DEAD && t.state[row] !== LEFT) || t.changed[row] !== at) return;
       this.setOf(t.state[row]!).delete(row);
-      const held = t.names[row]!;
-      const addr = t.addrs[row]!;
-      const profile = t.profiles[row]!;
+      const id = t.ids[row]!;
       t.remove(row);
-      this.pool.releaseString(addr);
-      this.pool.releaseString(held);
-      this.pool.releaseProfile(profile);
-      gone.push(held);
+      this.pool.releaseIdentity(id);
+      gone.push(id.name);
     });
     return gone;
   }

@@ -8,11 +8,12 @@
 import type { TimerHandle } from '../clock.js';
 import { TimerGroup } from '../timer-group.js';
 import type { ProtocolConfig } from '../config.js';
-import { randomInt, shuffle } from '../random.js';
+import { randomInt } from '../random.js';
 import { sampleFrom } from './indexed-set.js';
 import type { InboundInfo } from '../transport.js';
 import type { Awareness } from './awareness.js';
 import type { MemberRecord, Membership } from './membership.js';
+import type { RowList } from './member-table.js';
 import type { Ping, PingReq } from './messages.js';
 import type { NodeEnv } from './node-env.js';
 import type { Outbox } from './outbox.js';
@@ -24,7 +25,11 @@ interface PendingAck {
 
 export class Prober {
   private readonly pending = new Map<number, PendingAck>();
-  private order: string[] = [];
+  /**
+   * This round's order, as member table rows (4 bytes a member, not a name reference each: every
+   * node of a simulation holds one; docs/scale.md#memory). The table renumbers it when it compacts.
+   */
+  private readonly order: RowList;
   private index = 0;
   private seq = 0;
   private readonly timers: TimerGroup;
@@ -37,6 +42,7 @@ export class Prober {
     private readonly outbox: Outbox,
   ) {
     this.timers = new TimerGroup(env.clock);
+    this.order = members.newRowList();
   }
 
   nextSeq(): number {
@@ -87,32 +93,41 @@ export class Prober {
   added(name: string): void {
     // O(1), as memberlist does: append, then swap with a random place at or after the cursor. The
     // member that was there moves to the end, still in this round.
-    const at = this.index + randomInt(this.env.random, this.order.length - this.index + 1);
-    this.order.push(name);
-    const last = this.order.length - 1;
+    const row = this.members.rowOf(name);
+    if (row < 0) return;
+    const order = this.order;
+    const at = this.index + randomInt(this.env.random, order.length - this.index + 1);
+    order.push(row);
+    const last = order.length - 1;
     if (at !== last) {
-      this.order[last] = this.order[at]!;
-      this.order[at] = name;
+      order.set(last, order.at(at));
+      order.set(at, row);
     }
   }
 
-  private probeable(r: MemberRecord | undefined): r is MemberRecord {
-    return !!r && r !== this.members.self && (r.state === 'alive' || r.state === 'suspect');
-  }
-
   private nextTarget(): MemberRecord | undefined {
-    for (let tries = 0; tries <= this.order.length; tries++) {
-      if (this.index >= this.order.length) {
-        // A new round: O(live members) once per round, so O(1) per probe.
-        const self = this.members.self;
-        const names: string[] = [];
-        for (const r of this.members.live.values()) if (r !== self) names.push(r.name);
-        this.order = shuffle(this.env.random, names);
+    const { members, order } = this;
+    for (let tries = 0; tries <= order.length; tries++) {
+      if (this.index >= order.length) {
+        // A new round: O(live members) once per round, so O(1) per probe. The live set's rows
+        // other than our own, then a Fisher–Yates shuffle drawing as random.ts's shuffle() does.
+        const n = members.liveCount();
+        order.reset(n);
+        for (let i = 0; i < n; i++) {
+          const row = members.liveRowAt(i);
+          if (row !== 0) order.push(row);
+        }
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = randomInt(this.env.random, i + 1);
+          const t = order.at(i);
+          order.set(i, order.at(j));
+          order.set(j, t);
+        }
         this.index = 0;
-        if (this.order.length === 0) return undefined;
+        if (order.length === 0) return undefined;
       }
-      const r = this.members.get(this.order[this.index++]!);
-      if (this.probeable(r)) return r;
+      const row = order.at(this.index++);
+      if (members.probeableRow(row)) return members.recordAt(row);
     }
     return undefined;
   }

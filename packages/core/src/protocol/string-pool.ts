@@ -27,6 +27,18 @@ export interface Profile {
   readonly proto: number;
 }
 
+/**
+ * What a member table row refers to: a member's name, address and profile in one object, so a row
+ * holds one reference instead of three. With a pool every node's row for a member shares the one
+ * object (the pool interns them), which in a simulation of N nodes is N² rows pointing at N
+ * objects; a name never changes under a row, an address or profile change swaps the object.
+ */
+export interface Identity {
+  readonly name: string;
+  readonly addr: string;
+  readonly profile: Profile;
+}
+
 interface Held<T> {
   readonly value: T;
   refs: number;
@@ -36,8 +48,9 @@ export class StringPool {
   private readonly strings = new Map<string, Held<string>>();
   private readonly metas = new Map<string, Held<Meta>>();
   private readonly profiles = new Map<string, Held<Profile>>();
+  private readonly identities = new Map<string, Held<Identity>>();
 
-  /** Distinct strings and metadata objects held (for tests and the memory benchmark; profiles hold these, and are not counted). */
+  /** Distinct strings and metadata objects held (for tests and the memory benchmark; profiles and identities hold these, and are not counted). */
   get size(): number {
     return this.strings.size + this.metas.size;
   }
@@ -102,6 +115,34 @@ export class StringPool {
     this.releaseMeta(h.value.meta);
     this.releaseString(h.value.app);
   }
+
+  /** The shared identity of (name, addr, profile fields), counted once more; its parts are the pool's, counted once per identity. */
+  identity(name: string, addr: string, meta: Meta, app: string, proto: number): Identity {
+    const key = identityKey(name, addr, profileKey(meta, app, proto));
+    const h = this.identities.get(key);
+    if (h) {
+      h.refs++;
+      return h.value;
+    }
+    const value: Identity = Object.freeze({ name: this.string(name), addr: this.string(addr), profile: this.profile(meta, app, proto) });
+    this.identities.set(key, { value, refs: 1 });
+    return value;
+  }
+
+  releaseIdentity(id: Identity): void {
+    const p = id.profile;
+    const key = identityKey(id.name, id.addr, profileKey(p.meta, p.app, p.proto));
+    const h = this.identities.get(key);
+    if (!h || --h.refs > 0) return;
+    this.identities.delete(key);
+    this.releaseString(h.value.name);
+    this.releaseString(h.value.addr);
+    this.releaseProfile(h.value.profile);
+  }
+}
+
+function identityKey(name: string, addr: string, profile: string): string {
+  return `${name.length}:${name}${addr.length}:${addr}${profile}`;
 }
 
 /** Profiles without metadata or application version, one per protocol version: shared, never counted. */
@@ -124,9 +165,12 @@ export const NO_POOL = {
   profile: (meta: Meta, app: string, proto: number): Profile =>
     (app === '' && isEmpty(meta) ? plainProfile(proto) : Object.freeze({ meta: NO_POOL.meta(meta), app, proto })),
   releaseProfile: (_p: Profile): void => {},
+  identity: (name: string, addr: string, meta: Meta, app: string, proto: number): Identity =>
+    Object.freeze({ name, addr, profile: NO_POOL.profile(meta, app, proto) }),
+  releaseIdentity: (_id: Identity): void => {},
 };
 
-export type Pool = Pick<StringPool, 'string' | 'releaseString' | 'meta' | 'releaseMeta' | 'profile' | 'releaseProfile'>;
+export type Pool = Pick<StringPool, 'string' | 'releaseString' | 'meta' | 'releaseMeta' | 'profile' | 'releaseProfile' | 'identity' | 'releaseIdentity'>;
 
 function isEmpty(m: Meta): boolean {
   for (const _ in m) return false;

@@ -70,7 +70,6 @@ export class SwimNode implements MessengerHost {
 
   constructor(readonly env: NodeEnv, readonly cfg: ProtocolConfig, id: NodeIdentity) {
     this.timers = new TimerGroup(env.clock);
-    this.viewDigest = new ViewDigest(cfg.reconcileMaxBuckets);
     this.hlc = new HybridLogicalClock(() => env.clock.now());
     const instance = freshInstance(env.clock.now(), env.random);
     this.queue = new BroadcastQueue(cfg.limits.maxQueuedBroadcasts);
@@ -105,6 +104,8 @@ export class SwimNode implements MessengerHost {
       },
       env.stringPool,
     );
+    // The digest keeps its per-member values in the table's columns (docs/scale.md#memory).
+    this.viewDigest = new ViewDigest(cfg.reconcileMaxBuckets, this.members.digestStore);
     this.introductions = new Introductions(
       {
         max: cfg.maxIntroductions, perSource: cfg.introductionsPerSource, probesPerPeriod: cfg.introductionProbesPerPeriod,

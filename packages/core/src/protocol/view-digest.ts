@@ -138,16 +138,22 @@ export class ViewDigest {
   readonly leafCount: number;
   /** 32 − log2(leafCount): a contribution's leaf is its top bits. */
   private readonly leafShift: number;
-  /**
-   * Live members' contributions, by name, stored as int32 (`c | 0`) so V8 keeps each as a small
-   * integer in the map entry instead of a boxed number: every node of a simulation holds one entry
-   * per member, so this map's size is N² in one process. Nothing for dead, left or unknown names.
-   */
-  private readonly entries = new Map<string, number>();
+  /** Live members' contributions, by name (as int32); nothing for dead, left or unknown names. */
+  private readonly entries: Contributions;
 
   /** `leafCount`: the finest bucket count kept (a power of two, at most MAX_DIGEST_BUCKETS). */
-  constructor(leafCount = 1024) {
+  /**
+   * `store`: where the per-member contributions live; by default a Map of its own. A node passes
+   * its member table's column (member-contributions.ts), which also subtracts a member whose row is
+   * removed while still counted.
+   */
+  constructor(leafCount = 1024, store: Contributions = new MapContributions()) {
     if (!isBucketCount(leafCount)) throw new RangeError(`leafCount must be a power of two from 1 to ${MAX_DIGEST_BUCKETS}, got ${leafCount}`);
+    this.entries = store;
+    store.onDrop = (c) => {
+      this.sum = (this.sum - (c >>> 0) + TWO_32) % TWO_32;
+      this.addLeaf(c, -1);
+    };
     this.leafCount = leafCount;
     this.leaves = new Uint32Array(leafCount);
     this.leafShift = 32 - Math.log2(leafCount);
@@ -193,14 +199,14 @@ export class ViewDigest {
       this.entries.set(name, c | 0);
       return;
     }
-    this.entries.set(name, c | 0);
+    if (!this.entries.set(name, c | 0)) return;
     this.sum = (this.sum + c) % TWO_32;
     this.addLeaf(c, 1);
   }
 
   /** Is `name` counted (held as a live member)? */
   has(name: string): boolean {
-    return this.entries.has(name);
+    return this.entries.get(name) !== undefined;
   }
 
   /** The per-bucket sums for `b` buckets (a power of two, at most leafCount): O(leafCount). */
@@ -214,10 +220,10 @@ export class ViewDigest {
    */
   forEachIn(b: number, flagged: Uint8Array, fn: (name: string, bucket: number) => boolean): void {
     const shift = 32 - Math.log2(b);
-    for (const [name, c] of this.entries) {
+    this.entries.forEach((name, c) => {
       const i = shift === 32 ? 0 : (c >>> 0) >>> shift;
-      if (flagged[i] !== 0 && !fn(name, i)) return;
-    }
+      return flagged[i] === 0 || fn(name, i);
+    });
   }
 
   /**
@@ -235,6 +241,49 @@ export class ViewDigest {
     let leavesMoved = false;
     for (let i = 0; i < this.leafCount && !leavesMoved; i++) leavesMoved = oldLeaves[i] !== this.leaves[i];
     return before !== this.sum || old !== this.entries.size || leavesMoved;
+  }
+}
+
+/**
+ * Where a digest keeps each counted member's contribution (an int32, `c | 0`). Every node of a
+ * simulation holds one per live member, N² in one process, which is why a node keeps them in a
+ * column of its member table rather than in a Map by name.
+ */
+export interface Contributions {
+  readonly size: number;
+  get(name: string): number | undefined;
+  /** Store `c` for `name`; false when the store cannot hold that name (then it is not counted). */
+  set(name: string, c: number): boolean;
+  delete(name: string): void;
+  clear(): void;
+  /** Every stored (name, contribution), in the store's order, until `fn` returns false. */
+  forEach(fn: (name: string, c: number) => boolean): void;
+  /** Set by the digest: the store calls it with the contribution of an entry that went away by itself. */
+  onDrop: ((c: number) => void) | undefined;
+}
+
+/** Contributions in a Map of their own, in the order first counted (a digest without a member table). */
+export class MapContributions implements Contributions {
+  private readonly m = new Map<string, number>();
+  onDrop: ((c: number) => void) | undefined;
+  get size(): number {
+    return this.m.size;
+  }
+  get(name: string): number | undefined {
+    return this.m.get(name);
+  }
+  set(name: string, c: number): boolean {
+    this.m.set(name, c);
+    return true;
+  }
+  delete(name: string): void {
+    this.m.delete(name);
+  }
+  clear(): void {
+    this.m.clear();
+  }
+  forEach(fn: (name: string, c: number) => boolean): void {
+    for (const [name, c] of this.m) if (!fn(name, c)) return;
   }
 }
 
