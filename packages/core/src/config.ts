@@ -67,14 +67,21 @@ export interface ProtocolConfig {
   reconcileInterval: number;
   /** Buckets a view is split into: the next power of two at or above live members / this (at most reconcileMaxBuckets). */
   reconcileBucketMembers: number;
+  /**
+   * The same, for a request that follows an exchange that repaired something (a view still being
+   * filled, as in a mass join): finer buckets, so a reply carries the few members missing rather
+   * than whole buckets of members the asker holds. Idle disagreements use reconcileBucketMembers.
+   */
+  reconcileRepairBucketMembers: number;
   /** Most buckets (a power of two, at most 4096); also the resolution every node keeps its bucket sums at. */
   reconcileMaxBuckets: number;
   /** Most member states one reconciliation reply or push carries. */
   reconcileMaxMembers: number;
   /**
    * Transmissions this node gives the first alive it hears of a member it did not know (a join's
-   * news), instead of the retransmit limit; news learned by reconciliation is not re-gossiped at
-   * all. Reconciliation fills what the shorter epidemic misses. 0: the retransmit limit.
+   * news), instead of the retransmit limit; a member first learned by reconciliation, or (with
+   * reconciliation on) from a push-pull's states other than its sender's own, is not re-gossiped
+   * at all. Reconciliation fills what the shorter epidemic misses. 0: the retransmit limit.
    */
   joinRetransmits: number;
   /** Dead and left members are kept this long as tombstones, then forgotten. */
@@ -160,6 +167,7 @@ const lan: ProtocolConfig = {
   reconcile: true,
   reconcileInterval: 1_000,
   reconcileBucketMembers: 16,
+  reconcileRepairBucketMembers: 1,
   reconcileMaxBuckets: 1024,
   reconcileMaxMembers: 256,
   joinRetransmits: 2,
@@ -247,7 +255,7 @@ function validateConfig(cfg: ProtocolConfig): void {
     'broadcastFanout', 'broadcastDedupWindow', 'requestTimeout', 'streamWindowBytes', 'streamChunkBytes',
     'maxIntroductions', 'introductionsPerSource', 'introductionProbesPerPeriod', 'introductionAttempts',
     'unansweredWindow', 'unansweredBytesPerAddress', 'unansweredBytesTotal', 'unansweredMaxAddresses',
-    'viewDigestSyncInterval', 'reconcileInterval', 'reconcileBucketMembers',
+    'viewDigestSyncInterval', 'reconcileInterval', 'reconcileBucketMembers', 'reconcileRepairBucketMembers',
   ];
   for (const k of positive) {
     const v = cfg[k];

@@ -4,8 +4,8 @@
  * and a piggyback queue that sends each entry exactly its limit, whatever the packet sizes.
  */
 import { describe, expect, it } from 'vitest';
-import { BroadcastQueue, type MemberRecord } from '@grapevine/core';
-import { isHeldAlive, isHeldState } from '../src/protocol/held-news.js';
+import { BroadcastQueue, defaultLimits, parseMessage, type MemberRecord } from '@grapevine/core';
+import { isHeldAlive, isHeldState, isHeldStateWire } from '../src/protocol/held-news.js';
 
 function record(over: Partial<MemberRecord> = {}): MemberRecord {
   return {
@@ -55,6 +55,49 @@ describe('held alive news', () => {
     expect(isHeldState({ ...s, addr: 'x:1' }, r)).toBe(false);
     expect(isHeldState({ ...s, state: 'dead' }, r)).toBe(false);
     expect(isHeldState(s, record({ state: 'suspect' }))).toBe(false);
+  });
+});
+
+/** The wire array of the member state `r` holds in a push-pull or reconciliation list. */
+function stateWire(r: MemberRecord): unknown[] {
+  return [r.name, r.address, r.incarnation, r.instance, 0, r.metaVersion, { ...r.meta }, r.protocol, r.appVersion];
+}
+
+describe('held member states, skipped before parsing', () => {
+  it('match the exact state held and nothing else', () => {
+    const r = record();
+    expect(isHeldStateWire(stateWire(r), r)).toBe(true);
+    const changes: [number, unknown][] = [
+      [1, '10.0.0.2:7946'], [2, 4], [2, '3'], [3, 78], [4, 1], [4, 2], [5, 1235], [6, { zone: 'b' }], [6, {}], [6, 'zone'], [7, 2], [8, 'v2'],
+    ];
+    for (const [i, value] of changes) {
+      const v = stateWire(r);
+      v[i] = value;
+      expect(isHeldStateWire(v, r), `field ${i} = ${String(value)}`).toBe(false);
+    }
+    expect(isHeldStateWire([...stateWire(r), 'x'], r)).toBe(false);
+    expect(isHeldStateWire(stateWire(r), record({ state: 'suspect' }))).toBe(false);
+  });
+
+  it('are left out of a parsed push-pull or reconciliation, and a malformed state still rejects the message', () => {
+    const held = record();
+    const other = record({ name: 'n2', address: '10.0.0.2:7946' });
+    const table = new Map([[held.name, held]]);
+    const check = (v: readonly unknown[]): boolean => {
+      const r = table.get(v[0] as string);
+      return r !== undefined && isHeldStateWire(v, r);
+    };
+    const states = [stateWire(held), stateWire(other)];
+    const pp = parseMessage([8, 1, 0, 'a', 'a:1', states, 1, ''], defaultLimits, check);
+    expect(pp?.k === 8 && pp.states.map((s) => s.name)).toEqual(['n2']);
+    const push = parseMessage([12, 'a', states], defaultLimits, check);
+    expect(push?.k === 12 && push.states.map((s) => s.name)).toEqual(['n2']);
+    // Without the check both are parsed; with it, a bad state beside a held one still fails the whole list.
+    const all = parseMessage([12, 'a', states], defaultLimits);
+    expect(all?.k === 12 && all.states.length).toBe(2);
+    const bad = stateWire(other);
+    bad[2] = -1;
+    expect(parseMessage([12, 'a', [stateWire(held), bad]], defaultLimits, check)).toBeNull();
   });
 });
 

@@ -135,3 +135,46 @@ describe('reconcile messages on the wire', () => {
     for (const v of bad) expect(parse(v), JSON.stringify(v).slice(0, 80)).toBeNull();
   });
 });
+
+describe('a reconciliation reply', () => {
+  /**
+   * A replier whose view has members in every bucket, asked by a node that holds none (every
+   * bucket differs), with a cap smaller than most buckets' total: the reply names only buckets it
+   * sent whole, so the asker never pushes back a bucket merely because the reply was cut short.
+   */
+  it('names only buckets it sends whole, within reconcileMaxMembers', async () => {
+    const { Reconciler } = await import('../src/protocol/reconcile.js');
+    const { resolveConfig } = await import('../src/config.js');
+    const { seededRandom } = await import('@grapevine/core');
+    const b = 8;
+    for (const max of [1, 3, 7, 20]) {
+      const digest = new ViewDigest(b);
+      const table = new Map<string, MemberRecord>();
+      for (let i = 0; i < 60; i++) {
+        const r = rec(`m${i}`);
+        table.set(r.name, r);
+        digest.update(r.name, r);
+      }
+      const sent: unknown[] = [];
+      const cfg = resolveConfig('lan', { reconcileMaxMembers: max });
+      const rc = new Reconciler({
+        env: { clock: { now: () => 0 }, random: seededRandom(max), metrics: { increment: () => undefined } } as never,
+        cfg, digest,
+        members: { self: rec('replier'), get: (n: string) => table.get(n) } as never,
+        outbox: { encode: (m: unknown) => m, fitsPacket: () => true, sendPart: (_a: string, m: unknown) => sent.push(m) } as never,
+        trusted: () => true,
+        merge: () => undefined,
+      });
+      rc.onRequest({ k: 10, seq: 1, from: 'asker', fromAddr: 'asker:1', b, sums: new Array<number>(b).fill(0) });
+      const reply = sent[0] as { buckets: number[]; sums: number[]; states: { name: string }[] };
+      expect(reply.states.length).toBeLessThanOrEqual(max);
+      const got = new Set(reply.states.map((s) => s.name));
+      const mine = digest.bucketSums(b);
+      for (const [j, i] of reply.buckets.entries()) {
+        expect(reply.sums[j]).toBe(mine[i]);
+        for (const r of table.values()) if (bucketOf(viewMemberHash(r.name, r.instance, r.incarnation), b) === i) expect(got.has(r.name), `bucket ${i} member ${r.name}`).toBe(true);
+      }
+      expect(reply.states.length).toBeGreaterThan(0);
+    }
+  });
+});

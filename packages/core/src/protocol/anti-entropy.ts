@@ -104,7 +104,9 @@ export class AntiEntropy {
    * in a few hundred milliseconds instead of at the first periodic push-pull.
    */
   private scheduleJoinSync(): void {
-    this.p.timer(() => this.periodicPushPull(), this.p.cfg.gossipInterval * (1 + this.p.env.random.next()));
+    // Without the digest check: it recomputes every member's hash (O(N)), and a table filled
+    // moments ago by a join has had no time to drift; the periodic and digest push-pulls check.
+    this.p.timer(() => this.periodicPushPull(false), this.p.cfg.gossipInterval * (1 + this.p.env.random.next()));
   }
 
   private randomLive(): MemberRecord | undefined {
@@ -122,8 +124,8 @@ export class AntiEntropy {
     if (this.p.viewDigest.rebuild(this.p.members.records.values())) this.p.env.metrics.increment('grapevine.view-digest.drift');
   }
 
-  periodicPushPull(): void {
-    this.checkViewDigest();
+  periodicPushPull(check = true): void {
+    if (check) this.checkViewDigest();
     const peer = this.randomLive();
     if (peer) this.p.pushPull.exchange(peer.address, false).catch(() => this.p.env.metrics.increment('grapevine.pushpull.failed'));
   }

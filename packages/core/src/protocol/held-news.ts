@@ -23,6 +23,19 @@ export function isHeldAlive(v: readonly unknown[], r: HeldFields): boolean {
     && v[2] === r.address && v[7] === r.protocol && v[8] === r.appVersion && sameMeta(v[6], r.meta);
 }
 
+/**
+ * Is the decoded member state `v` (wire layout [name, addr, inc, inst, code, metaVer, meta, proto,
+ * app], messages.ts) exactly the alive news `r` holds? Checked on the raw array, before parseState
+ * builds a state object and copies its metadata: early in a mass join most states in push-pull and
+ * reconciliation messages are members the receiver already holds. Exact equality with a held
+ * record also means the array is one parseState would accept, so leaving it out of the parsed
+ * message never turns a malformed message into an accepted one.
+ */
+export function isHeldStateWire(v: readonly unknown[], r: HeldFields): boolean {
+  return v.length === 9 && v[4] === 0 && r.state === 'alive' && v[2] === r.incarnation && v[3] === r.instance && v[5] === r.metaVersion
+    && v[1] === r.address && v[7] === r.protocol && v[8] === r.appVersion && sameMeta(v[6], r.meta);
+}
+
 /** Is the state `s` (from a push-pull) exactly the alive news `r` holds? */
 export function isHeldState(s: { addr: string; inc: number; inst: number; metaVer: number; state: string }, r: HeldFields): boolean {
   return s.state === 'alive' && r.state === 'alive' && s.inc === r.incarnation && s.inst === r.instance && s.metaVer === r.metaVersion

@@ -184,8 +184,19 @@ function parseState(v: unknown, limits: Limits): NodeState | null {
   return { name, addr, inc, inst, state, metaVer, meta, ...ver };
 }
 
-/** Validate one decoded wire value. Returns null when anything is off. */
-export function parseMessage(v: unknown, limits: Limits): Message | null {
+/**
+ * A check for member states (push-pull and reconciliation lists) that would change nothing at the
+ * receiver: a state for which it returns true is left out of the parsed list, unvalidated. It may
+ * return true only for an array parseState would accept (held-news.ts: exact equality with a held
+ * record).
+ */
+export type HeldStateCheck = (v: readonly unknown[]) => boolean;
+
+/**
+ * Validate one decoded wire value. Returns null when anything is off. With `held`, member states
+ * it recognises are skipped rather than parsed (HeldStateCheck).
+ */
+export function parseMessage(v: unknown, limits: Limits, held?: HeldStateCheck): Message | null {
   if (!Array.isArray(v) || v.length === 0) return null;
   const a = v as unknown[];
   switch (a[0]) {
@@ -226,7 +237,7 @@ export function parseMessage(v: unknown, limits: Limits): Message | null {
     }
     case 8: {
       if (a.length < 6 || !isCount(a[1]) || !isCount(a[2]) || !isName(a[3], limits) || !isAddr(a[4], limits)) return null;
-      const states = parseStates(a[5], limits);
+      const states = parseStates(a[5], limits, held);
       if (!states) return null;
       const ver = parseVersions(a[6], a[7]);
       if (!ver) return null;
@@ -252,13 +263,13 @@ export function parseMessage(v: unknown, limits: Limits): Message | null {
       const [, , , , buckets, sums] = a;
       if (!Array.isArray(buckets) || !Array.isArray(sums) || buckets.length > b || sums.length !== buckets.length) return null;
       if (!buckets.every((i) => isCount(i) && i < b) || !sums.every(isDigest)) return null;
-      const states = parseStates(a[6], limits);
+      const states = parseStates(a[6], limits, held);
       if (!states) return null;
       return { k: 11, seq: a[1], from: a[2], b, buckets: buckets as number[], sums: sums as number[], states };
     }
     case 12: {
       if (a.length < 3 || !isName(a[1], limits)) return null;
-      const states = parseStates(a[2], limits);
+      const states = parseStates(a[2], limits, held);
       if (!states) return null;
       return { k: 12, from: a[1], states };
     }
@@ -267,11 +278,12 @@ export function parseMessage(v: unknown, limits: Limits): Message | null {
   }
 }
 
-/** A list of member states, at most limits.maxMembers of them, every one valid. */
-function parseStates(raw: unknown, limits: Limits): NodeState[] | null {
+/** A list of member states, at most limits.maxMembers of them, every one valid (or held: skipped). */
+function parseStates(raw: unknown, limits: Limits, held: HeldStateCheck | undefined): NodeState[] | null {
   if (!Array.isArray(raw) || raw.length > limits.maxMembers) return null;
   const states: NodeState[] = [];
   for (const r of raw) {
+    if (held !== undefined && Array.isArray(r) && held(r)) continue;
     const s = parseState(r, limits);
     if (!s) return null;
     states.push(s);

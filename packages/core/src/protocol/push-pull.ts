@@ -41,6 +41,13 @@ export class PushPullExchange {
    * skipped before the merge builds a message of it. Unset: every state is merged.
    */
   skipHeld: ((s: NodeState) => boolean) | undefined;
+  /**
+   * Whether members first heard of in a push-pull's states (other than the sender's own) are
+   * kept from gossip, as reconciliation's are (set when reconciliation runs: it pulls what such
+   * quiet learning leaves out). `merging` is true while such a state is applied.
+   */
+  quietStates: (() => boolean) | undefined;
+  merging = false;
 
   constructor(
     private readonly env: NodeEnv,
@@ -178,11 +185,17 @@ export class PushPullExchange {
   mergeStates(from: string, states: readonly NodeState[], via: Introducer | undefined): void {
     const m = this.members;
     const skip = this.skipHeld;
+    const quiet = this.quietStates?.() === true;
     for (const s of states) {
       switch (s.state) {
         case 'alive':
           if (skip?.(s)) break;
-          m.onAlive({ k: 5, name: s.name, addr: s.addr, inc: s.inc, inst: s.inst, metaVer: s.metaVer, meta: s.meta, proto: s.proto ?? 1, app: s.app ?? '' }, via);
+          this.merging = quiet && s.name !== from;
+          try {
+            m.onAlive({ k: 5, name: s.name, addr: s.addr, inc: s.inc, inst: s.inst, metaVer: s.metaVer, meta: s.meta, proto: s.proto ?? 1, app: s.app ?? '' }, via);
+          } finally {
+            this.merging = false;
+          }
           break;
         case 'left':
           m.onDead({ k: 7, name: s.name, inc: s.inc, from: s.name, inst: s.inst });

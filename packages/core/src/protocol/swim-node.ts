@@ -22,7 +22,7 @@ import { Prober } from './prober.js';
 import { PushPullExchange, pushPullScale } from './push-pull.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { Dissemination } from './dissemination.js';
-import { isHeldAlive, isHeldState } from './held-news.js';
+import { isHeldAlive, isHeldState, isHeldStateWire } from './held-news.js';
 import { Messenger, type MessengerHost } from '../messaging/messenger.js';
 import { VersionGate } from './versions.js';
 import { ViewDigest } from './view-digest.js';
@@ -177,6 +177,7 @@ export class SwimNode implements MessengerHost {
       merge: (from, states, via) => this.pushPull.mergeStates(from, states, via),
     });
     this.viewSync.onMismatch = (from) => this.reconciler.noteMismatch(from);
+    this.pushPull.quietStates = () => cfg.reconcile && cfg.viewDigest;
     this.outbox.stamp = (msg) => this.viewSync.stamp(msg);
     this.messenger = new Messenger(this);
     this.outbox.userQueue = this.messenger.queue;
@@ -267,13 +268,14 @@ export class SwimNode implements MessengerHost {
 
   /**
    * News a table change produced. The first alive of a member new to us is a join's news: learned
-   * by reconciliation it is not gossiped on, otherwise it gets joinRetransmits transmissions when
-   * that is set (reconcile.ts says why both are safe).
+   * by reconciliation, or from a push-pull's states other than its sender's own while
+   * reconciliation runs, it is not gossiped on; otherwise it gets joinRetransmits transmissions
+   * when that is set (reconcile.ts says why both are safe).
    */
   disseminate(name: string, msg: Alive | Suspect | Dead): void {
     const fresh = this.fresh === name && msg.k === 5;
     this.fresh = undefined;
-    if (fresh && this.reconciler.merging) {
+    if (fresh && (this.reconciler.merging || this.pushPull.merging)) {
       this.env.metrics.increment('grapevine.reconcile.learned');
       this.dissemination.note(name);
       return;
@@ -315,14 +317,21 @@ export class SwimNode implements MessengerHost {
           this.safely(() => this.messenger.receive(value as unknown[], info, part));
           continue;
         }
-        if (value[0] === 5 && this.holdsAlready(value)) continue;
+        if (value[0] === 5) {
+          m.increment('grapevine.alive.received');
+          if (this.holdsAlready(value)) {
+            m.increment('grapevine.alive.held');
+            continue;
+          }
+        }
       }
-      const msg = parseMessage(value, this.cfg.limits);
+      const msg = parseMessage(value, this.cfg.limits, this.heldState);
       if (!msg) {
         const known = Array.isArray(value) && typeof value[0] === 'number' && value[0] >= 1 && value[0] <= 12;
         m.increment(known ? 'grapevine.drop.invalid' : 'grapevine.drop.unknown-type');
         continue;
       }
+      if (msg.k === 8 || msg.k === 11 || msg.k === 12) this.countStates(msg.k, value as unknown[], msg.states.length);
       if (msg.k === 5 && msg.addr !== info.from && !this.trustedAddress(info.from)) {
         // News of others from a source we do not know yet: the sender's own alive may come later
         // in this envelope and make it known, so this waits for the end of the envelope.
@@ -365,6 +374,28 @@ export class SwimNode implements MessengerHost {
       case 11: return this.reconciler.onReply(msg, info);
       case 12: return this.reconciler.onPush(msg, info);
     }
+  }
+
+  /**
+   * A member state in a push-pull or reconciliation list that we hold exactly (and have no
+   * introduction of pending): skipped by parseMessage before a state object is built, as the
+   * merge would skip it anyway (held-news.ts). Counted (countStates), so a run's counters show
+   * facts received against facts held.
+   */
+  private readonly heldState = (v: readonly unknown[]): boolean => {
+    const name = v[0];
+    if (typeof name !== 'string') return false;
+    const r = this.members.peek(name);
+    return r !== undefined && isHeldStateWire(v, r) && !this.introductions.has(name);
+  };
+
+  /** Member states a push-pull (8) or reconciliation (11, 12) carried, and how many were held. */
+  private countStates(k: 8 | 11 | 12, raw: unknown[], parsed: number): void {
+    const received = (raw[k === 8 ? 5 : k === 11 ? 6 : 2] as unknown[]).length;
+    const m = this.env.metrics;
+    const what = k === 8 ? 'pushpull' : 'reconcile';
+    m.increment(`grapevine.${what}.states-received`, received);
+    m.increment(`grapevine.${what}.states-held`, received - parsed);
   }
 
   /**

@@ -215,12 +215,15 @@ export class ViewDigest {
   }
 
   /**
-   * Call `fn` with the name of every counted member whose bucket (of `b`) is flagged, until it
-   * returns false. O(members): the walk reads the stored contributions, it hashes nothing.
+   * Call `fn` with the name (and bucket) of every counted member whose bucket (of `b`) is flagged,
+   * until it returns false. O(members): the walk reads the stored contributions, it hashes nothing.
    */
-  forEachIn(b: number, flagged: Uint8Array, fn: (name: string) => boolean): void {
+  forEachIn(b: number, flagged: Uint8Array, fn: (name: string, bucket: number) => boolean): void {
     const shift = 32 - Math.log2(b);
-    this.entries.forEach((name, c) => flagged[shift === 32 ? 0 : (c >>> 0) >>> shift] === 0 || fn(name));
+    this.entries.forEach((name, c) => {
+      const i = shift === 32 ? 0 : (c >>> 0) >>> shift;
+      return flagged[i] === 0 || fn(name, i);
+    });
   }
 
   /**

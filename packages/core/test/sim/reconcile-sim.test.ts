@@ -78,4 +78,26 @@ describe('reconciliation', () => {
     expect(await sim.runUntil(() => sim!.converged(), 20_000, 10)).toBe(true);
     expect(sim.totalCounter('grapevine.reconcile.learned')).toBeGreaterThan(0);
   });
+
+  /**
+   * A join's reply names every member of a small converged cluster. With reconciliation on the
+   * joiner does not gossip them on (they are not its news to spread: the rest of the cluster holds
+   * them); with it off they get the usual join transmissions, as before.
+   */
+  for (const reconcile of [true, false]) {
+    it(`a joiner ${reconcile ? 'does not re-gossip' : 're-gossips'} the members of its join's reply with reconciliation ${reconcile ? 'on' : 'off'}`, async () => {
+      sim = new Sim({ seed: 9, options: { profile: 'lan', reconcile } });
+      await sim.startCluster(20);
+      expect(await sim.runUntil(() => sim!.converged(), 20_000, 10)).toBe(true);
+      const x = await sim.addNode('joiner');
+      let done = false;
+      const join = x.cluster.join(sim.nodes[0]!.transport.address).finally(() => (done = true));
+      while (!done) await sim.clock.advance(1);
+      await join;
+      expect(x.cluster.counts().alive).toBe(21);
+      const queued = x.cluster.node.queue.size;
+      if (reconcile) expect(queued).toBeLessThanOrEqual(2); // its own alive and the seed's (the sender's own state is news)
+      else expect(queued).toBeGreaterThanOrEqual(20);
+    });
+  }
 });
