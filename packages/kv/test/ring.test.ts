@@ -23,7 +23,15 @@ function ring(members: string[], rf = 3, zones?: (n: string) => string): Ring {
 }
 
 describe('ring', () => {
-  it('keys per node stay within ±15% of the mean across 10 nodes (primaries and all replicas)', () => {
+  // The balance bounds follow from the statistics, not from a wish: a node's share of 8192
+  // rendezvous partitions is binomial (standard deviation 3.3% of the mean at N = 10) and the
+  // 100,000 keys add about 1% more, so one node in a draw sits past ±15% about once in 60,000 and
+  // the old ±15% bound failed CI about once in 400 runs on a fair placement (seed -799772505: one
+  // node at +15.4%). Each draw's bound is now about 6 deviations wide (±20% primaries, ±12%
+  // replicas, a once-in-10^8 event), and the spread pooled over every draw must stay under 4.6%,
+  // which a biased score function (a node favoured by its name's hash) would exceed.
+  it('keys per node stay near the mean across 10 nodes, with the binomial spread of 8192 partitions', () => {
+    const primaryDeviations: number[] = [];
     fc.assert(
       fc.property(names, (ns) => {
         const r = ring(ns.slice(0, 10));
@@ -37,13 +45,19 @@ describe('ring', () => {
           for (const n of o) replica.set(n, (replica.get(n) ?? 0) + 1);
         }
         expect(malformed).toBe(0);
-        for (const [counts, mean] of [[primary, BALANCE_KEYS.length / 10], [replica, (BALANCE_KEYS.length * 3) / 10]] as const) {
+        for (const [counts, mean, bound] of [
+          [primary, BALANCE_KEYS.length / 10, 0.2],
+          [replica, (BALANCE_KEYS.length * 3) / 10, 0.12],
+        ] as const) {
           expect(counts.size).toBe(10);
-          for (const c of counts.values()) expect(Math.abs(c - mean) / mean).toBeLessThan(0.15);
+          for (const c of counts.values()) expect(Math.abs(c - mean) / mean).toBeLessThan(bound);
         }
+        for (const c of primary.values()) primaryDeviations.push(c / (BALANCE_KEYS.length / 10) - 1);
       }),
       { numRuns: 15 },
     );
+    const spread = Math.sqrt(primaryDeviations.reduce((s, d) => s + d * d, 0) / primaryDeviations.length);
+    expect(spread).toBeLessThan(0.046);
   });
 
   it('a join moves about 1/(N+1) of the primaries and only onto the new node; a leave moves only the leaver', () => {
