@@ -46,7 +46,7 @@ export class PushPullExchange {
    * kept from gossip, as reconciliation's are (set when reconciliation runs: it pulls what such
    * quiet learning leaves out). `merging` is true while such a state is applied.
    */
-  quietStates: (() => boolean) | undefined;
+  quietStates = false;
   merging = false;
 
   constructor(
@@ -185,7 +185,7 @@ export class PushPullExchange {
   mergeStates(from: string, states: readonly NodeState[], via: Introducer | undefined): void {
     const m = this.members;
     const skip = this.skipHeld;
-    const quiet = this.quietStates?.() === true;
+    const quiet = this.quietStates;
     for (const s of states) {
       switch (s.state) {
         case 'alive':

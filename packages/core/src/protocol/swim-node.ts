@@ -177,7 +177,7 @@ export class SwimNode implements MessengerHost {
       merge: (from, states, via) => this.pushPull.mergeStates(from, states, via),
     });
     this.viewSync.onMismatch = (from) => this.reconciler.noteMismatch(from);
-    this.pushPull.quietStates = () => cfg.reconcile && cfg.viewDigest;
+    this.pushPull.quietStates = cfg.reconcile && cfg.viewDigest;
     this.outbox.stamp = (msg) => this.viewSync.stamp(msg);
     this.messenger = new Messenger(this);
     this.outbox.userQueue = this.messenger.queue;
