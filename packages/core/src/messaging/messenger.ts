@@ -20,7 +20,7 @@ import { Relay } from './relay.js';
 import { SeenMessages } from './seen-messages.js';
 import type { StreamChannel } from './stream-channel.js';
 import { StreamMux } from './stream-mux.js';
-import { FIRST_USER_TYPE, MAX_USER_TYPE, ReplyStatus, parseUserMessage, userToWire, type GossipMsg, type RequestMsg, type UserMessage } from './user-wire.js';
+import { FIRST_USER_TYPE, MAX_USER_TYPE, ReplyStatus, isGossipHead, parseUserMessage, userToWire, type GossipMsg, type RequestMsg, type UserMessage } from './user-wire.js';
 
 export interface MessageInfo {
   /** The sending node's name; for a broadcast, the node that broadcast it. */
@@ -347,6 +347,36 @@ export class Messenger {
   }
 
   // ---- receiving ------------------------------------------------------------------------------
+
+  /** Where peekDuplicate reads a part's leading elements; reused, so a peek allocates no array. */
+  private readonly head: unknown[] = [];
+
+  /**
+   * True when `part` is a copy of a broadcast already seen (or below its origin's floor), read
+   * from its header alone: counted as receive() would count it, and then not decoded at all. Most
+   * broadcast copies that arrive are such duplicates (the piggyback redundancy), and decoding
+   * each payload only to drop it was most of the receive path's garbage (docs/mesh.md). Nothing
+   * is recorded here: a part whose header is new goes on to the full decode and validation, and
+   * only a first copy that passes them marks its id seen, as before. False whenever the codec
+   * cannot peek or the header is not a well-formed gossip header; never throws.
+   */
+  peekDuplicate(part: Uint8Array): boolean {
+    const codec = this.host.env.codec;
+    if (codec.peekArray === undefined) return false;
+    const h = this.head;
+    let verdict;
+    try {
+      // Two elements first: most parts that are not broadcasts stop there, before any string.
+      if (codec.peekArray(part, 2, h) < 2 || h[0] !== 9 || h[1] !== 1) return false;
+      if (codec.peekArray(part, 6, h) < 6 || !isGossipHead(h, this.host.cfg.limits)) return false;
+      verdict = this.seen.lookup(h[3] as string, h[4] as number, this.host.env.clock.now());
+    } catch {
+      return false; // a third-party codec's peek that throws: decode as before
+    }
+    if (verdict === 'new') return false;
+    this.host.env.metrics.increment(verdict === 'duplicate' ? 'grapevine.broadcast.duplicate' : 'grapevine.broadcast.stale');
+    return true;
+  }
 
   /**
    * One decoded kind-9 part. `part` is the bytes it was decoded from, when the caller has them: a

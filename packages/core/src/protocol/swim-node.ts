@@ -305,6 +305,8 @@ export class SwimNode implements MessengerHost {
     }
     let deferred: Message[] | undefined;
     for (const part of env.parts) {
+      // A broadcast copy already seen is dropped by its header, its payload never decoded.
+      if (this.messenger.peekDuplicate(part)) continue;
       let value: unknown;
       try {
         value = this.env.codec.decode(part);

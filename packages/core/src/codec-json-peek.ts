@@ -1,0 +1,67 @@
+/**
+ * Codec.peekArray for the JSON codec: the leading numbers and strings of `[a,b,...]` as this
+ * codec writes them (no whitespace), read from the bytes without parsing the rest. Anything it is
+ * not sure of — an escape in a string, a fraction or exponent, whitespace, an object — ends the
+ * peek there, and the caller decodes the whole part as before.
+ */
+const fatal = new TextDecoder('utf-8', { fatal: true });
+
+/** Strings up to this many bytes, all ASCII, are built from char codes (no decoder call). */
+const SHORT_ASCII = 32;
+
+export function peekJsonArray(b: Uint8Array, count: number, out: unknown[]): number {
+  if (b.length === 0 || b[0] !== 0x5b) return 0; // '['
+  let i = 1;
+  let n = 0;
+  while (n < count && i < b.length) {
+    const c = b[i]!;
+    let v: string | number;
+    if (c === 0x22) {
+      // '"': a string with no escape and no control character (JSON.parse refuses raw ones).
+      const start = i + 1;
+      let j = start;
+      let ascii = true;
+      for (; j < b.length; j++) {
+        const x = b[j]!;
+        if (x === 0x22) break;
+        if (x === 0x5c || x < 0x20) return n;
+        if (x >= 0x80) ascii = false;
+      }
+      if (j >= b.length) return n;
+      const s = text(b, start, j, ascii);
+      if (s === undefined) return n;
+      v = s;
+      i = j + 1;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      // An integer: optional '-', no leading zero, at most 16 digits (exact below 2^53).
+      let j = c === 0x2d ? i + 1 : i;
+      const digitsAt = j;
+      let x = 0;
+      for (; j < b.length && b[j]! >= 0x30 && b[j]! <= 0x39; j++) x = x * 10 + (b[j]! - 0x30);
+      const digits = j - digitsAt;
+      if (digits === 0 || digits > 16 || (digits > 1 && b[digitsAt] === 0x30) || x > Number.MAX_SAFE_INTEGER) return n;
+      if (j < b.length && (b[j] === 0x2e || b[j] === 0x65 || b[j] === 0x45)) return n; // . e E
+      v = c === 0x2d ? -x : x;
+      i = j;
+    } else {
+      return n;
+    }
+    out[n++] = v;
+    if (i >= b.length || b[i] !== 0x2c) return n; // ',' else the end (or what we do not read)
+    i++;
+  }
+  return n;
+}
+
+function text(b: Uint8Array, start: number, end: number, ascii: boolean): string | undefined {
+  if (ascii && end - start <= SHORT_ASCII) {
+    let s = '';
+    for (let k = start; k < end; k++) s += String.fromCharCode(b[k]!);
+    return s;
+  }
+  try {
+    return fatal.decode(b.subarray(start, end));
+  } catch {
+    return undefined;
+  }
+}
