@@ -1,8 +1,8 @@
 /**
  * Codec.peekArray for the JSON codec: the leading numbers and strings of `[a,b,...]` as this
  * codec writes them (no whitespace), read from the bytes without parsing the rest. Anything it is
- * not sure of — an escape in a string, a fraction or exponent, whitespace, an object — ends the
- * peek there, and the caller decodes the whole part as before.
+ * not sure of — an escape in a string, a fraction or exponent, whitespace, an object, an element
+ * no ',' or ']' ends — ends the peek there, and the caller decodes the whole part as before.
  */
 const fatal = new TextDecoder('utf-8', { fatal: true });
 
@@ -46,8 +46,11 @@ export function peekJsonArray(b: Uint8Array, count: number, out: unknown[]): num
     } else {
       return n;
     }
+    // Only an element that a ',' or ']' ends is read: in a truncated part, "12" may be the start
+    // of 1234.
+    if (i >= b.length || (b[i] !== 0x2c && b[i] !== 0x5d)) return n;
     out[n++] = v;
-    if (i >= b.length || b[i] !== 0x2c) return n; // ',' else the end (or what we do not read)
+    if (b[i] === 0x5d) return n;
     i++;
   }
   return n;
