@@ -283,14 +283,23 @@ export class Messenger {
     const fanout = pushFanout(this.live.size, cfg.broadcastFanout, cfg.broadcastDirectMax);
     for (const [origin, parts] of pending) {
       const children = treeChildren(this.live.names, self, origin, fanout);
-      const targets = children ? this.records(children) : this.host.randomPeers(cfg.broadcastFanout, origin);
       // Nearly always every part fits a packet: then no arrays are built to split them.
       let small: Uint8Array[] = parts;
       let large: Uint8Array[] | undefined;
-      if (!parts.every((p) => this.fits(p))) {
+      if (!this.allFit(parts)) {
         small = parts.filter((p) => this.fits(p));
         large = parts.filter((p) => !this.fits(p));
       }
+      if (children && !large) {
+        // The common case, per broadcast turn of every relay: the children's addresses are read in
+        // place (members.peek), with no record built per child.
+        for (const name of children) {
+          const address = this.addressOf(name);
+          if (address !== undefined) this.host.outbox.pushParts(address, small);
+        }
+        continue;
+      }
+      const targets = children ? this.records(children) : this.host.randomPeers(cfg.broadcastFanout, origin);
       for (const t of targets) {
         if (small.length > 0) this.host.outbox.pushParts(t.address, small);
         if (large) for (const p of large) this.sendReliable(t.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
@@ -308,6 +317,20 @@ export class Messenger {
     pending.clear();
     this.pushSpare = pending;
     this.host.scheduleEagerGossip();
+  }
+
+  /**
+   * A member's address (this node's own included), read in place: members.get builds a record
+   * object per call, and this runs for every first broadcast copy and every child of every push.
+   */
+  private addressOf(name: string): string | undefined {
+    const self = this.host.members.self;
+    return name === self.name ? self.address : this.host.members.peek(name)?.address;
+  }
+
+  private allFit(parts: readonly Uint8Array[]): boolean {
+    for (const p of parts) if (!this.fits(p)) return false;
+    return true;
   }
 
   /** The member records of `names` that are still members, skipping any that are not. */
@@ -394,7 +417,7 @@ export class Messenger {
         const h = this.handlers.get(msg.type);
         if (h?.kind !== 'message') return m.increment('grapevine.user.unhandled');
         return this.deliver(h.fn, msg.payload, {
-          from: msg.from, address: this.host.members.get(msg.from)?.address, type: msg.type, broadcast: false, reliable: info.reliable,
+          from: msg.from, address: this.addressOf(msg.from), type: msg.type, broadcast: false, reliable: info.reliable,
         });
       }
       case 1: return this.onGossip(msg, info, part);
@@ -428,7 +451,7 @@ export class Messenger {
     const h = this.handlers.get(msg.type);
     if (h?.kind === 'message') {
       this.deliver(h.fn, msg.payload, {
-        from: msg.origin, address: this.host.members.get(msg.origin)?.address, type: msg.type, broadcast: true, id: msg.id, hops: msg.hops, reliable: info.reliable,
+        from: msg.origin, address: this.addressOf(msg.origin), type: msg.type, broadcast: true, id: msg.id, hops: msg.hops, reliable: info.reliable,
       });
       if (!h.forward) return;
     } else {
