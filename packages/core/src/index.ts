@@ -30,7 +30,7 @@ export * from './cipher.js';
 export * from './timer-group.js';
 export * from './seed-provider.js';
 export * from './wire/pipeline.js';
-export { Messenger, checkUserType, type MessageHandler, type MessageInfo, type RequestHandler, type RequestOptions, type SendOptions } from './messaging/messenger.js';
+export { Messenger, checkUserType, type MessageHandler, type MessageInfo, type PreparedBroadcast, type RequestHandler, type RequestOptions, type SendOptions } from './messaging/messenger.js';
 export { StreamChannel, type StreamInfo, type StreamOptions, type StreamReceiver } from './messaging/stream-channel.js';
 export { NodeGroup, matchesCriteria, type GroupCriteria, type GroupListener, type GroupOptions, type MetaMatcher } from './messaging/node-group.js';
 export { messageType, type MessageType } from './messaging/message-type.js';

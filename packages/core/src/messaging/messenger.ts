@@ -75,6 +75,25 @@ export interface RequestOptions {
   reliable?: boolean;
 }
 
+/**
+ * A broadcast encoded once (Messenger.prepareBroadcast): measured, and then sent as those bytes
+ * with the real id and hop count put in, so a sender that sizes a message before sending it (the
+ * mesh's batches) does not encode it twice.
+ */
+export interface PreparedBroadcast {
+  /** What broadcastBytes gives: encoded bytes, worst case over id and hop count. */
+  readonly bytes: number;
+  /** What broadcastFits gives: it rides one best-effort packet. */
+  readonly fits: boolean;
+}
+
+/** What a PreparedBroadcast holds: the encoding with the worst-case id and hops, and its type. */
+interface Prepared extends PreparedBroadcast {
+  readonly type: number;
+  readonly part: Uint8Array;
+  readonly payload: unknown;
+}
+
 /** The largest id and hop count a broadcast carries, for measuring a message's worst-case size. */
 const WORST_ID = 2 ** 53 - 1;
 const WORST_HOPS = 255;
@@ -211,6 +230,35 @@ export class Messenger {
     this.seen.check(self, id, this.host.env.clock.now());
     const hops = this.host.cfg.broadcastHops > 0 ? this.host.cfg.broadcastHops : hopLimit(this.host.members.liveCount());
     this.spread(self, this.encode({ s: 1, type, origin: self, id, hops, payload }));
+    return id;
+  }
+
+  /**
+   * Encode a broadcast of `payload` as `type` from this node once, to measure it (bytes, fits)
+   * and then send it with sendPrepared. The payload must not change in between: with a codec that
+   * cannot frame arrays (Codec.frameArray) it is encoded again when sent.
+   */
+  prepareBroadcast(type: number, payload: unknown): PreparedBroadcast {
+    checkUserType(type);
+    const part = this.encode({ s: 1, type, origin: this.host.members.self.name, id: WORST_ID, hops: WORST_HOPS, payload });
+    const p: Prepared = { type, part, payload, bytes: part.length, fits: this.fits(part) };
+    return p;
+  }
+
+  /**
+   * Broadcast what prepareBroadcast encoded (exactly the message broadcast(type, payload) sends):
+   * the payload's bytes are kept and only the header is built (relay.ts); with a codec that cannot
+   * frame, it is encoded again. Returns the message id.
+   */
+  sendPrepared(prepared: PreparedBroadcast): number {
+    const p = prepared as Prepared;
+    const self = this.host.members.self.name;
+    const id = this.host.hlc.now();
+    this.seen.check(self, id, this.host.env.clock.now());
+    const hops = this.host.cfg.broadcastHops > 0 ? this.host.cfg.broadcastHops : hopLimit(this.host.members.liveCount());
+    const part = this.relay.rehead([9, 1, p.type, self, WORST_ID, WORST_HOPS], [9, 1, p.type, self, id, hops], p.part)
+      ?? this.encode({ s: 1, type: p.type, origin: self, id, hops, payload: p.payload });
+    this.spread(self, part);
     return id;
   }
 
