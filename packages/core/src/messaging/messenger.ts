@@ -117,6 +117,11 @@ export class Messenger {
   private pushPending = new Map<string, Uint8Array[]>();
   private pushSpare = new Map<string, Uint8Array[]>();
   private pushScheduled = false;
+  /** Emptied part lists of past push turns, reused (a list per origin per turn was garbage). */
+  private freeLists: Uint8Array[][] = [];
+  private readonly flushPushSoon = (): void => this.flushPush();
+  /** The addresses one push turn sends an origin's parts to; reused. */
+  private readonly pushTargets: string[] = [];
   private inboundRequests = 0;
   private stopped = false;
 
@@ -304,7 +309,7 @@ export class Messenger {
   /** Eager push along the tree on the next turn, plus the piggyback queue for redundancy. */
   private spread(origin: string, part: Uint8Array): void {
     let list = this.pushPending.get(origin);
-    if (!list) this.pushPending.set(origin, (list = []));
+    if (!list) this.pushPending.set(origin, (list = this.freeLists.pop() ?? []));
     list.push(part);
     if (this.fits(part)) {
       const before = this.queue.dropped;
@@ -315,7 +320,7 @@ export class Messenger {
       this.pushScheduled = true;
       // After this turn (clock.soon, else a zero-delay timer): every broadcast of the turn goes in
       // as few packets as possible, without waiting for a host timer.
-      runSoon(this.host.env.clock, () => this.flushPush());
+      runSoon(this.host.env.clock, this.flushPushSoon);
     }
   }
 
@@ -340,11 +345,15 @@ export class Messenger {
       }
       if (children && !large) {
         // The common case, per broadcast turn of every relay: the children's addresses are read in
-        // place (members.peek), with no record built per child.
+        // place (members.peek), with no record built per child, and the packets are sealed once
+        // for all of them (Outbox.pushPartsTo).
+        const to = this.pushTargets;
+        to.length = 0;
         for (const name of children) {
           const address = this.addressOf(name);
-          if (address !== undefined) this.host.outbox.pushParts(address, small);
+          if (address !== undefined) to.push(address);
         }
+        this.host.outbox.pushPartsTo(to, small);
         continue;
       }
       const targets = children ? this.records(children) : this.host.randomPeers(cfg.broadcastFanout, origin);
@@ -361,6 +370,12 @@ export class Messenger {
           for (const p of large) this.sendReliable(r.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
         }
       }
+    }
+    // The lists go back for reuse; a few at most (one per origin of a turn) are kept.
+    for (const parts of pending.values()) {
+      if (this.freeLists.length >= 64) break;
+      parts.length = 0;
+      this.freeLists.push(parts);
     }
     pending.clear();
     this.pushSpare = pending;

@@ -65,6 +65,11 @@ export class WirePipeline {
     this.replay = o.encryption ? new ReplayCache(o.encryption.maxClockSkew, o.encryption.replayCacheSize) : undefined;
   }
 
+  /** True when the same parts always seal to the same bytes: no encryption (a nonce per envelope). */
+  get deterministic(): boolean {
+    return this.o.encryption === undefined;
+  }
+
   /** Bytes the stages add around the body at most (for packing to the packet budget). */
   get overhead(): number {
     let n = 3;
