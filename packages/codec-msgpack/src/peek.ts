@@ -5,12 +5,7 @@
  * writes integers beyond 32 bits), and str (fix, 8, 16, 32) of valid UTF-8. Any other element
  * ends the peek there; so does a length running past the bytes.
  */
-// Built without Node's or the DOM's typings (like the core): the one global this file uses.
-declare const TextDecoder: new (label: string, options: { fatal: boolean }) => { decode(input: Uint8Array): string };
-const fatal = new TextDecoder('utf-8', { fatal: true });
-
-/** Strings up to this many bytes, all ASCII, are built from char codes (no decoder call). */
-const SHORT_ASCII = 32;
+import { peekText } from '@grapevine/core';
 
 /** Eight bytes seen as a float64 in this machine's byte order, for reading big-endian doubles. */
 const f64 = new Float64Array(1);
@@ -86,7 +81,7 @@ export function peekMsgpackArray(b: Uint8Array, count: number, out: unknown[]): 
         return n;
       }
       if (start + strLen > b.length) return n;
-      const s = text(b, start, start + strLen);
+      const s = peekText(b, start, start + strLen);
       if (s === undefined) return n;
       v = s;
       size = start + strLen - i;
@@ -99,48 +94,4 @@ export function peekMsgpackArray(b: Uint8Array, count: number, out: unknown[]): 
 
 function u32(b: Uint8Array, at: number): number {
   return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
-}
-
-/**
- * Strings peeked lately, by a hash of their bytes: a broadcast header's origin is one of a few
- * member names, and a string built for every copy only to look it up and drop it was most of what
- * a duplicate still cost. A hit compares the bytes and returns the string already built.
- */
-const CACHE_SLOTS = 256;
-const CACHE_MAX_BYTES = 64;
-const cacheBytes: (Uint8Array | undefined)[] = new Array(CACHE_SLOTS).fill(undefined);
-const cacheText: string[] = new Array(CACHE_SLOTS).fill('');
-
-function text(b: Uint8Array, start: number, end: number): string | undefined {
-  const len = end - start;
-  if (len > CACHE_MAX_BYTES) return decodeText(b, start, end);
-  let h = 0x811c9dc5;
-  for (let k = start; k < end; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
-  const slot = (h >>> 0) & (CACHE_SLOTS - 1);
-  const cached = cacheBytes[slot];
-  if (cached !== undefined && cached.length === len) {
-    let k = 0;
-    while (k < len && cached[k] === b[start + k]) k++;
-    if (k === len) return cacheText[slot];
-  }
-  const s = decodeText(b, start, end);
-  if (s !== undefined) {
-    cacheBytes[slot] = b.slice(start, end);
-    cacheText[slot] = s;
-  }
-  return s;
-}
-
-function decodeText(b: Uint8Array, start: number, end: number): string | undefined {
-  if (end - start <= SHORT_ASCII) {
-    let s = '';
-    let k = start;
-    for (; k < end && b[k]! < 0x80; k++) s += String.fromCharCode(b[k]!);
-    if (k === end) return s;
-  }
-  try {
-    return fatal.decode(b.subarray(start, end));
-  } catch {
-    return undefined;
-  }
 }

@@ -4,10 +4,7 @@
  * not sure of — an escape in a string, a fraction or exponent, whitespace, an object, an element
  * no ',' or ']' ends — ends the peek there, and the caller decodes the whole part as before.
  */
-const fatal = new TextDecoder('utf-8', { fatal: true });
-
-/** Strings up to this many bytes, all ASCII, are built from char codes (no decoder call). */
-const SHORT_ASCII = 32;
+import { peekText } from './peek-text.js';
 
 export function peekJsonArray(b: Uint8Array, count: number, out: unknown[]): number {
   if (b.length === 0 || b[0] !== 0x5b) return 0; // '['
@@ -20,15 +17,13 @@ export function peekJsonArray(b: Uint8Array, count: number, out: unknown[]): num
       // '"': a string with no escape and no control character (JSON.parse refuses raw ones).
       const start = i + 1;
       let j = start;
-      let ascii = true;
       for (; j < b.length; j++) {
         const x = b[j]!;
         if (x === 0x22) break;
         if (x === 0x5c || x < 0x20) return n;
-        if (x >= 0x80) ascii = false;
       }
       if (j >= b.length) return n;
-      const s = text(b, start, j, ascii);
+      const s = peekText(b, start, j);
       if (s === undefined) return n;
       v = s;
       i = j + 1;
@@ -54,17 +49,4 @@ export function peekJsonArray(b: Uint8Array, count: number, out: unknown[]): num
     i++;
   }
   return n;
-}
-
-function text(b: Uint8Array, start: number, end: number, ascii: boolean): string | undefined {
-  if (ascii && end - start <= SHORT_ASCII) {
-    let s = '';
-    for (let k = start; k < end; k++) s += String.fromCharCode(b[k]!);
-    return s;
-  }
-  try {
-    return fatal.decode(b.subarray(start, end));
-  } catch {
-    return undefined;
-  }
 }

@@ -2,6 +2,7 @@ export * from './address.js';
 export * from './clock.js';
 export * from './codec.js';
 export * from './codec-json.js';
+export { peekText } from './peek-text.js';
 export * from './config.js';
 export * from './cluster-options.js';
 export * from './errors.js';
