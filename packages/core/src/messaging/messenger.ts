@@ -331,55 +331,67 @@ export class Messenger {
     // and every relay's): what is spread while this one is walked goes into the other.
     const pending = this.pushPending;
     this.pushPending = this.pushSpare;
-    const { members, cfg } = this.host;
-    const self = members.self.name;
-    const fanout = pushFanout(this.live.size, cfg.broadcastFanout, cfg.broadcastDirectMax);
-    for (const [origin, parts] of pending) {
-      const children = treeChildren(this.live.names, self, origin, fanout);
-      // Nearly always every part fits a packet: then no arrays are built to split them.
-      let small: Uint8Array[] = parts;
-      let large: Uint8Array[] | undefined;
-      if (!this.allFit(parts)) {
-        small = parts.filter((p) => this.fits(p));
-        large = parts.filter((p) => !this.fits(p));
-      }
-      if (children && !large) {
-        // The common case, per broadcast turn of every relay: the children's addresses are read in
-        // place (members.peek), with no record built per child, and the packets are sealed once
-        // for all of them (Outbox.pushPartsTo).
-        const to = this.pushTargets;
-        to.length = 0;
-        for (const name of children) {
-          const address = this.addressOf(name);
-          if (address !== undefined) to.push(address);
-        }
-        this.host.outbox.pushPartsTo(to, small);
-        continue;
-      }
-      const targets = children ? this.records(children) : this.host.randomPeers(cfg.broadcastFanout, origin);
-      for (const t of targets) {
-        if (small.length > 0) this.host.outbox.pushParts(t.address, small);
-        if (large) for (const p of large) this.sendReliable(t.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
-      }
-      // Large messages can't ride the piggyback queue: one extra reliable copy to random peers
-      // stands in for its redundancy.
-      if (large && large.length > 0) {
-        const skip = new Set(targets.map((t) => t.name));
-        for (const r of this.host.randomPeers(cfg.broadcastFanout, origin)) {
-          if (skip.has(r.name)) continue;
-          for (const p of large) this.sendReliable(r.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
-        }
-      }
-    }
-    // The lists go back for reuse; a few at most (one per origin of a turn) are kept.
-    for (const parts of pending.values()) {
-      if (this.freeLists.length >= 64) break;
-      parts.length = 0;
-      this.freeLists.push(parts);
-    }
+    const cfg = this.host.cfg;
+    this.turnFanout = pushFanout(this.live.size, cfg.broadcastFanout, cfg.broadcastDirectMax);
+    // forEach with a callback made once: a for-of over the map built an entry array per origin.
+    pending.forEach(this.pushOrigin);
     pending.clear();
     this.pushSpare = pending;
     this.host.scheduleEagerGossip();
+  }
+
+  /** The fan-out of the push turn being flushed (set by flushPush for pushOrigin). */
+  private turnFanout = 0;
+
+  /** One origin's parts of a push turn, to its tree children (or random peers). */
+  private readonly pushOrigin = (parts: Uint8Array[], origin: string): void => {
+    const cfg = this.host.cfg;
+    const self = this.host.members.self.name;
+    const fanout = this.turnFanout;
+    const children = treeChildren(this.live.names, self, origin, fanout);
+    // Nearly always every part fits a packet: then no arrays are built to split them.
+    let small: Uint8Array[] = parts;
+    let large: Uint8Array[] | undefined;
+    if (!this.allFit(parts)) {
+      small = parts.filter((p) => this.fits(p));
+      large = parts.filter((p) => !this.fits(p));
+    }
+    if (children && !large) {
+      // The common case, per broadcast turn of every relay: the children's addresses are read in
+      // place (members.peek), with no record built per child, and the packets are sealed once
+      // for all of them (Outbox.pushPartsTo).
+      const to = this.pushTargets;
+      to.length = 0;
+      for (const name of children) {
+        const address = this.addressOf(name);
+        if (address !== undefined) to.push(address);
+      }
+      this.host.outbox.pushPartsTo(to, small);
+      this.recycle(parts);
+      return;
+    }
+    const targets = children ? this.records(children) : this.host.randomPeers(cfg.broadcastFanout, origin);
+    for (const t of targets) {
+      if (small.length > 0) this.host.outbox.pushParts(t.address, small);
+      if (large) for (const p of large) this.sendReliable(t.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
+    }
+    // Large messages can't ride the piggyback queue: one extra reliable copy to random peers
+    // stands in for its redundancy.
+    if (large && large.length > 0) {
+      const skip = new Set(targets.map((t) => t.name));
+      for (const r of this.host.randomPeers(cfg.broadcastFanout, origin)) {
+        if (skip.has(r.name)) continue;
+        for (const p of large) this.sendReliable(r.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
+      }
+    }
+    this.recycle(parts);
+  };
+
+  /** An emptied part list back for reuse; a few at most (one per origin of a turn) are kept. */
+  private recycle(parts: Uint8Array[]): void {
+    if (this.freeLists.length >= 64) return;
+    parts.length = 0;
+    this.freeLists.push(parts);
   }
 
   /**
