@@ -1,5 +1,6 @@
 import { Packr, Unpackr, type Options } from 'msgpackr';
 import { GrapevineError, type ArrayFrame, type Codec } from '@grapevine/core';
+import { peekMsgpackArray } from './peek.js';
 
 const NOTHING = new Uint8Array(0);
 
@@ -72,6 +73,7 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
       before[0] = 0x90 | (head.length + 1);
       return { before, after: NOTHING };
     },
+    peekArray: peekMsgpackArray,
     decode(bytes) {
       // A fresh plain view: binary values come out as Uint8Array (not Buffer), and msgpackr's
       // cached DataView lands on this view rather than on the caller's object.

@@ -17,7 +17,7 @@ import { MAX_APP_VERSION_BYTES } from './protocol/messages.js';
 import { systemRandom } from './random.js';
 import type { Transport } from './transport.js';
 import type { MessageType } from './messaging/message-type.js';
-import type { MessageHandler, RequestHandler, RequestOptions, SendOptions } from './messaging/messenger.js';
+import type { MessageHandler, PreparedBroadcast, RequestHandler, RequestOptions, SendOptions } from './messaging/messenger.js';
 import type { StreamChannel, StreamInfo, StreamOptions } from './messaging/stream-channel.js';
 import { NodeGroup, type GroupCriteria, type GroupOptions } from './messaging/node-group.js';
 
@@ -279,6 +279,24 @@ export class Cluster<S = unknown> {
   /** Exact: `broadcast(type, payload)` would go best-effort in one packet (not the reliable path). */
   broadcastFits(type: number, payload: unknown): boolean {
     return this.node.messenger.broadcastFits(type, payload);
+  }
+
+  /**
+   * Encode a broadcast once to size it and then send it: `bytes` and `fits` are what
+   * broadcastBytes and broadcastFits give, and `send()` broadcasts it (returning the message id)
+   * from the bytes already encoded, with the id and hop count put in, instead of encoding the
+   * payload a second time. The payload must not change before `send()`.
+   */
+  prepareBroadcast<T = unknown>(type: MessageType<T, unknown>, payload: T): PreparedBroadcast & { send(): number } {
+    const p = this.node.messenger.prepareBroadcast(type, payload);
+    return {
+      bytes: p.bytes,
+      fits: p.fits,
+      send: () => {
+        this.assertRunning();
+        return this.node.messenger.sendPrepared(p);
+      },
+    };
   }
 
   /** Encoded bytes of the broadcast message for `payload` (worst case over id and hop count). */

@@ -1,4 +1,5 @@
 import type { ArrayFrame, Codec } from './codec.js';
+import { peekJsonArray } from './codec-json-peek.js';
 
 /**
  * JSON codec: readable on the wire, slower and larger than msgpack. Uint8Array values are carried
@@ -81,6 +82,7 @@ export const jsonCodec: Codec = {
     before[h.length - 1] = 0x2c; // ","
     return { before, after: CLOSE };
   },
+  peekArray: peekJsonArray,
   decode(bytes) {
     return JSON.parse(decoder.decode(bytes), (_k, v: unknown) => {
       const key = markerKey(v);

@@ -18,6 +18,15 @@ export interface Codec {
    * callers then encode whole values.
    */
   frameArray?(head: readonly unknown[]): ArrayFrame | undefined;
+  /**
+   * Optional, never throws. Reads up to `count` leading elements of the array that `bytes`
+   * encodes into `out[0..]`, without decoding the rest, and returns how many it read: fewer when
+   * the array is shorter, or an element is not a number or string it reads cheaply, or the bytes
+   * are malformed; 0 when they do not start an array. An element it does return is what decode()
+   * would give for it, whenever decode() accepts the whole of `bytes`. The receive path reads a
+   * broadcast's header this way to drop a duplicate copy before decoding its payload.
+   */
+  peekArray?(bytes: Uint8Array, count: number, out: unknown[]): number;
 }
 
 /** See Codec.frameArray. */

@@ -56,6 +56,41 @@ describe('SeenMessages (dedup)', () => {
   });
 });
 
+describe('SeenMessages.lookup (the header peek)', () => {
+  it('property: gives the verdict check() would, counts refusals the same, and records nothing', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ o: fc.constantFrom('a', 'b', 'c'), id: fc.integer({ min: 1, max: 30 }), dt: fc.integer({ min: 0, max: 40 }), peek: fc.boolean() }), { maxLength: 300 }),
+      fc.integer({ min: 1, max: 40 }),
+      (events, max) => {
+        const s = new SeenMessages(150, max, 3);
+        let now = 0;
+        for (const e of events) {
+          now += e.dt;
+          const size = s.size;
+          const dup = s.duplicates;
+          const stale = s.stale;
+          const verdict = s.lookup(e.o, e.id, now);
+          const pruned = s.size; // lookup forgets by time like check does, nothing more
+          if (pruned > size) return false;
+          if (verdict === 'duplicate' && (s.duplicates !== dup + 1 || s.stale !== stale)) return false;
+          if (verdict === 'stale' && (s.stale !== stale + 1 || s.duplicates !== dup)) return false;
+          if (verdict === 'new' && (s.stale !== stale || s.duplicates !== dup)) return false;
+          if (e.peek) {
+            // A header peek alone: the same id is still new afterwards.
+            if (verdict === 'new' && s.lookup(e.o, e.id, now) !== 'new') return false;
+            continue;
+          }
+          // The full path: a copy the peek let through is then checked, with the same verdict.
+          if (verdict === 'new' && s.check(e.o, e.id, now) !== 'new') return false;
+          // ...and then refused (stale when the bound forgot an id of its origin above it).
+          if (verdict === 'new' && s.lookup(e.o, e.id, now) === 'new') return false;
+        }
+        return true;
+      },
+    ));
+  });
+});
+
 describe('SeenMessages (origin bound)', () => {
   it('an origin whose floor is forgotten still refuses the ids it remembers', () => {
     const s = new SeenMessages(1000, 100, 1); // one origin floor at most

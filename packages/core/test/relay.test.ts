@@ -62,6 +62,24 @@ describe('Relay.reframe', () => {
   });
 });
 
+describe('Relay.rehead', () => {
+  it('turns the encoding of [...from, payload] into exactly the encoding of [...to, payload], at any size', () => {
+    const relay = new Relay(jsonCodec);
+    const head = fc.tuple(fc.integer({ min: 128, max: 0xffff }), fc.string({ minLength: 1, maxLength: 30 }), fc.maxSafeNat(), fc.nat(255));
+    fc.assert(
+      fc.property(head, head, fc.jsonValue(), ([t1, o1, i1, h1], [t2, o2, i2, h2], payload) => {
+        const from = [9, 1, t1, o1, i1, h1];
+        const to = [9, 1, t2, o2, i2, h2];
+        const out = relay.rehead(from, to, jsonCodec.encode([...from, payload]));
+        expect(out).toBeDefined();
+        expect(new TextDecoder().decode(out)).toBe(new TextDecoder().decode(jsonCodec.encode([...to, payload])));
+      }),
+      { numRuns: 200 },
+    );
+    expect(relay.mismatched).toBe(0);
+  });
+});
+
 describe('LiveOrder', () => {
   it('stays the sorted set of live names through any sequence of changes', () => {
     fc.assert(

@@ -17,6 +17,8 @@ export interface PacketFit {
   readonly payloadBudget: number;
   /** Exact encoded size of the broadcast message for a payload. */
   messageBytes(type: number, payload: unknown): number;
+  /** The broadcast encoded once: its messageBytes (`bytes`), and `send()` to broadcast those bytes. */
+  prepare(type: number, payload: unknown): { readonly bytes: number; send(): number };
   /**
    * The largest broadcast message (messageBytes) that rides one best-effort packet: fits(type, p)
    * is messageBytes(type, p) <= maxMessageBytes, so a sender measures a batch once, not twice.
@@ -29,6 +31,7 @@ export function packetFit(cluster: Cluster<unknown>): PacketFit {
     measure: (v) => cluster.encodedSize(v),
     fits: (type, payload) => cluster.broadcastFits(type, payload),
     messageBytes: (type, payload) => cluster.broadcastBytes(type, payload),
+    prepare: (type, payload) => cluster.prepareBroadcast(type, payload),
     payloadBudget: cluster.broadcastPayloadBudget(),
     // The budget is the largest fitting message less the broadcast header, measured for the
     // largest type with a null payload (Messenger.broadcastPayloadBudget): add that header back.

@@ -145,15 +145,16 @@ export class Publisher {
     const first = log.head + 1;
     const count = batch.keys.length;
     let n = count;
-    let payload = columnsToWire(epoch, first, batch, n);
-    // Measured once per try (messageBytes, compared with the packet's room). The batcher's
-    // estimate is an upper bound for plain keys, so this rarely splits.
-    let bytes = fit.messageBytes(type, payload);
+    // Encoded once per try (prepare: its size compared with the packet's room), and the last try
+    // is what is sent, not encoded again. The batcher's estimate is an upper bound for plain keys,
+    // so this rarely splits.
+    let prepared = fit.prepare(type, columnsToWire(epoch, first, batch, n));
+    let bytes = prepared.bytes;
     while (n > 1 && bytes > fit.maxMessageBytes) {
       // The estimate assumed small version differences; cut in proportion to the excess.
       n = Math.max(1, Math.min(n - 1, Math.floor((n * fit.maxMessageBytes) / bytes)));
-      payload = columnsToWire(epoch, first, batch, n);
-      bytes = fit.messageBytes(type, payload);
+      prepared = fit.prepare(type, columnsToWire(epoch, first, batch, n));
+      bytes = prepared.bytes;
     }
     if (n === 1 && bytes > fit.maxMessageBytes) counters.count('grapevine.mesh.oversize', 1);
     // The log keeps the batch's columns for fetches (the first n of them: the rest goes back).
@@ -164,7 +165,7 @@ export class Publisher {
     counters.values.bytesSent += bytes;
     if (o.deliverLocal) for (let i = 0; i < n; i++) this.host.deliverLocal(first + i, eventAt(batch, i));
     try {
-      cluster.broadcast(type, payload);
+      prepared.send();
     } catch (err) {
       // The cluster closed under us: the events stay in the log for whoever asks.
       cluster.logger.warn({ err }, 'mesh batch not broadcast');

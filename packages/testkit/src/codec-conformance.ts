@@ -186,6 +186,82 @@ export function codecConformance(name: string, codec: Codec, options: CodecConfo
       );
     });
 
+    // Only for codecs that offer the peek: a codec without it is read by decode() alone.
+    if (codec.peekArray) {
+      const peek = codec.peekArray.bind(codec);
+      const headItem = fc.oneof(
+        fc.nat(), fc.maxSafeNat(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => (Object.is(x, -0) ? 0 : x)),
+        fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 12 }), fc.constant(null), fc.uint8Array({ maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 3 }),
+      );
+      const arbArray = fc.tuple(fc.array(headItem, { maxLength: 8 }), fc.array(arbProtocolValue, { maxLength: 3 })).map(([h, t]) => [...h, ...t]);
+
+      it('peekArray: the leading elements it reads are those decode gives, never more than asked', () => {
+        fc.assert(
+          fc.property(arbArray, fc.nat(10), (array, count) => {
+            const bytes = codec.encode(array);
+            const out: unknown[] = [];
+            const n = peek(bytes, count, out);
+            expect(Number.isInteger(n) && n >= 0 && n <= Math.min(count, array.length)).toBe(true);
+            expect(out.slice(0, n)).toEqual((codec.decode(bytes) as unknown[]).slice(0, n));
+          }),
+          { numRuns },
+        );
+      });
+
+      it('peekArray reads a broadcast header [9, 1, type, origin, id, hops] in full', () => {
+        const origin = fc.oneof(fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/), fc.constantFrom('nœud-ü', '节点-3', 'node-🎉', 'x'.repeat(255)));
+        fc.assert(
+          fc.property(fc.integer({ min: 128, max: 0xffff }), origin, fc.maxSafeNat(), fc.nat(255), arbProtocolValue, (type, name, id, hops, payload) => {
+            const out: unknown[] = [];
+            expect(peek(codec.encode([9, 1, type, name, id, hops, payload]), 6, out)).toBe(6);
+            expect(out.slice(0, 6)).toEqual([9, 1, type, name, id, hops]);
+          }),
+          { numRuns },
+        );
+      });
+
+      it('peekArray on every truncation of an array reads only its true leading elements', () => {
+        fc.assert(
+          fc.property(arbArray, (array) => {
+            const bytes = codec.encode(array);
+            const out: unknown[] = [];
+            for (let len = 0; len < bytes.length; len++) {
+              const n = peek(bytes.subarray(0, len), 8, out);
+              expect(n >= 0 && n <= 8).toBe(true);
+              expect(out.slice(0, n)).toEqual(array.slice(0, n));
+            }
+          }),
+          { numRuns: Math.min(numRuns, 100) },
+        );
+      });
+
+      it('peekArray never throws on arbitrary or edited bytes, and agrees with decode where it succeeds', () => {
+        const check = (bytes: Uint8Array, count: number): void => {
+          const out: unknown[] = [];
+          const n = peek(bytes, count, out);
+          expect(Number.isInteger(n) && n >= 0 && n <= count).toBe(true);
+          let decoded: unknown;
+          try {
+            decoded = codec.decode(bytes);
+          } catch {
+            return;
+          }
+          if (Array.isArray(decoded)) expect(out.slice(0, n)).toEqual(decoded.slice(0, n));
+          else expect(n).toBe(0);
+        };
+        fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat(8), (bytes, count) => check(bytes, count)), { numRuns: numRuns * 5 });
+        fc.assert(
+          fc.property(arbArray, fc.nat(), fc.nat(255), fc.nat(8), (array, at, byte, count) => {
+            const bytes = Uint8Array.from(codec.encode(array));
+            if (bytes.length > 0) bytes[at % bytes.length] = byte;
+            check(bytes, count);
+          }),
+          { numRuns: numRuns * 2 },
+        );
+      });
+    }
+
     it('treats undefined object properties as absent', () => {
       expect(codec.decode(codec.encode({ a: 1, b: undefined }))).toEqual({ a: 1 });
     });

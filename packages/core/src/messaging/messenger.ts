@@ -20,7 +20,7 @@ import { Relay } from './relay.js';
 import { SeenMessages } from './seen-messages.js';
 import type { StreamChannel } from './stream-channel.js';
 import { StreamMux } from './stream-mux.js';
-import { FIRST_USER_TYPE, MAX_USER_TYPE, ReplyStatus, parseUserMessage, userToWire, type GossipMsg, type RequestMsg, type UserMessage } from './user-wire.js';
+import { FIRST_USER_TYPE, MAX_USER_TYPE, ReplyStatus, isGossipHead, parseUserMessage, userToWire, type GossipMsg, type RequestMsg, type UserMessage } from './user-wire.js';
 
 export interface MessageInfo {
   /** The sending node's name; for a broadcast, the node that broadcast it. */
@@ -75,6 +75,25 @@ export interface RequestOptions {
   reliable?: boolean;
 }
 
+/**
+ * A broadcast encoded once (Messenger.prepareBroadcast): measured, and then sent as those bytes
+ * with the real id and hop count put in, so a sender that sizes a message before sending it (the
+ * mesh's batches) does not encode it twice.
+ */
+export interface PreparedBroadcast {
+  /** What broadcastBytes gives: encoded bytes, worst case over id and hop count. */
+  readonly bytes: number;
+  /** What broadcastFits gives: it rides one best-effort packet. */
+  readonly fits: boolean;
+}
+
+/** What a PreparedBroadcast holds: the encoding with the worst-case id and hops, and its type. */
+interface Prepared extends PreparedBroadcast {
+  readonly type: number;
+  readonly part: Uint8Array;
+  readonly payload: unknown;
+}
+
 /** The largest id and hop count a broadcast carries, for measuring a message's worst-case size. */
 const WORST_ID = 2 ** 53 - 1;
 const WORST_HOPS = 255;
@@ -98,6 +117,11 @@ export class Messenger {
   private pushPending = new Map<string, Uint8Array[]>();
   private pushSpare = new Map<string, Uint8Array[]>();
   private pushScheduled = false;
+  /** Emptied part lists of past push turns, reused (a list per origin per turn was garbage). */
+  private freeLists: Uint8Array[][] = [];
+  private readonly flushPushSoon = (): void => this.flushPush();
+  /** The addresses one push turn sends an origin's parts to; reused. */
+  private readonly pushTargets: string[] = [];
   private inboundRequests = 0;
   private stopped = false;
 
@@ -214,6 +238,35 @@ export class Messenger {
     return id;
   }
 
+  /**
+   * Encode a broadcast of `payload` as `type` from this node once, to measure it (bytes, fits)
+   * and then send it with sendPrepared. The payload must not change in between: with a codec that
+   * cannot frame arrays (Codec.frameArray) it is encoded again when sent.
+   */
+  prepareBroadcast(type: number, payload: unknown): PreparedBroadcast {
+    checkUserType(type);
+    const part = this.encode({ s: 1, type, origin: this.host.members.self.name, id: WORST_ID, hops: WORST_HOPS, payload });
+    const p: Prepared = { type, part, payload, bytes: part.length, fits: this.fits(part) };
+    return p;
+  }
+
+  /**
+   * Broadcast what prepareBroadcast encoded (exactly the message broadcast(type, payload) sends):
+   * the payload's bytes are kept and only the header is built (relay.ts); with a codec that cannot
+   * frame, it is encoded again. Returns the message id.
+   */
+  sendPrepared(prepared: PreparedBroadcast): number {
+    const p = prepared as Prepared;
+    const self = this.host.members.self.name;
+    const id = this.host.hlc.now();
+    this.seen.check(self, id, this.host.env.clock.now());
+    const hops = this.host.cfg.broadcastHops > 0 ? this.host.cfg.broadcastHops : hopLimit(this.host.members.liveCount());
+    const part = this.relay.rehead([9, 1, p.type, self, WORST_ID, WORST_HOPS], [9, 1, p.type, self, id, hops], p.part)
+      ?? this.encode({ s: 1, type: p.type, origin: self, id, hops, payload: p.payload });
+    this.spread(self, part);
+    return id;
+  }
+
   /** Cached broadcastPayloadBudget(): the packet budget and wrappers do not change after start. */
   private payloadBudget: number | undefined;
 
@@ -256,7 +309,7 @@ export class Messenger {
   /** Eager push along the tree on the next turn, plus the piggyback queue for redundancy. */
   private spread(origin: string, part: Uint8Array): void {
     let list = this.pushPending.get(origin);
-    if (!list) this.pushPending.set(origin, (list = []));
+    if (!list) this.pushPending.set(origin, (list = this.freeLists.pop() ?? []));
     list.push(part);
     if (this.fits(part)) {
       const before = this.queue.dropped;
@@ -267,7 +320,7 @@ export class Messenger {
       this.pushScheduled = true;
       // After this turn (clock.soon, else a zero-delay timer): every broadcast of the turn goes in
       // as few packets as possible, without waiting for a host timer.
-      runSoon(this.host.env.clock, () => this.flushPush());
+      runSoon(this.host.env.clock, this.flushPushSoon);
     }
   }
 
@@ -278,36 +331,81 @@ export class Messenger {
     // and every relay's): what is spread while this one is walked goes into the other.
     const pending = this.pushPending;
     this.pushPending = this.pushSpare;
-    const { members, cfg } = this.host;
-    const self = members.self.name;
-    const fanout = pushFanout(this.live.size, cfg.broadcastFanout, cfg.broadcastDirectMax);
-    for (const [origin, parts] of pending) {
-      const children = treeChildren(this.live.names, self, origin, fanout);
-      const targets = children ? this.records(children) : this.host.randomPeers(cfg.broadcastFanout, origin);
-      // Nearly always every part fits a packet: then no arrays are built to split them.
-      let small: Uint8Array[] = parts;
-      let large: Uint8Array[] | undefined;
-      if (!parts.every((p) => this.fits(p))) {
-        small = parts.filter((p) => this.fits(p));
-        large = parts.filter((p) => !this.fits(p));
-      }
-      for (const t of targets) {
-        if (small.length > 0) this.host.outbox.pushParts(t.address, small);
-        if (large) for (const p of large) this.sendReliable(t.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
-      }
-      // Large messages can't ride the piggyback queue: one extra reliable copy to random peers
-      // stands in for its redundancy.
-      if (large && large.length > 0) {
-        const skip = new Set(targets.map((t) => t.name));
-        for (const r of this.host.randomPeers(cfg.broadcastFanout, origin)) {
-          if (skip.has(r.name)) continue;
-          for (const p of large) this.sendReliable(r.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
-        }
-      }
-    }
+    const cfg = this.host.cfg;
+    this.turnFanout = pushFanout(this.live.size, cfg.broadcastFanout, cfg.broadcastDirectMax);
+    // forEach with a callback made once: a for-of over the map built an entry array per origin.
+    pending.forEach(this.pushOrigin);
     pending.clear();
     this.pushSpare = pending;
     this.host.scheduleEagerGossip();
+  }
+
+  /** The fan-out of the push turn being flushed (set by flushPush for pushOrigin). */
+  private turnFanout = 0;
+
+  /** One origin's parts of a push turn, to its tree children (or random peers). */
+  private readonly pushOrigin = (parts: Uint8Array[], origin: string): void => {
+    const cfg = this.host.cfg;
+    const self = this.host.members.self.name;
+    const fanout = this.turnFanout;
+    const children = treeChildren(this.live.names, self, origin, fanout);
+    // Nearly always every part fits a packet: then no arrays are built to split them.
+    let small: Uint8Array[] = parts;
+    let large: Uint8Array[] | undefined;
+    if (!this.allFit(parts)) {
+      small = parts.filter((p) => this.fits(p));
+      large = parts.filter((p) => !this.fits(p));
+    }
+    if (children && !large) {
+      // The common case, per broadcast turn of every relay: the children's addresses are read in
+      // place (members.peek), with no record built per child, and the packets are sealed once
+      // for all of them (Outbox.pushPartsTo).
+      const to = this.pushTargets;
+      to.length = 0;
+      for (const name of children) {
+        const address = this.addressOf(name);
+        if (address !== undefined) to.push(address);
+      }
+      this.host.outbox.pushPartsTo(to, small);
+      this.recycle(parts);
+      return;
+    }
+    const targets = children ? this.records(children) : this.host.randomPeers(cfg.broadcastFanout, origin);
+    for (const t of targets) {
+      if (small.length > 0) this.host.outbox.pushParts(t.address, small);
+      if (large) for (const p of large) this.sendReliable(t.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
+    }
+    // Large messages can't ride the piggyback queue: one extra reliable copy to random peers
+    // stands in for its redundancy.
+    if (large && large.length > 0) {
+      const skip = new Set(targets.map((t) => t.name));
+      for (const r of this.host.randomPeers(cfg.broadcastFanout, origin)) {
+        if (skip.has(r.name)) continue;
+        for (const p of large) this.sendReliable(r.address, p).catch(() => this.host.env.metrics.increment('grapevine.broadcast.push-failed'));
+      }
+    }
+    this.recycle(parts);
+  };
+
+  /** An emptied part list back for reuse; a few at most (one per origin of a turn) are kept. */
+  private recycle(parts: Uint8Array[]): void {
+    if (this.freeLists.length >= 64) return;
+    parts.length = 0;
+    this.freeLists.push(parts);
+  }
+
+  /**
+   * A member's address (this node's own included), read in place: members.get builds a record
+   * object per call, and this runs for every first broadcast copy and every child of every push.
+   */
+  private addressOf(name: string): string | undefined {
+    const self = this.host.members.self;
+    return name === self.name ? self.address : this.host.members.peek(name)?.address;
+  }
+
+  private allFit(parts: readonly Uint8Array[]): boolean {
+    for (const p of parts) if (!this.fits(p)) return false;
+    return true;
   }
 
   /** The member records of `names` that are still members, skipping any that are not. */
@@ -348,6 +446,36 @@ export class Messenger {
 
   // ---- receiving ------------------------------------------------------------------------------
 
+  /** Where peekDuplicate reads a part's leading elements; reused, so a peek allocates no array. */
+  private readonly head: unknown[] = [];
+
+  /**
+   * True when `part` is a copy of a broadcast already seen (or below its origin's floor), read
+   * from its header alone: counted as receive() would count it, and then not decoded at all. Most
+   * broadcast copies that arrive are such duplicates (the piggyback redundancy), and decoding
+   * each payload only to drop it was most of the receive path's garbage (docs/mesh.md). Nothing
+   * is recorded here: a part whose header is new goes on to the full decode and validation, and
+   * only a first copy that passes them marks its id seen, as before. False whenever the codec
+   * cannot peek or the header is not a well-formed gossip header; never throws.
+   */
+  peekDuplicate(part: Uint8Array): boolean {
+    const codec = this.host.env.codec;
+    if (codec.peekArray === undefined) return false;
+    const h = this.head;
+    let verdict;
+    try {
+      // Two elements first: most parts that are not broadcasts stop there, before any string.
+      if (codec.peekArray(part, 2, h) < 2 || h[0] !== 9 || h[1] !== 1) return false;
+      if (codec.peekArray(part, 6, h) < 6 || !isGossipHead(h, this.host.cfg.limits)) return false;
+      verdict = this.seen.lookup(h[3] as string, h[4] as number, this.host.env.clock.now());
+    } catch {
+      return false; // a third-party codec's peek that throws: decode as before
+    }
+    if (verdict === 'new') return false;
+    this.host.env.metrics.increment(verdict === 'duplicate' ? 'grapevine.broadcast.duplicate' : 'grapevine.broadcast.stale');
+    return true;
+  }
+
   /**
    * One decoded kind-9 part. `part` is the bytes it was decoded from, when the caller has them: a
    * broadcast is then relayed as those bytes with a new hop count (relay.ts), not re-encoded.
@@ -364,7 +492,7 @@ export class Messenger {
         const h = this.handlers.get(msg.type);
         if (h?.kind !== 'message') return m.increment('grapevine.user.unhandled');
         return this.deliver(h.fn, msg.payload, {
-          from: msg.from, address: this.host.members.get(msg.from)?.address, type: msg.type, broadcast: false, reliable: info.reliable,
+          from: msg.from, address: this.addressOf(msg.from), type: msg.type, broadcast: false, reliable: info.reliable,
         });
       }
       case 1: return this.onGossip(msg, info, part);
@@ -398,7 +526,7 @@ export class Messenger {
     const h = this.handlers.get(msg.type);
     if (h?.kind === 'message') {
       this.deliver(h.fn, msg.payload, {
-        from: msg.origin, address: this.host.members.get(msg.origin)?.address, type: msg.type, broadcast: true, id: msg.id, hops: msg.hops, reliable: info.reliable,
+        from: msg.origin, address: this.addressOf(msg.origin), type: msg.type, broadcast: true, id: msg.id, hops: msg.hops, reliable: info.reliable,
       });
       if (!h.forward) return;
     } else {

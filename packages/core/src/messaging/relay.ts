@@ -11,7 +11,7 @@
  * trailing fields) — returns undefined and the caller re-encodes the decoded message, as before.
  * The wire does not change: the relayed bytes are what re-encoding would give for this node's codec.
  */
-import type { ArrayFrame, Codec } from '../codec.js';
+import type { Codec } from '../codec.js';
 import type { GossipMsg } from './user-wire.js';
 
 /**
@@ -27,14 +27,19 @@ export class Relay {
 
   constructor(private readonly codec: Codec) {}
 
-  private frame(msg: GossipMsg, hops: number): ArrayFrame | undefined {
-    return this.codec.frameArray?.([9, 1, msg.type, msg.origin, msg.id, hops]);
-  }
-
   /** The bytes of `msg` with one hop less, built from `part` (the bytes it was decoded from). */
   reframe(msg: GossipMsg, part: Uint8Array): Uint8Array | undefined {
     if (part.length < MIN_REFRAME_BYTES) return undefined;
-    const inFrame = this.frame(msg, msg.hops);
+    return this.rehead([9, 1, msg.type, msg.origin, msg.id, msg.hops], [9, 1, msg.type, msg.origin, msg.id, msg.hops - 1], part);
+  }
+
+  /**
+   * `part`, the encoding of `[...from, payload]`, as the encoding of `[...to, payload]`: the
+   * payload's bytes kept, only the header around them built. undefined (the caller encodes) for a
+   * codec that cannot frame, or bytes that do not match the frame.
+   */
+  rehead(from: readonly unknown[], to: readonly unknown[], part: Uint8Array): Uint8Array | undefined {
+    const inFrame = this.codec.frameArray?.(from);
     if (!inFrame) return undefined;
     const start = inFrame.before.length;
     const end = part.length - inFrame.after.length;
@@ -42,7 +47,8 @@ export class Relay {
       this.mismatched++;
       return undefined;
     }
-    const outFrame = this.frame(msg, msg.hops - 1)!;
+    const outFrame = this.codec.frameArray!(to);
+    if (!outFrame) return undefined;
     const payloadLen = end - start;
     const out = new Uint8Array(outFrame.before.length + payloadLen + outFrame.after.length);
     out.set(outFrame.before, 0);

@@ -59,16 +59,9 @@ export class SeenMessages {
 
   /** Record the id if new. */
   check(origin: string, id: number, now: number): SeenVerdict {
-    this.prune(now);
+    const verdict = this.lookup(origin, id, now);
+    if (verdict !== 'new') return verdict;
     let o = this.origins.get(origin);
-    if (o && id <= o.floor) {
-      this.stale++;
-      return 'stale';
-    }
-    if (o?.ids.has(id)) {
-      this.duplicates++;
-      return 'duplicate';
-    }
     if (!o) this.origins.set(origin, (o = { name: origin, floor: -Infinity, ids: new Set() }));
     o.ids.add(id);
     this.owner.push(o);
@@ -76,6 +69,27 @@ export class SeenMessages {
     this.at.push(now);
     this.count++;
     if (this.count > this.maxEntries) this.forgetOldest();
+    return 'new';
+  }
+
+  /**
+   * The verdict check() would give, counting a refused copy the same way, but recording nothing:
+   * the receive path asks this with a header read before the payload is decoded (a copy's header
+   * alone must not mark its id seen, or a forged header with a bad payload would suppress the
+   * genuine message; only a first copy that decodes and validates is recorded, by check()).
+   */
+  lookup(origin: string, id: number, now: number): SeenVerdict {
+    this.prune(now);
+    const o = this.origins.get(origin);
+    if (o === undefined) return 'new';
+    if (id <= o.floor) {
+      this.stale++;
+      return 'stale';
+    }
+    if (o.ids.has(id)) {
+      this.duplicates++;
+      return 'duplicate';
+    }
     return 'new';
   }
 

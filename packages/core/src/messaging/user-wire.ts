@@ -81,6 +81,14 @@ function isShortText(v: unknown, max: number): v is string {
   return typeof v === 'string' && v.length <= max;
 }
 
+/**
+ * The checks parseUserMessage makes of a gossip message's header — `[9, 1, type, origin, id,
+ * hops]`, the payload aside — for a header peeked before the payload is decoded (Codec.peekArray).
+ */
+export function isGossipHead(a: readonly unknown[], limits: Limits): a is readonly [9, 1, number, string, number, number, ...unknown[]] {
+  return a[0] === 9 && a[1] === 1 && isType(a[2]) && isName(a[3], limits) && isCount(a[4]) && isCount(a[5]) && a[5] <= 255;
+}
+
 /** Validate one decoded kind-9 value. Returns null when anything is off. */
 export function parseUserMessage(v: unknown[], limits: Limits): UserMessage | null {
   const a = v;
@@ -89,7 +97,7 @@ export function parseUserMessage(v: unknown[], limits: Limits): UserMessage | nu
       if (a.length < 5 || !isType(a[2]) || !isName(a[3], limits)) return null;
       return { s: 0, type: a[2], from: a[3], payload: a[4] ?? null };
     case 1:
-      if (a.length < 7 || !isType(a[2]) || !isName(a[3], limits) || !isCount(a[4]) || !isCount(a[5]) || a[5] > 255) return null;
+      if (a.length < 7 || !isGossipHead(a, limits)) return null;
       return { s: 1, type: a[2], origin: a[3], id: a[4], hops: a[5], payload: a[6] ?? null };
     case 2:
       if (a.length < 7 || !isType(a[2]) || !isName(a[3], limits) || !isAddr(a[4], limits) || !isCount(a[5])) return null;

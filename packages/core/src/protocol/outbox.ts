@@ -91,30 +91,45 @@ export class Outbox {
    * full socket receive buffer, which is where bursts of datagrams die first.
    */
   pushParts(to: string, parts: readonly Uint8Array[], burstPackets = 8): void {
+    this.pushPartsTo([to], parts, burstPackets);
+  }
+
+  /**
+   * pushParts to each of `targets`. Without encryption the same parts seal to the same bytes, so
+   * each packet is sealed once and sent to every target (an origin pushing to all of a small
+   * cluster sealed one copy per member); with it, every envelope gets its own nonce.
+   */
+  pushPartsTo(targets: readonly string[], parts: readonly Uint8Array[], burstPackets = 8): void {
+    if (targets.length === 0) return;
     const room = this.packetBudget - this.overhead - COMPOUND_OVERHEAD;
     const maxParts = Math.min(255, this.limits.maxCompoundParts);
     let total = 0;
     for (const p of parts) total += COMPOUND_PART_OVERHEAD + p.length;
-    if (total > room * burstPackets) {
-      for (let i = 0; i < parts.length; i += maxParts) {
-        this.env.sendReliable(to, this.wire.seal(parts.slice(i, i + maxParts)))
-          .catch(() => this.env.metrics.increment('grapevine.broadcast.push-failed'));
-      }
-      return;
-    }
+    const reliable = total > room * burstPackets;
+    // The envelopes' parts: up to 255 per reliable frame, or as many as fit each packet.
+    const batches: Uint8Array[][] = [];
     let batch: Uint8Array[] = [];
     let used = 0;
     for (const p of parts) {
       const cost = COMPOUND_PART_OVERHEAD + p.length;
-      if (batch.length > 0 && (used + cost > room || batch.length >= maxParts)) {
-        this.env.sendPacket(to, this.wire.seal(batch));
+      if (reliable ? batch.length >= maxParts : batch.length > 0 && (used + cost > room || batch.length >= maxParts)) {
+        batches.push(batch);
         batch = [];
         used = 0;
       }
       batch.push(p);
       used += cost;
     }
-    if (batch.length > 0) this.env.sendPacket(to, this.wire.seal(batch));
+    if (batch.length > 0) batches.push(batch);
+    const sealed = this.wire.deterministic ? batches.map((b) => this.wire.seal(b)) : undefined;
+    // Target by target, each one's envelopes in order, as when each was pushed to alone.
+    for (const to of targets) {
+      for (let i = 0; i < batches.length; i++) {
+        const data = sealed ? sealed[i]! : this.wire.seal(batches[i]!);
+        if (!reliable) this.env.sendPacket(to, data);
+        else this.env.sendReliable(to, data).catch(() => this.env.metrics.increment('grapevine.broadcast.push-failed'));
+      }
+    }
   }
 
   /**

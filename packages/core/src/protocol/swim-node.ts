@@ -305,6 +305,8 @@ export class SwimNode implements MessengerHost {
     }
     let deferred: Message[] | undefined;
     for (const part of env.parts) {
+      // A broadcast copy already seen is dropped by its header, its payload never decoded.
+      if (this.messenger.peekDuplicate(part)) continue;
       let value: unknown;
       try {
         value = this.env.codec.decode(part);
@@ -314,7 +316,12 @@ export class SwimNode implements MessengerHost {
       }
       if (Array.isArray(value)) {
         if (value[0] === 9) {
-          this.safely(() => this.messenger.receive(value as unknown[], info, part));
+          // safely(), without a closure built per part.
+          try {
+            this.messenger.receive(value, info, part);
+          } catch (err) {
+            this.internalError(err);
+          }
           continue;
         }
         if (value[0] === 5) {
@@ -338,20 +345,37 @@ export class SwimNode implements MessengerHost {
         (deferred ??= []).push(msg);
         continue;
       }
-      this.safely(() => this.dispatch(msg, info));
+      this.dispatchSafely(msg, info);
     }
-    if (deferred) for (const msg of deferred) this.safely(() => this.dispatch(msg, info));
+    if (deferred) for (const msg of deferred) this.dispatchSafely(msg, info);
     // Digests are compared once the packet's piggybacked updates are applied (view-sync.ts).
-    this.safely(() => this.viewSync.settle());
+    try {
+      this.viewSync.settle();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  /** dispatch() guarded like safely(), without a closure built per message of every packet. */
+  private dispatchSafely(msg: Message, info: InboundInfo): void {
+    try {
+      this.dispatch(msg, info);
+    } catch (err) {
+      this.internalError(err);
+    }
   }
 
   private safely(fn: () => void): void {
     try {
       fn();
     } catch (err) {
-      this.env.metrics.increment('grapevine.internal-error');
-      this.env.logger.error({ err }, 'error handling a message');
+      this.internalError(err);
     }
+  }
+
+  private internalError(err: unknown): void {
+    this.env.metrics.increment('grapevine.internal-error');
+    this.env.logger.error({ err }, 'error handling a message');
   }
 
   private dispatch(msg: Message, info: InboundInfo): void {

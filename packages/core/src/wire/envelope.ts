@@ -41,19 +41,44 @@ export interface DecodedEnvelope {
 
 /** The body of an envelope: one part as is, or a compound of 2..255 length-prefixed parts. */
 export function encodeBody(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 0) throw new RangeError('envelope needs at least one part');
-  // decodeBody refuses an empty body or part, so never write one.
-  if (parts.some((p) => p.length === 0)) throw new RangeError('envelope part is empty');
-  if (parts.length === 1) return parts[0]!;
-  if (parts.length > 255) throw new RangeError('compound envelope holds at most 255 parts');
+  checkParts(parts);
+  return parts.length === 1 ? parts[0]! : encodeBodyAfter(parts, 0);
+}
+
+/** Bytes encodeBody(parts) takes; throws as it would. */
+export function bodySize(parts: readonly Uint8Array[]): number {
+  checkParts(parts);
+  if (parts.length === 1) return parts[0]!.length;
   let size = COMPOUND_OVERHEAD;
+  for (const p of parts) size += COMPOUND_PART_OVERHEAD + p.length;
+  return size;
+}
+
+function checkParts(parts: readonly Uint8Array[]): void {
+  if (parts.length === 0) throw new RangeError('envelope needs at least one part');
+  if (parts.length > 255) throw new RangeError('compound envelope holds at most 255 parts');
   for (const p of parts) {
-    if (p.length > MAX_PART_BYTES) throw new RangeError('compound part over 65535 bytes');
-    size += COMPOUND_PART_OVERHEAD + p.length;
+    // decodeBody refuses an empty body or part, so never write one.
+    if (p.length === 0) throw new RangeError('envelope part is empty');
+    if (parts.length > 1 && p.length > MAX_PART_BYTES) throw new RangeError('compound part over 65535 bytes');
   }
-  const out = new Uint8Array(size);
-  out[0] = parts.length;
-  let o = COMPOUND_OVERHEAD;
+}
+
+/**
+ * `front` bytes left for the caller (an envelope header), then the body: so a packet is written
+ * into one buffer, not a body copied once more behind its header. Parts already checked.
+ */
+export function encodeBodyAfter(parts: readonly Uint8Array[], front: number): Uint8Array {
+  if (parts.length === 1) {
+    const out = new Uint8Array(front + parts[0]!.length);
+    out.set(parts[0]!, front);
+    return out;
+  }
+  let size = COMPOUND_OVERHEAD;
+  for (const p of parts) size += COMPOUND_PART_OVERHEAD + p.length;
+  const out = new Uint8Array(front + size);
+  out[front] = parts.length;
+  let o = front + COMPOUND_OVERHEAD;
   for (const p of parts) {
     out[o] = p.length >>> 8;
     out[o + 1] = p.length & 0xff;
@@ -65,12 +90,11 @@ export function encodeBody(parts: readonly Uint8Array[]): Uint8Array {
 
 /** A plain envelope (no label, compression or encryption): the three header bytes and the body. */
 export function encodeEnvelope(codecId: number, parts: readonly Uint8Array[], extraFlags = 0): Uint8Array {
-  const body = encodeBody(parts);
-  const out = new Uint8Array(ENVELOPE_HEADER_BYTES + body.length);
+  checkParts(parts);
+  const out = encodeBodyAfter(parts, ENVELOPE_HEADER_BYTES);
   out[0] = ENVELOPE_VERSION;
   out[1] = parts.length > 1 ? extraFlags | FLAG_COMPOUND : extraFlags & ~FLAG_COMPOUND;
   out[2] = codecId;
-  out.set(body, ENVELOPE_HEADER_BYTES);
   return out;
 }
 

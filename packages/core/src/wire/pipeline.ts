@@ -14,7 +14,7 @@ import type { Clock } from '../clock.js';
 import type { Compressor } from '../compressor.js';
 import type { Limits } from '../limits.js';
 import {
-  ENVELOPE_VERSION, FLAG_COMPOUND, FLAG_COMPRESSED, FLAG_ENCRYPTED, decodeBody, encodeBody,
+  ENVELOPE_VERSION, FLAG_COMPOUND, FLAG_COMPRESSED, FLAG_ENCRYPTED, bodySize, decodeBody, encodeBody, encodeBodyAfter,
   type DecodedEnvelope, type EnvelopeDropReason,
 } from './envelope.js';
 import { ReplayCache } from './replay-cache.js';
@@ -65,6 +65,11 @@ export class WirePipeline {
     this.replay = o.encryption ? new ReplayCache(o.encryption.maxClockSkew, o.encryption.replayCacheSize) : undefined;
   }
 
+  /** True when the same parts always seal to the same bytes: no encryption (a nonce per envelope). */
+  get deterministic(): boolean {
+    return this.o.encryption === undefined;
+  }
+
   /** Bytes the stages add around the body at most (for packing to the packet budget). */
   get overhead(): number {
     let n = 3;
@@ -77,8 +82,24 @@ export class WirePipeline {
 
   seal(parts: readonly Uint8Array[]): Uint8Array {
     let flags = parts.length > 1 ? FLAG_COMPOUND : 0;
-    let inner = encodeBody(parts);
     const c = this.o.compressor;
+    const e = this.o.encryption;
+    const label = this.labelBytes;
+    if (!e && !(c && bodySize(parts) > this.o.compressThreshold)) {
+      // Plain (the body goes as it is): header and body written into one buffer, not the body
+      // built and then copied behind the header — one allocation and copy less per packet sent.
+      const headerLen = 3 + (label.length ? 1 + label.length : 0);
+      const out = encodeBodyAfter(parts, headerLen);
+      out[0] = ENVELOPE_VERSION;
+      out[1] = flags | (label.length ? FLAG_LABELED : 0);
+      out[2] = this.o.codecId;
+      if (label.length) {
+        out[3] = label.length;
+        out.set(label, 4);
+      }
+      return out;
+    }
+    let inner = encodeBody(parts);
     if (c && inner.length > this.o.compressThreshold) {
       const packed = c.compress(inner);
       if (packed.length + 1 < inner.length) {
@@ -89,8 +110,6 @@ export class WirePipeline {
         flags |= FLAG_COMPRESSED;
       }
     }
-    const e = this.o.encryption;
-    const label = this.labelBytes;
     if (label.length) flags |= FLAG_LABELED;
     if (e) flags |= FLAG_ENCRYPTED;
     const nonce = e ? e.nextNonce() : undefined;

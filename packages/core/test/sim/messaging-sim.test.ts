@@ -73,6 +73,29 @@ describe('broadcast', () => {
     expect(nf.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   });
 
+  it('a prepared broadcast is measured as broadcastBytes/broadcastFits and sends the payload as it was prepared, once per node', async () => {
+    for (const codec of [undefined, msgpackCodec]) {
+      sim = new Sim({ seed: 6, options: codec ? { codec } : {} });
+      await sim.startCluster(5);
+      await sim.runUntil(() => sim!.converged(), 10_000);
+      const got: string[] = [];
+      for (const n of sim.nodes) n.cluster.handle<{ k: string[] }>(T, (p, info) => got.push(`${n.name}:${info.id}:${p.k.length}:${p.k[0]}`));
+      const c = sim.nodes[0]!.cluster;
+      const payload = { k: Array.from({ length: 40 }, (_, i) => `key-${i}`) };
+      const prepared = c.prepareBroadcast(T, payload);
+      expect(prepared.bytes).toBe(c.broadcastBytes(T, payload));
+      expect(prepared.fits).toBe(c.broadcastFits(T, payload));
+      const small = c.prepareBroadcast(T, { k: ['s'] }); // under the relay's reframing size
+      payload.k[0] = 'changed'; // after prepare: not what is sent
+      const id = prepared.send();
+      const id2 = small.send();
+      await sim.clock.advance(3000);
+      expect(got.sort()).toEqual(sim.nodes.slice(1).flatMap((n) => [`${n.name}:${id}:40:key-0`, `${n.name}:${id2}:1:s`]).sort());
+      await sim.shutdown();
+      sim = undefined;
+    }
+  });
+
   it('refuses reserved and duplicate types with typed errors', async () => {
     sim = new Sim({ seed: 4 });
     await sim.startCluster(1);
