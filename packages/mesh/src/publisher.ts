@@ -5,6 +5,7 @@
  */
 import { GrapevineError, runSoon, utf8Length, type Cluster, type HybridLogicalClock, type TimerHandle } from '@grapevine/core';
 import { Batcher, estimateEntryBytes, type EventColumns, type PendingBatch } from './batcher.js';
+import { BatchSizer } from './batch-sizer.js';
 import type { MeshCounters } from './mesh-counters.js';
 import type { ResolvedMeshOptions } from './options.js';
 import type { OriginLog } from './origin-log.js';
@@ -44,6 +45,8 @@ export class Publisher {
   private readonly entryBase: number;
   private readonly indexBytes: number;
   private readonly type: number;
+  /** Computes a bare batch's exact size when the codec is MessagePack (else batches are measured by encoding). */
+  private readonly sizer: BatchSizer;
   private batchTimer: TimerHandle | undefined;
   /** A batchInterval-0 flush is queued for the end of this turn. */
   private soonPending = false;
@@ -55,6 +58,7 @@ export class Publisher {
     const budget = o.batchBytes > 0 ? Math.min(o.batchBytes, fit.payloadBudget) : fit.payloadBudget;
     this.batcher = new Batcher({ size: o.batchSize, bytes: Math.max(1, budget) });
     this.type = o.typeBase + MeshType.batch;
+    this.sizer = new BatchSizer(fit, this.type);
   }
 
   /**
@@ -77,7 +81,7 @@ export class Publisher {
     // origin that arrives later is stale here too (with deliverLocal, delivery records it).
     if (!o.deliverLocal) this.host.versions.admit(key, version);
     const owner = signal && withdrawable ? {} : undefined;
-    const merged = batcher.add(key, version, hasValue, value, ack, bytes, owner);
+    const merged = batcher.add(key, version, hasValue, value, ack, bytes, owner, keyBytes);
     counters.values.published++;
     if (merged) counters.values.merged++;
     else if (owner) this.withdrawOnAbort(signal!, key, owner);
@@ -144,11 +148,21 @@ export class Publisher {
     const type = this.type;
     const first = log.head + 1;
     const count = batch.keys.length;
-    let n = count;
-    let payload = columnsToWire(epoch, first, batch, n);
-    // Measured once per try (messageBytes, compared with the packet's room). The batcher's
-    // estimate is an upper bound for plain keys, so this rarely splits.
-    let bytes = fit.messageBytes(type, payload);
+    // A bare batch (no acks, no values: the bulk of invalidations) is sized by arithmetic and
+    // cut to the longest prefix that fits in the same pass; the rest are measured by encoding.
+    let n = !batch.flags && this.sizer.exact ? this.sizer.prefix(epoch, first, batch.keyBytes, batch.versions, count, fit.maxMessageBytes) : -1;
+    let payload: unknown[];
+    let bytes: number;
+    if (n > 0) {
+      payload = columnsToWire(epoch, first, batch, n);
+      bytes = this.sizer.lastBytes;
+    } else {
+      n = count;
+      payload = columnsToWire(epoch, first, batch, n);
+      // Measured once per try (messageBytes, compared with the packet's room). The batcher's
+      // estimate is an upper bound for plain keys, so this rarely splits.
+      bytes = fit.messageBytes(type, payload);
+    }
     while (n > 1 && bytes > fit.maxMessageBytes) {
       // The estimate assumed small version differences; cut in proportion to the excess.
       n = Math.max(1, Math.min(n - 1, Math.floor((n * fit.maxMessageBytes) / bytes)));

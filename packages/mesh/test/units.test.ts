@@ -561,3 +561,50 @@ describe('version table', () => {
     }), { numRuns: 200 });
   });
 });
+
+describe('batch sizer', () => {
+  /** A PacketFit over a codec, wrapping the payload the way a broadcast message does (an array with the worst id and hops). */
+  const fitOf = (codec: { encode(v: unknown): Uint8Array }) => ({
+    measure: (v: unknown) => codec.encode(v).length,
+    messageBytes: (type: number, p: unknown) => codec.encode([1, type, 'origin-node', 2 ** 53 - 1, 255, p]).length,
+    fits: () => true,
+    payloadBudget: 1400,
+    maxMessageBytes: 1400,
+  });
+
+  it('property: with msgpack, a bare batch and every prefix cut are sized exactly as the codec encodes them', async () => {
+    const { BatchSizer } = await import('../src/batch-sizer.js');
+    const { utf8Length } = await import('@grapevine/core');
+    const fit = fitOf(msgpackCodec);
+    const sizer = new BatchSizer(fit, 65000);
+    expect(sizer.exact).toBe(true);
+    const version = fc.oneof(fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), fc.integer({ min: -300, max: 300 }), fc.constant(Date.now() * 1024));
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.string({ unit: 'binary', maxLength: 40 }), version), { minLength: 1, maxLength: 60 }),
+      fc.nat(), fc.nat(), fc.integer({ min: 30, max: 1500 }),
+      (events, run, first, max) => {
+        const keys = events.map(([k]) => k);
+        const versions = events.map(([, v]) => v);
+        const lens = keys.map(utf8Length);
+        const wire = (n: number) => {
+          let prev = 0;
+          return [2, run, first, keys.slice(0, n), versions.slice(0, n).map((v) => { const d = v - prev; prev = v; return d; })];
+        };
+        expect(sizer.bare(run, first, lens, versions, keys.length)).toBe(fit.messageBytes(65000, wire(keys.length)));
+        const n = sizer.prefix(run, first, lens, versions, keys.length, max);
+        expect(n).toBeGreaterThanOrEqual(1);
+        expect(sizer.lastBytes).toBe(fit.messageBytes(65000, wire(n)));
+        // The longest prefix that fits (one event even when it alone does not).
+        if (n > 1) expect(sizer.lastBytes).toBeLessThanOrEqual(max);
+        if (n < keys.length) expect(fit.messageBytes(65000, wire(n + 1))).toBeGreaterThan(max);
+      },
+    ), { numRuns: 300 });
+    expect(sizer.prefix(1, 1, [3, -1], [5, 6], 2, 1400)).toBe(-1); // a key of unknown length: measure instead
+  });
+
+  it('a codec the arithmetic does not match (JSON) is measured by encoding', async () => {
+    const { BatchSizer } = await import('../src/batch-sizer.js');
+    const { jsonCodec } = await import('@grapevine/core');
+    expect(new BatchSizer(fitOf(jsonCodec), 65000).exact).toBe(false);
+  });
+});
