@@ -170,8 +170,10 @@ export class Publisher {
       bytes = fit.messageBytes(type, payload);
     }
     if (n === 1 && bytes > fit.maxMessageBytes) counters.count('grapevine.mesh.oversize', 1);
-    // The log keeps the batch's columns for fetches (the first n of them: the rest goes back).
-    log.appendBatch(first, n === count ? batch : sliceColumns(batch, n), n, o.clock.now());
+    // The log keeps the batch's columns for fetches (the first n of them: the rest goes back);
+    // not the batcher's bookkeeping columns, which can then die young instead of being copied
+    // through the collector's young generation for as long as the log holds the batch.
+    log.appendBatch(first, n === count ? { keys: batch.keys, versions: batch.versions, flags: batch.flags, values: batch.values } : sliceColumns(batch, n), n, o.clock.now());
     if (out) for (let i = 0; i < n; i++) out.set(batch.keys[i]!, first + i);
     counters.values.batches++;
     counters.values.eventsSent += n;

@@ -608,3 +608,63 @@ describe('batch sizer', () => {
     expect(new BatchSizer(fitOf(jsonCodec), 65000).exact).toBe(false);
   });
 });
+
+describe('batcher key index across batches', () => {
+  it('property: past the index bound, with re-publishes and withdrawals, waiting keys match a set model', () => {
+    fc.assert(fc.property(fc.integer(), (seed) => {
+      let x = seed | 0;
+      const rnd = (n: number): number => ((x = (Math.imul(x, 1103515245) + 12345) | 0) >>> 8) % n;
+      const b = new Batcher({ size: 50, bytes: 100_000 });
+      const waiting = new Map<string, object | undefined>();
+      const take = (): void => {
+        const t = b.take();
+        expect(new Set(t.keys).size).toBe(t.keys.length);
+        expect(new Set(t.keys)).toEqual(new Set(waiting.keys()));
+        waiting.clear();
+      };
+      for (let i = 0; i < 30_000; i++) {
+        const key = `k${rnd(i < 15_000 ? 12_000 : 40)}`; // many distinct keys first, then a few hot ones
+        if (rnd(10) === 0 && waiting.has(key)) {
+          expect(b.withdraw(key, waiting.get(key) ?? {})).toBe(waiting.get(key) !== undefined);
+          if (waiting.get(key) !== undefined) waiting.delete(key);
+        } else {
+          const owner = waiting.has(key) ? undefined : {};
+          add(b, key, 10, i, undefined, owner);
+          waiting.set(key, waiting.has(key) ? undefined : owner);
+        }
+        expect(b.size).toBe(waiting.size);
+        expect(b.has(key)).toBe(waiting.has(key));
+        if (b.full()) take();
+      }
+      take();
+    }), { numRuns: 5 });
+  });
+});
+
+describe('turn clock', () => {
+  it('reads the wall clock once per turn and every REREAD_EVERY uses; a clock without soon is read every time', async () => {
+    const { TurnClock, REREAD_EVERY } = await import('../src/turn-clock.js');
+    let t = 1000;
+    let reads = 0;
+    const queued: (() => void)[] = [];
+    const clock: Clock = { now: () => (reads++, t), setTimer: () => ({ cancel() {} }), soon: (fn) => queued.push(fn) };
+    const c = new TurnClock(clock);
+    for (let i = 0; i < REREAD_EVERY; i++) {
+      expect(c.now()).toBe(1000);
+      t++; // the wall moves on within the turn: the reading is reused
+    }
+    expect(reads).toBe(1);
+    expect(c.now()).toBe(1000 + REREAD_EVERY); // read again after REREAD_EVERY uses
+    expect(reads).toBe(2);
+    expect(queued.length).toBe(1); // one turn-end callback per turn
+    queued.shift()!();
+    t = 5000;
+    expect(c.now()).toBe(5000); // a new turn reads again
+    expect(reads).toBe(3);
+    expect(queued.length).toBe(1);
+
+    let plainReads = 0;
+    const plain = new TurnClock({ now: () => ++plainReads, setTimer: () => ({ cancel() {} }) });
+    expect([plain.now(), plain.now(), plain.now()]).toEqual([1, 2, 3]);
+  });
+});
