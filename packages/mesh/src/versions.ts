@@ -135,6 +135,13 @@ export class KeyVersions {
   private cur: VersionTable;
   private old: VersionTable;
   private readonly generation: number;
+  /**
+   * At least the newest version recorded in either generation (it is not lowered when the old
+   * one is forgotten). An event at or above it is stale for no key, so the old generation is
+   * not searched for it: a stream of ever newer events — one origin's, or a few origins' in step —
+   * does one probe per event instead of two.
+   */
+  private top = 0;
 
   /** `seed` varies the key hash per bus (any integer). */
   constructor(private readonly max: number, seed = 0) {
@@ -161,14 +168,16 @@ export class KeyVersions {
       const v = cur.version(at);
       if (version < v) return false;
       if (version !== v) cur.setVersion(at, version);
+      if (version > this.top) this.top = version;
       return true;
     }
     const old = this.old;
-    if (old.size > 0) {
+    if (version < this.top && old.size > 0) {
       const o = old.find(key, h);
       if (o >= 0 && version < old.version(o)) return false;
     }
     cur.insert(key, h, version);
+    if (version > this.top) this.top = version;
     if (cur.size >= this.generation) {
       // The old generation is forgotten whole; its arrays hold the next one, sized at once for
       // a full generation (this one filled up, so the next likely will: no regrowing step by step).
