@@ -118,10 +118,12 @@ export class OriginStream {
 
 /**
  * Newest delivered version per key, for the stale rule. Bounded in two generations: keys are
- * recorded in the current one; when it holds ceil(max/2) keys it becomes the old one and the
- * previous old one is forgotten whole. So at most `max` keys are held, and the ceil(max/2) recorded
- * most recently always are. An event for a forgotten key is delivered, never dropped: losing the
- * record can only cause a redundant invalidation, never a missed one.
+ * recorded in the current one; when it holds ceil(max/2) records it becomes the old one and the
+ * previous old one is forgotten whole. So at most `max` records are held, and the keys of the
+ * ceil(max/2) most recent admissions always are. (A record is a key's entry in a generation; a key
+ * recorded twice, apart, without a lookup between — see `top` — takes two, so a generation can hold
+ * fewer distinct keys than ceil(max/2).) An event for a forgotten key is delivered, never dropped:
+ * losing the record can only cause a redundant invalidation, never a missed one.
  *
  * Why not one Map that drops its first key per insert: a Map iterator walks past the deleted
  * slots at the front of V8's table until it is rehashed, so at the bound that eviction cost grew
@@ -137,9 +139,9 @@ export class KeyVersions {
   private readonly generation: number;
   /**
    * At least the newest version recorded in either generation (it is not lowered when the old
-   * one is forgotten). An event at or above it is stale for no key, so the old generation is
-   * not searched for it: a stream of ever newer events — one origin's, or a few origins' in step —
-   * does one probe per event instead of two.
+   * one is forgotten). An event at or above it is stale for no key: it is recorded without a
+   * lookup (VersionTable.defer), and the tables are indexed only once an older event needs a
+   * lookup. One origin's stream of ever newer versions never needs one.
    */
   private top = 0;
 
@@ -150,9 +152,12 @@ export class KeyVersions {
     this.old = new VersionTable(seed | 0);
   }
 
-  /** Keys recorded (a key re-recorded since its generation turned old counts twice). */
+  /**
+   * Keys recorded (a key re-recorded since its generation turned old counts twice, and so does
+   * one recorded twice, apart, while no lookup was needed).
+   */
   get size(): number {
-    return this.cur.size + this.old.size;
+    return this.cur.size + this.cur.deferred + this.old.size + this.old.deferred;
   }
 
   /**
@@ -162,31 +167,44 @@ export class KeyVersions {
   admit(key: string, version: number): boolean {
     if (this.max === 0) return true;
     const cur = this.cur;
+    if (version >= this.top) {
+      this.top = version;
+      cur.defer(key, version);
+      if (cur.size + cur.deferred >= this.generation) this.turn();
+      return true;
+    }
+    // Older than something recorded: look the key up, with everything recorded indexed.
+    cur.settle();
     const h = cur.hash(key);
     const at = cur.find(key, h);
     if (at >= 0) {
       const v = cur.version(at);
       if (version < v) return false;
       if (version !== v) cur.setVersion(at, version);
-      if (version > this.top) this.top = version;
       return true;
     }
     const old = this.old;
-    if (version < this.top && old.size > 0) {
+    if (old.size + old.deferred > 0) {
+      old.settle();
       const o = old.find(key, h);
       if (o >= 0 && version < old.version(o)) return false;
     }
     cur.insert(key, h, version);
-    if (version > this.top) this.top = version;
-    if (cur.size >= this.generation) {
-      // The old generation is forgotten whole; its arrays hold the next one, sized at once for
-      // a full generation (this one filled up, so the next likely will: no regrowing step by step).
-      old.clear();
-      old.reserve(this.generation);
-      this.old = cur;
-      this.cur = old;
-    }
+    if (cur.size + cur.deferred >= this.generation) this.turn();
     return true;
+  }
+
+  /**
+   * The current generation is full: it turns old, and the old one is forgotten whole. Its arrays
+   * hold the next one, sized for a full generation once it is indexed (this one filled up, so
+   * the next likely will: no regrowing step by step).
+   */
+  private turn(): void {
+    const old = this.old;
+    old.clear();
+    old.reserveLater(this.generation);
+    this.old = this.cur;
+    this.cur = old;
   }
 
   get(key: string): number | undefined {
