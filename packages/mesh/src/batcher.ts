@@ -48,11 +48,8 @@ export interface BatcherLimits {
   bytes: number;
 }
 
-/** A withdrawn slot's `bytes` (the slot stays until the next take, no longer waiting). */
+/** A withdrawn slot's `bytes` (the slot stays until the next take; its key left the index). */
 const WITHDRAWN = -1;
-
-/** Entries the key index may hold (stale ones included) before a batch leaving drops it. */
-const INDEX_MAX = 8192;
 
 export class Batcher {
   private keys: string[] = [];
@@ -66,22 +63,15 @@ export class Batcher {
    * merges into it, because then aborting the first must not cancel the second.
    */
   private owners: (object | undefined)[] | undefined;
-  /**
-   * Key → the slot it was last queued in. Entries outlive their batch: a lookup checks that the
-   * slot still holds that key (slotOf), so a batch leaving costs no new Map, and a key queued
-   * again later updates its entry in place instead of growing a fresh table (a Map rebuilt per
-   * batch rehashed its way up to the batch's size every time). Dropped whole past INDEX_MAX.
-   */
+  /** Waiting key → its slot. */
   private index = new Map<string, number>();
-  /** Keys waiting (live slots). */
-  private live = 0;
   private withdrawn = 0;
   private pendingBytes = 0;
 
   constructor(readonly limits: BatcherLimits) {}
 
   get size(): number {
-    return this.live;
+    return this.index.size;
   }
 
   get bytes(): number {
@@ -89,13 +79,7 @@ export class Batcher {
   }
 
   has(key: string): boolean {
-    return this.slotOf(key) >= 0;
-  }
-
-  /** The slot `key` waits in, or -1. */
-  private slotOf(key: string): number {
-    const at = this.index.get(key);
-    return at !== undefined && at < this.keys.length && this.keys[at] === key && this.bytesOf[at] !== WITHDRAWN ? at : -1;
+    return this.index.has(key);
   }
 
   /**
@@ -103,7 +87,7 @@ export class Batcher {
    * byte budget: the caller sends what waits first.
    */
   wouldOverflow(key: string, bytes: number): boolean {
-    return this.live > 0 && this.pendingBytes + bytes > this.limits.bytes && this.slotOf(key) < 0;
+    return this.index.size > 0 && this.pendingBytes + bytes > this.limits.bytes && !this.index.has(key);
   }
 
   /**
@@ -111,8 +95,8 @@ export class Batcher {
    * key's UTF-8 length (-1 when the caller does not know it: the batch is then measured by encoding).
    */
   add(key: string, version: number, hasValue: boolean, value: unknown, ack: boolean, bytes: number, owner?: object, keyBytes = -1): boolean {
-    const at = this.slotOf(key);
-    if (at >= 0) {
+    const at = this.index.get(key);
+    if (at !== undefined) {
       this.pendingBytes += bytes - this.bytesOf[at]!;
       this.versions[at] = version;
       this.bytesOf[at] = bytes;
@@ -127,7 +111,6 @@ export class Batcher {
     }
     const n = this.keys.length;
     this.index.set(key, n);
-    this.live++;
     this.keys.push(key);
     this.versions.push(version);
     this.bytesOf.push(bytes);
@@ -141,9 +124,9 @@ export class Batcher {
 
   /** Withdraw a key its owner aborted; false when someone else's publish shares it (or it left). */
   withdraw(key: string, owner: object): boolean {
-    const at = this.slotOf(key);
-    if (at < 0 || this.owners?.[at] !== owner) return false;
-    this.live--;
+    const at = this.index.get(key);
+    if (at === undefined || this.owners?.[at] !== owner) return false;
+    this.index.delete(key);
     this.pendingBytes -= this.bytesOf[at]!;
     this.bytesOf[at] = WITHDRAWN;
     this.owners[at] = undefined;
@@ -154,7 +137,7 @@ export class Batcher {
 
   /** A batch is due by count or bytes (the interval is the bus's timer). */
   full(): boolean {
-    return this.live >= this.limits.size || this.pendingBytes >= this.limits.bytes;
+    return this.index.size >= this.limits.size || this.pendingBytes >= this.limits.bytes;
   }
 
   /** Take the oldest waiting keys: at most `size`, and at most `bytes` (at least one). */
@@ -208,8 +191,7 @@ export class Batcher {
     this.flags = undefined;
     this.values = undefined;
     this.owners = undefined;
-    if (this.index.size > INDEX_MAX) this.index = new Map();
-    this.live = 0;
+    this.index = new Map();
     this.withdrawn = 0;
     this.pendingBytes = 0;
   }
