@@ -162,18 +162,21 @@ export class KeyVersions {
 
   /**
    * True (and remembered) unless an event with a newer version was delivered for `key`. Equal
-   * versions pass: two origins' clocks can give the same time to two different writes.
+   * versions pass: two origins' clocks can give the same time to two different writes. With
+   * `lookup`, the key is looked up even when nothing recorded can be newer (see the publisher).
    */
-  admit(key: string, version: number): boolean {
+  admit(key: string, version: number, lookup = false): boolean {
     if (this.max === 0) return true;
     const cur = this.cur;
-    if (version >= this.top) {
+    if (version >= this.top && !lookup) {
       this.top = version;
       cur.defer(key, version);
       if (cur.size + cur.deferred >= this.generation) this.turn();
       return true;
     }
-    // Older than something recorded: look the key up, with everything recorded indexed.
+    // Older than something recorded (or a lookup asked for): look the key up, with everything
+    // recorded indexed.
+    if (version > this.top) this.top = version;
     cur.settle();
     const h = cur.hash(key);
     const at = cur.find(key, h);
