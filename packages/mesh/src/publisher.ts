@@ -79,10 +79,7 @@ export class Publisher {
     if (batcher.wouldOverflow(key, bytes)) this.flush(undefined);
     // This node's own write is the newest it knows for the key: an older write from another
     // origin that arrives later is stale here too (with deliverLocal, delivery records it).
-    // Looked up, not deferred: a publisher's keys recur, and updating a key in place keeps no
-    // new string, where a deferred record per publish kept every key string a caller made
-    // (distinct-key publish() 1.87 → 1.62 M/s in the enqueue bench, the collector's work).
-    if (!o.deliverLocal) this.host.versions.admit(key, version, true);
+    if (!o.deliverLocal) this.host.versions.admit(key, version);
     const owner = signal && withdrawable ? {} : undefined;
     const merged = batcher.add(key, version, hasValue, value, ack, bytes, owner, keyBytes);
     counters.values.published++;

@@ -260,10 +260,11 @@ describe('per-origin order, dedup and staleness', () => {
     // Versions from a few rising streams (in-order admissions are recorded without a lookup) mixed with arbitrary ones.
     const version = fc.oneof(fc.nat(50), fc.constant('next' as const), fc.constant('same' as const));
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 9 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 14 }), version), { maxLength: 120 }), (max, raw) => {
+      // Small lookup windows, so in-order events switch between looked up and deferred.
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 14 }), version), { maxLength: 120 }), (max, window, raw) => {
         let rising = 1000;
         const ops = raw.map(([k, v]) => [k, v === 'next' ? ++rising : v === 'same' ? rising : v] as const);
-        const v = new KeyVersions(max);
+        const v = new KeyVersions(max, 0, window);
         const newest = new Map<string, number>();
         const recent: string[] = [];
         for (const [k, ver] of ops) {
@@ -284,13 +285,24 @@ describe('per-origin order, dedup and staleness', () => {
     );
   });
 
-  it('a rising stream is recorded without lookups and still drops an older event that comes after it', () => {
-    const v = new KeyVersions(6);
-    for (const [k, ver] of [['a', 1], ['b', 2], ['a', 3], ['c', 4]] as const) expect(v.admit(k, ver)).toBe(true);
-    expect(v.admit('a', 2)).toBe(false); // older than a@3, recorded without a lookup
-    expect(v.admit('b', 2)).toBe(true);
-    expect(v.get('a')).toBe(3);
-    expect(v.size).toBeLessThanOrEqual(6);
+  it('a rising stream of new keys is deferred, recurring keys are looked up again, and an older event is still dropped after either', () => {
+    const v = new KeyVersions(1000, 0, 4);
+    let t = 0;
+    for (let i = 0; i < 8; i++) v.admit(`new${i}`, ++t); // 8 lookups, none found: deferring from here
+    const before = v.size;
+    v.admit('a', ++t);
+    v.admit('b', ++t);
+    v.admit('a', ++t); // deferred apart: two records of a
+    expect(v.size).toBe(before + 3);
+    expect(v.admit('a', t - 1)).toBe(false); // older than a's newest, recorded without a lookup
+    expect(v.admit('b', t - 1)).toBe(true);
+    expect(v.get('a')).toBe(t);
+    // Keys that recur: one in 16 in-order events is looked up, and once they are found the bus looks up again.
+    for (let i = 0; i < 2000; i++) v.admit(`r${i % 3}`, ++t);
+    const size = v.size;
+    for (let i = 0; i < 300; i++) v.admit(`r${i % 3}`, ++t);
+    expect(v.size).toBe(size); // updated in place: no new records
+    expect(v.admit('r1', t - 5)).toBe(false);
   });
 });
 
