@@ -32,9 +32,11 @@ export interface EventColumns {
   values: unknown[] | undefined;
 }
 
-/** What take() hands out: the columns and each event's estimated bytes. */
+/** What take() hands out: the columns, each event's estimated bytes and its key's UTF-8 length. */
 export interface PendingBatch extends EventColumns {
   bytes: number[];
+  /** UTF-8 length of each key, so a bare batch's exact size is a sum (batch-sizer.ts). */
+  keyBytes: number[];
   /** Each event's owning publish (Batcher.add's `owner`), kept so a put-back event can still be withdrawn. */
   owners?: (object | undefined)[] | undefined;
 }
@@ -53,6 +55,7 @@ export class Batcher {
   private keys: string[] = [];
   private versions: number[] = [];
   private bytesOf: number[] = [];
+  private keyBytes: number[] = [];
   private flags: number[] | undefined;
   private values: unknown[] | undefined;
   /**
@@ -87,8 +90,11 @@ export class Batcher {
     return this.index.size > 0 && this.pendingBytes + bytes > this.limits.bytes && !this.index.has(key);
   }
 
-  /** Queue (or merge into) a key. Returns true when the key was already waiting. */
-  add(key: string, version: number, hasValue: boolean, value: unknown, ack: boolean, bytes: number, owner?: object): boolean {
+  /**
+   * Queue (or merge into) a key. Returns true when the key was already waiting. `keyBytes` is the
+   * key's UTF-8 length (-1 when the caller does not know it: the batch is then measured by encoding).
+   */
+  add(key: string, version: number, hasValue: boolean, value: unknown, ack: boolean, bytes: number, owner?: object, keyBytes = -1): boolean {
     const at = this.index.get(key);
     if (at !== undefined) {
       this.pendingBytes += bytes - this.bytesOf[at]!;
@@ -108,6 +114,7 @@ export class Batcher {
     this.keys.push(key);
     this.versions.push(version);
     this.bytesOf.push(bytes);
+    this.keyBytes.push(keyBytes);
     if (hasValue || ack || this.flags) (this.flags ??= zeros(n)).push((hasValue ? HAS_VALUE : 0) | (ack ? ACK : 0));
     if (hasValue || this.values) (this.values ??= new Array<unknown>(n).fill(undefined)).push(hasValue ? value : undefined);
     if (owner || this.owners) (this.owners ??= new Array<object | undefined>(n).fill(undefined)).push(owner);
@@ -139,7 +146,7 @@ export class Batcher {
     const n = this.keys.length;
     if (this.withdrawn === 0 && n <= size && this.pendingBytes <= budget) {
       // Everything waiting fits: hand the columns over whole.
-      const out: PendingBatch = { keys: this.keys, versions: this.versions, flags: this.flags, values: this.values, bytes: this.bytesOf, owners: this.owners };
+      const out: PendingBatch = { keys: this.keys, versions: this.versions, flags: this.flags, values: this.values, bytes: this.bytesOf, keyBytes: this.keyBytes, owners: this.owners };
       this.reset();
       return out;
     }
@@ -180,6 +187,7 @@ export class Batcher {
     this.keys = [];
     this.versions = [];
     this.bytesOf = [];
+    this.keyBytes = [];
     this.flags = undefined;
     this.values = undefined;
     this.owners = undefined;
@@ -190,12 +198,13 @@ export class Batcher {
 
   /** The live slots in [from, to) as a batch (copies; withdrawn slots left out). */
   private slots(from: number, to: number): PendingBatch {
-    const out = { keys: [] as string[], versions: [] as number[], bytes: [] as number[], flags: this.flags && ([] as number[]), values: this.values && ([] as unknown[]), owners: this.owners && ([] as (object | undefined)[]) };
+    const out = { keys: [] as string[], versions: [] as number[], bytes: [] as number[], keyBytes: [] as number[], flags: this.flags && ([] as number[]), values: this.values && ([] as unknown[]), owners: this.owners && ([] as (object | undefined)[]) };
     for (let i = from; i < to; i++) {
       if (this.bytesOf[i] === WITHDRAWN) continue;
       out.keys.push(this.keys[i]!);
       out.versions.push(this.versions[i]!);
       out.bytes.push(this.bytesOf[i]!);
+      out.keyBytes.push(this.keyBytes[i]!);
       out.flags?.push(this.flags![i]!);
       out.values?.push(this.values![i]);
       out.owners?.push(this.owners![i]);
@@ -207,7 +216,7 @@ export class Batcher {
   private append(b: PendingBatch, from: number): void {
     for (let i = from; i < b.keys.length; i++) {
       const f = b.flags?.[i] ?? 0;
-      this.add(b.keys[i]!, b.versions[i]!, (f & HAS_VALUE) !== 0, b.values?.[i], (f & ACK) !== 0, b.bytes[i]!, b.owners?.[i]);
+      this.add(b.keys[i]!, b.versions[i]!, (f & HAS_VALUE) !== 0, b.values?.[i], (f & ACK) !== 0, b.bytes[i]!, b.owners?.[i], b.keyBytes[i]);
     }
   }
 }

@@ -14,6 +14,7 @@ import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from '
 import { OriginLog } from './origin-log.js';
 import { packetFit, type PacketFit } from './packet-fit.js';
 import { Publisher } from './publisher.js';
+import { TurnClock } from './turn-clock.js';
 import { Recovery } from './recovery.js';
 import { RejoinMarks } from './rejoin-marks.js';
 import { Subscriptions, type MeshEvent, type SubscribeOptions, type SubscribeTarget, type Subscription } from './subscriptions.js';
@@ -68,7 +69,9 @@ export class MeshBus {
     this.log = new OriginLog(o.retentionEvents, o.retentionWindow);
     this.marks = new RejoinMarks(o.maxOrigins, o.rejoinLookback, (t) => this.log.seqBefore(t));
     this.versions = new KeyVersions(o.maxTrackedKeys, cluster.localNode.instance);
-    this.hlc = new HybridLogicalClock(() => o.clock.now());
+    // The wall clock read once per turn of publishes (turn-clock.ts), not once per publish.
+    const wall = new TurnClock(o.clock);
+    this.hlc = new HybridLogicalClock(() => wall.now());
     this.epoch = cluster.localNode.instance;
     this.startedAt = o.clock.now();
     this.publisher = new Publisher({

@@ -5,6 +5,7 @@
  */
 import { GrapevineError, runSoon, utf8Length, type Cluster, type HybridLogicalClock, type TimerHandle } from '@grapevine/core';
 import { Batcher, estimateEntryBytes, type EventColumns, type PendingBatch } from './batcher.js';
+import { BatchSizer } from './batch-sizer.js';
 import type { MeshCounters } from './mesh-counters.js';
 import type { ResolvedMeshOptions } from './options.js';
 import type { OriginLog } from './origin-log.js';
@@ -44,6 +45,8 @@ export class Publisher {
   private readonly entryBase: number;
   private readonly indexBytes: number;
   private readonly type: number;
+  /** Computes a bare batch's exact size when the codec is MessagePack (else batches are measured by encoding). */
+  private readonly sizer: BatchSizer;
   private batchTimer: TimerHandle | undefined;
   /** A batchInterval-0 flush is queued for the end of this turn. */
   private soonPending = false;
@@ -55,6 +58,7 @@ export class Publisher {
     const budget = o.batchBytes > 0 ? Math.min(o.batchBytes, fit.payloadBudget) : fit.payloadBudget;
     this.batcher = new Batcher({ size: o.batchSize, bytes: Math.max(1, budget) });
     this.type = o.typeBase + MeshType.batch;
+    this.sizer = new BatchSizer(fit, this.type);
   }
 
   /**
@@ -77,7 +81,7 @@ export class Publisher {
     // origin that arrives later is stale here too (with deliverLocal, delivery records it).
     if (!o.deliverLocal) this.host.versions.admit(key, version);
     const owner = signal && withdrawable ? {} : undefined;
-    const merged = batcher.add(key, version, hasValue, value, ack, bytes, owner);
+    const merged = batcher.add(key, version, hasValue, value, ack, bytes, owner, keyBytes);
     counters.values.published++;
     if (merged) counters.values.merged++;
     else if (owner) this.withdrawOnAbort(signal!, key, owner);
@@ -144,10 +148,13 @@ export class Publisher {
     const type = this.type;
     const first = log.head + 1;
     const count = batch.keys.length;
-    let n = count;
-    // Encoded once per try (prepare: its size compared with the packet's room), and the last try
-    // is what is sent, not encoded again. The batcher's estimate is an upper bound for plain keys,
-    // so this rarely splits.
+    // A bare batch (no acks, no values: the bulk of invalidations) is cut by arithmetic to the
+    // longest prefix that fits; any other is tried whole. Either way the batch is encoded once per
+    // try (prepare: its size compared with the packet's room) and the last try is what is sent,
+    // not encoded again. The batcher's estimate is an upper bound for plain keys, so this rarely
+    // splits.
+    let n = !batch.flags && this.sizer.exact ? this.sizer.prefix(epoch, first, batch.keyBytes, batch.versions, count, fit.maxMessageBytes) : -1;
+    if (n <= 0) n = count;
     let prepared = fit.prepare(type, columnsToWire(epoch, first, batch, n));
     let bytes = prepared.bytes;
     while (n > 1 && bytes > fit.maxMessageBytes) {
@@ -157,8 +164,10 @@ export class Publisher {
       bytes = prepared.bytes;
     }
     if (n === 1 && bytes > fit.maxMessageBytes) counters.count('grapevine.mesh.oversize', 1);
-    // The log keeps the batch's columns for fetches (the first n of them: the rest goes back).
-    log.appendBatch(first, n === count ? batch : sliceColumns(batch, n), n, o.clock.now());
+    // The log keeps the batch's columns for fetches (the first n of them: the rest goes back);
+    // not the batcher's bookkeeping columns, which can then die young instead of being copied
+    // through the collector's young generation for as long as the log holds the batch.
+    log.appendBatch(first, n === count ? { keys: batch.keys, versions: batch.versions, flags: batch.flags, values: batch.values } : sliceColumns(batch, n), n, o.clock.now());
     if (out) for (let i = 0; i < n; i++) out.set(batch.keys[i]!, first + i);
     counters.values.batches++;
     counters.values.eventsSent += n;

@@ -215,7 +215,9 @@ export class Subscriptions {
   deliver(key: string, origin: string, seq: number, version: number, hasValue: boolean, value: unknown): number {
     let e: InvalidateEvent | undefined;
     let n = 0;
-    const exact = this.byKey.get(key);
+    // Not even looked up when nobody subscribes by exact key: a lookup hashes the key, a string
+    // just decoded from the packet whose hash nobody has computed yet.
+    const exact = this.byKey.size > 0 ? this.byKey.get(key) : undefined;
     if (exact) {
       e = invalidation(key, origin, seq, version, hasValue, value);
       for (let i = 0; i < exact.length; i++) (exact[i]!.push(e), n++);

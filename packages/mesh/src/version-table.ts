@@ -31,8 +31,20 @@ export class VersionTable {
   private slots: Int32Array;
   /** Slots - 1 (a power of two less one). */
   private mask: number;
-  /** Keys held. */
+  /** Keys held (indexed; `deferred` more wait to be). */
   size = 0;
+  /**
+   * Entries recorded by defer(), not yet hashed or placed: indexed by settle() when a lookup
+   * needs them. A receiver of one origin's stream records ever newer versions that no lookup
+   * ever asks about (nothing recorded can make them stale), and a generation of them can be
+   * forgotten without ever being indexed: recording one is two pushes, not a hash and a probe
+   * into a table that, at 100,000 keys per node, no longer fits the cache.
+   */
+  private laterKeys: string[] = [];
+  private laterVersions = new Float64Array(16);
+  private laterCount = 0;
+  /** Room settle() makes before its first insert (reserveLater). */
+  private wanted = 0;
 
   constructor(private readonly seed: number, capacity = 64) {
     let cap = 16;
@@ -41,6 +53,60 @@ export class VersionTable {
     this.mask = cap - 1;
     this.hashes = new Int32Array(cap >> 1);
     this.versions = new Float64Array(cap >> 1);
+  }
+
+  /** Entries waiting for settle() (a key deferred twice, apart, counts twice). */
+  get deferred(): number {
+    return this.laterCount;
+  }
+
+  /**
+   * Record `key` at `version` without indexing it. The caller knows no recorded version of any
+   * key is newer, so the deferred entries of one key are in ascending order of version.
+   */
+  defer(key: string, version: number): void {
+    const n = this.laterCount;
+    // The same key again right after itself (a hot key) takes no new entry.
+    if (n > 0 && this.laterKeys[n - 1] === key) {
+      this.laterVersions[n - 1] = version;
+      return;
+    }
+    if (n === this.laterVersions.length) {
+      const grown = new Float64Array(n * 2);
+      grown.set(this.laterVersions);
+      this.laterVersions = grown;
+    }
+    // Written over, not pushed into a fresh array per generation: on the bench machine fresh
+    // memory (page faults) was a large part of what growing arrays cost.
+    this.laterKeys[n] = key;
+    this.laterVersions[n] = version;
+    this.laterCount = n + 1;
+  }
+
+  /** Index every deferred entry (find() and insert() see only indexed ones). */
+  settle(): void {
+    if (this.wanted > 0) {
+      const n = this.wanted;
+      this.wanted = 0;
+      this.reserve(n);
+    }
+    const n = this.laterCount;
+    if (n === 0) return;
+    const keys = this.laterKeys;
+    const versions = this.laterVersions;
+    this.laterCount = 0;
+    for (let i = 0; i < n; i++) {
+      const key = keys[i]!;
+      const h = this.hash(key);
+      const at = this.find(key, h);
+      if (at < 0) this.insert(key, h, versions[i]!);
+      else if (versions[i]! > this.versions[at]!) this.versions[at] = versions[i]!;
+    }
+  }
+
+  /** reserve(n) at the next settle(): a generation that may be forgotten before any lookup needs it. */
+  reserveLater(n: number): void {
+    this.wanted = n;
   }
 
   /** Room for `n` keys without growing (a table that will fill again, like its predecessor). */
@@ -85,7 +151,7 @@ export class VersionTable {
     const at = this.size;
     if ((at + 1) * 2 > this.mask + 1) this.grow();
     if (at >= this.hashes.length) this.growEntries();
-    this.keys.push(key);
+    this.keys[at] = key; // at = size: written over after a clear, appended otherwise
     this.hashes[at] = h;
     this.versions[at] = version;
     this.size = at + 1;
@@ -93,14 +159,20 @@ export class VersionTable {
   }
 
   get(key: string): number | undefined {
+    this.settle();
     const at = this.find(key, this.hash(key));
     return at < 0 ? undefined : this.versions[at];
   }
 
-  /** Forget everything, keeping the typed arrays (the next generation fills them again). */
+  /**
+   * Forget everything, keeping the arrays (the next generation fills them again). The key arrays
+   * keep pointing at the forgotten strings until written over: at most one generation's worth,
+   * the price of not growing fresh arrays each generation.
+   */
   clear(): void {
+    this.laterCount = 0;
+    this.wanted = 0;
     if (this.size === 0) return;
-    this.keys = [];
     this.slots.fill(EMPTY);
     this.size = 0;
   }

@@ -256,10 +256,15 @@ describe('per-origin order, dedup and staleness', () => {
     expect(v.admit('a', 1)).toBe(true); // forgotten keys are delivered, never dropped
   });
 
-  it('stale rule bound: never more than max keys, the ceil(max/2) most recently admitted always kept, and nothing dropped that was not older than a delivered version', () => {
+  it('stale rule bound: never more than max keys, the keys of the ceil(max/2) most recent admissions always kept, and nothing dropped that was not older than a delivered version', () => {
+    // Versions from a few rising streams (in-order admissions are recorded without a lookup) mixed with arbitrary ones.
+    const version = fc.oneof(fc.nat(50), fc.constant('next' as const), fc.constant('same' as const));
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 9 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 14 }), fc.nat(50)), { maxLength: 120 }), (max, ops) => {
-        const v = new KeyVersions(max);
+      // Small lookup windows, so in-order events switch between looked up and deferred.
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 14 }), version), { maxLength: 120 }), (max, window, raw) => {
+        let rising = 1000;
+        const ops = raw.map(([k, v]) => [k, v === 'next' ? ++rising : v === 'same' ? rising : v] as const);
+        const v = new KeyVersions(max, 0, window);
         const newest = new Map<string, number>();
         const recent: string[] = [];
         for (const [k, ver] of ops) {
@@ -270,16 +275,34 @@ describe('per-origin order, dedup and staleness', () => {
           if (!admitted) expect(known !== undefined && ver < known).toBe(true);
           else {
             newest.set(key, Math.max(ver, known ?? ver));
-            const at = recent.indexOf(key);
-            if (at >= 0) recent.splice(at, 1);
             recent.push(key);
           }
           expect(v.size).toBeLessThanOrEqual(max);
           for (const r of recent.slice(-Math.ceil(max / 2))) expect(v.get(r)).toBeDefined();
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
+  });
+
+  it('a rising stream of new keys is deferred, recurring keys are looked up again, and an older event is still dropped after either', () => {
+    const v = new KeyVersions(1000, 0, 4);
+    let t = 0;
+    for (let i = 0; i < 8; i++) v.admit(`new${i}`, ++t); // 8 lookups, none found: deferring from here
+    const before = v.size;
+    v.admit('a', ++t);
+    v.admit('b', ++t);
+    v.admit('a', ++t); // deferred apart: two records of a
+    expect(v.size).toBe(before + 3);
+    expect(v.admit('a', t - 1)).toBe(false); // older than a's newest, recorded without a lookup
+    expect(v.admit('b', t - 1)).toBe(true);
+    expect(v.get('a')).toBe(t);
+    // Keys that recur: one in 16 in-order events is looked up, and once they are found the bus looks up again.
+    for (let i = 0; i < 2000; i++) v.admit(`r${i % 3}`, ++t);
+    const size = v.size;
+    for (let i = 0; i < 300; i++) v.admit(`r${i % 3}`, ++t);
+    expect(v.size).toBe(size); // updated in place: no new records
+    expect(v.admit('r1', t - 5)).toBe(false);
   });
 });
 
@@ -559,5 +582,146 @@ describe('version table', () => {
       for (const [k, v] of m) expect(t.get(k)).toBe(v);
       expect(t.get('\u0000never')).toBe(m.get('\u0000never'));
     }), { numRuns: 200 });
+  });
+
+  it('deferred entries: settled in order, through growth and clears, they match a Map of newest versions', async () => {
+    const { VersionTable } = await import('../src/version-table.js');
+    fc.assert(fc.property(fc.integer(), fc.array(fc.tuple(fc.string({ maxLength: 4 }), fc.nat(3)), { maxLength: 400 }), (seed, ops) => {
+      const t = new VersionTable(seed, 1);
+      const m = new Map<string, number>();
+      let version = 0;
+      ops.forEach(([k, how], i) => {
+        version++; // rising, as defer requires
+        if (i === 150 || i === 300) {
+          t.clear();
+          m.clear();
+          if (i === 150) t.reserveLater(64);
+        }
+        if (how === 0) {
+          // An indexed insert or update, after settling (what a lookup for an older event does).
+          t.settle();
+          const h = t.hash(k);
+          const at = t.find(k, h);
+          if (at >= 0) t.setVersion(at, version);
+          else t.insert(k, h, version);
+        } else {
+          t.defer(k, version);
+        }
+        m.set(k, version);
+        if (how === 3) expect(t.get(k)).toBe(version); // settles everything deferred
+        expect(t.size + t.deferred).toBeGreaterThanOrEqual(m.size);
+      });
+      for (const [k, v] of m) expect(t.get(k)).toBe(v);
+      expect(t.deferred).toBe(0);
+      expect(t.size).toBe(m.size);
+      expect(t.get('\u0000never')).toBeUndefined();
+    }), { numRuns: 200 });
+  });
+});
+
+describe('batch sizer', () => {
+  /** A PacketFit over a codec, wrapping the payload the way a broadcast message does (an array with the worst id and hops). */
+  const fitOf = (codec: { encode(v: unknown): Uint8Array }) => ({
+    measure: (v: unknown) => codec.encode(v).length,
+    messageBytes: (type: number, p: unknown) => codec.encode([1, type, 'origin-node', 2 ** 53 - 1, 255, p]).length,
+    fits: () => true,
+    payloadBudget: 1400,
+    maxMessageBytes: 1400,
+  });
+
+  it('property: with msgpack, a bare batch and every prefix cut are sized exactly as the codec encodes them', async () => {
+    const { BatchSizer } = await import('../src/batch-sizer.js');
+    const { utf8Length } = await import('@grapevine/core');
+    const fit = fitOf(msgpackCodec);
+    const sizer = new BatchSizer(fit, 65000);
+    expect(sizer.exact).toBe(true);
+    const version = fc.oneof(fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), fc.integer({ min: -300, max: 300 }), fc.constant(Date.now() * 1024));
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.string({ unit: 'binary', maxLength: 40 }), version), { minLength: 1, maxLength: 60 }),
+      fc.nat(), fc.nat(), fc.integer({ min: 30, max: 1500 }),
+      (events, run, first, max) => {
+        const keys = events.map(([k]) => k);
+        const versions = events.map(([, v]) => v);
+        const lens = keys.map(utf8Length);
+        const wire = (n: number) => {
+          let prev = 0;
+          return [2, run, first, keys.slice(0, n), versions.slice(0, n).map((v) => { const d = v - prev; prev = v; return d; })];
+        };
+        expect(sizer.bare(run, first, lens, versions, keys.length)).toBe(fit.messageBytes(65000, wire(keys.length)));
+        const n = sizer.prefix(run, first, lens, versions, keys.length, max);
+        expect(n).toBeGreaterThanOrEqual(1);
+        expect(sizer.lastBytes).toBe(fit.messageBytes(65000, wire(n)));
+        // The longest prefix that fits (one event even when it alone does not).
+        if (n > 1) expect(sizer.lastBytes).toBeLessThanOrEqual(max);
+        if (n < keys.length) expect(fit.messageBytes(65000, wire(n + 1))).toBeGreaterThan(max);
+      },
+    ), { numRuns: 300 });
+    expect(sizer.prefix(1, 1, [3, -1], [5, 6], 2, 1400)).toBe(-1); // a key of unknown length: measure instead
+  });
+
+  it('a codec the arithmetic does not match (JSON) is measured by encoding', async () => {
+    const { BatchSizer } = await import('../src/batch-sizer.js');
+    const { jsonCodec } = await import('@grapevine/core');
+    expect(new BatchSizer(fitOf(jsonCodec), 65000).exact).toBe(false);
+  });
+});
+
+describe('batcher across many batches', () => {
+  it('property: through thousands of distinct keys, re-publishes and withdrawals, waiting keys match a set model', () => {
+    fc.assert(fc.property(fc.integer(), (seed) => {
+      let x = seed | 0;
+      const rnd = (n: number): number => ((x = (Math.imul(x, 1103515245) + 12345) | 0) >>> 8) % n;
+      const b = new Batcher({ size: 50, bytes: 100_000 });
+      const waiting = new Map<string, object | undefined>();
+      const take = (): void => {
+        const t = b.take();
+        expect(new Set(t.keys).size).toBe(t.keys.length);
+        expect(new Set(t.keys)).toEqual(new Set(waiting.keys()));
+        waiting.clear();
+      };
+      for (let i = 0; i < 30_000; i++) {
+        const key = `k${rnd(i < 15_000 ? 12_000 : 40)}`; // many distinct keys first, then a few hot ones
+        if (rnd(10) === 0 && waiting.has(key)) {
+          expect(b.withdraw(key, waiting.get(key) ?? {})).toBe(waiting.get(key) !== undefined);
+          if (waiting.get(key) !== undefined) waiting.delete(key);
+        } else {
+          const owner = waiting.has(key) ? undefined : {};
+          add(b, key, 10, i, undefined, owner);
+          waiting.set(key, waiting.has(key) ? undefined : owner);
+        }
+        expect(b.size).toBe(waiting.size);
+        expect(b.has(key)).toBe(waiting.has(key));
+        if (b.full()) take();
+      }
+      take();
+    }), { numRuns: 3 });
+  });
+});
+
+describe('turn clock', () => {
+  it('reads the wall clock once per turn and every REREAD_EVERY uses; a clock without soon is read every time', async () => {
+    const { TurnClock, REREAD_EVERY } = await import('../src/turn-clock.js');
+    let t = 1000;
+    let reads = 0;
+    const queued: (() => void)[] = [];
+    const clock: Clock = { now: () => (reads++, t), setTimer: () => ({ cancel() {} }), soon: (fn) => queued.push(fn) };
+    const c = new TurnClock(clock);
+    for (let i = 0; i < REREAD_EVERY; i++) {
+      expect(c.now()).toBe(1000);
+      t++; // the wall moves on within the turn: the reading is reused
+    }
+    expect(reads).toBe(1);
+    expect(c.now()).toBe(1000 + REREAD_EVERY); // read again after REREAD_EVERY uses
+    expect(reads).toBe(2);
+    expect(queued.length).toBe(1); // one turn-end callback per turn
+    queued.shift()!();
+    t = 5000;
+    expect(c.now()).toBe(5000); // a new turn reads again
+    expect(reads).toBe(3);
+    expect(queued.length).toBe(1);
+
+    let plainReads = 0;
+    const plain = new TurnClock({ now: () => ++plainReads, setTimer: () => ({ cancel() {} }) });
+    expect([plain.now(), plain.now(), plain.now()]).toEqual([1, 2, 3]);
   });
 });
