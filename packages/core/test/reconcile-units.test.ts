@@ -160,7 +160,13 @@ describe('a reconciliation reply', () => {
       const rc = new Reconciler({
         env: { clock: { now: () => 0 }, random: seededRandom(max), metrics: { increment: () => undefined } } as never,
         cfg, digest,
-        members: { self: rec('replier'), get: (n: string) => table.get(n) } as never,
+        members: {
+          self: rec('replier'),
+          stateOf: (n: string) => {
+            const r = table.get(n);
+            return r && { name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, state: r.state, metaVer: r.metaVersion, meta: r.meta };
+          },
+        } as never,
         outbox: { encode: (m: unknown) => m, fitsPacket: () => true, sendPart: (_a: string, m: unknown) => sent.push(m) } as never,
         trusted: () => true,
         merge: () => undefined,

@@ -18,7 +18,6 @@ import type { NodeState, PushPull } from './messages.js';
 import type { NodeEnv } from './node-env.js';
 import type { Outbox } from './outbox.js';
 import type { VersionGate } from './versions.js';
-import { sampleFrom } from './indexed-set.js';
 
 interface PendingExchange {
   resolve(states: number): void;
@@ -66,15 +65,10 @@ export class PushPullExchange {
   /** Our table, or when it has more than maxStates records, ourselves and a random sample of the rest. */
   localStates(): NodeState[] {
     const m = this.members;
-    const out: NodeState[] = [];
-    if (m.records.size <= this.maxStates) {
-      for (const r of m.records.values()) out.push(stateOf(r));
-      return out;
-    }
+    if (m.records.size <= this.maxStates) return m.allStates();
     this.env.metrics.increment('grapevine.pushpull.sampled');
-    const self = m.self;
-    out.push(stateOf(self));
-    for (const r of sampleFrom(this.env.random, [m.live, m.dead, m.left], this.maxStates - 1, (x) => x !== self)) out.push(stateOf(r));
+    const out = m.sampleStates(this.env.random, this.maxStates - 1);
+    out.unshift(m.stateAt(0));
     return out;
   }
 
@@ -216,10 +210,6 @@ export class PushPullExchange {
     }
     this.pending.clear();
   }
-}
-
-export function stateOf(r: MemberRecord): NodeState {
-  return { name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, state: r.state, metaVer: r.metaVersion, meta: { ...r.meta }, proto: r.protocol, app: r.appVersion };
 }
 
 /** A transport error's text, without repeating an address the message already names. */

@@ -255,10 +255,11 @@ export class SwimNode implements MessengerHost {
     }
   }
 
+  /** Runs as the change happens: ev.member is the member as the table holds it now. */
   private onEvent(ev: MemberEvent): void {
-    const r = this.members.get(ev.member.name);
-    this.messenger.memberChanged(ev.member.name, r !== undefined && (r.state === 'alive' || r.state === 'suspect'));
-    this.viewDigest.update(ev.member.name, this.members.get(ev.member.name));
+    const m = ev.member;
+    this.messenger.memberChanged(m.name, m.state === 'alive' || m.state === 'suspect');
+    this.viewDigest.update(m.name, m);
     if (ev.type === 'dead' || ev.type === 'left') this.messenger.memberGone(ev.member.name);
     this.antiEntropy.observe();
     this.env.emit(ev);
