@@ -168,7 +168,7 @@ const lan: ProtocolConfig = {
   reconcileInterval: 1_000,
   reconcileBucketMembers: 16,
   reconcileRepairBucketMembers: 1,
-  reconcileMaxBuckets: 1024,
+  reconcileMaxBuckets: 4096,
   reconcileMaxMembers: 256,
   joinRetransmits: 2,
   deadRetention: 60_000,
