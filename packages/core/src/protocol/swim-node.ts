@@ -62,6 +62,8 @@ export class SwimNode implements MessengerHost {
   readonly reconciler: Reconciler;
   /** The member the table just added (Membership's `added` hook runs right before its disseminate). */
   private fresh: string | undefined;
+  /** True while an introduction is admitted quietly (see the introductions' admit hook). */
+  private admitting = false;
   readonly dissemination: Dissemination;
   readonly antiEntropy: AntiEntropy;
   private readonly timers: TimerGroup;
@@ -114,8 +116,18 @@ export class SwimNode implements MessengerHost {
       {
         now: () => env.clock.now(),
         ping: (name, addr, done) => this.prober.verify(name, addr, done),
-        admit: (a) => this.members.onAlive(a),
+        admit: (a) => {
+          // With reconciliation on, an introduced member is learned quietly, as one from a
+          // push-pull's states is: the stranger that named it is already spreading its news.
+          this.admitting = cfg.reconcile && cfg.viewDigest;
+          try {
+            this.members.onAlive(a);
+          } finally {
+            this.admitting = false;
+          }
+        },
         count: (metric) => env.metrics.increment(`grapevine.${metric}`),
+        trusted: (source) => this.trustedAddress(source),
       },
     );
     this.unanswered = new UnansweredBudget(
@@ -276,7 +288,7 @@ export class SwimNode implements MessengerHost {
   disseminate(name: string, msg: Alive | Suspect | Dead): void {
     const fresh = this.fresh === name && msg.k === 5;
     this.fresh = undefined;
-    if (fresh && (this.reconciler.merging || this.pushPull.merging)) {
+    if (fresh && (this.reconciler.merging || this.pushPull.merging || this.admitting)) {
       this.env.metrics.increment('grapevine.reconcile.learned');
       this.dissemination.note(name);
       return;
