@@ -54,6 +54,21 @@ describe('view digest bucket sums', () => {
     }));
   });
 
+  it('kept at a resolution that grows with the view equal those kept at the finest from the start', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(600), fc.nat(3), fc.boolean()), { maxLength: 900 }), (ops) => {
+      const growing = new ViewDigest(256, undefined, 4);
+      const fixed = new ViewDigest(256);
+      for (const [i, inc, gone] of ops) {
+        const r = gone ? undefined : rec(`m${i}`, inc);
+        growing.update(`m${i}`, r);
+        fixed.update(`m${i}`, r);
+        expect(growing.leafCount).toBeGreaterThanOrEqual(Math.min(256, growing.size));
+      }
+      expect(growing.value).toBe(fixed.value);
+      for (let b = 1; b <= growing.leafCount; b *= 2) expect(Array.from(growing.bucketSums(b))).toEqual(Array.from(fixed.bucketSums(b)));
+    }), { numRuns: 40 });
+  });
+
   it('do not depend on the order members were learned in', () => {
     fc.assert(fc.property(fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 40 }), fc.nat(), (names, salt) => {
       const a = new ViewDigest(64);

@@ -33,6 +33,9 @@ import { freshInstance, nextInstance } from './incarnation.js';
 import { Introductions, type Introducer } from './introductions.js';
 import { UnansweredBudget } from './unanswered-budget.js';
 
+/** Bucket sums a node keeps until its view has more members (view-digest.ts, startAt). */
+const DIGEST_START_BUCKETS = 1024;
+
 export interface NodeIdentity {
   name: string;
   address: string;
@@ -107,7 +110,8 @@ export class SwimNode implements MessengerHost {
       env.stringPool,
     );
     // The digest keeps its per-member values in the table's columns (docs/scale.md#memory).
-    this.viewDigest = new ViewDigest(cfg.reconcileMaxBuckets, this.members.digestStore);
+    // Up to 1,024 members the sums are kept at 1,024 buckets at most, finer as the view grows.
+    this.viewDigest = new ViewDigest(cfg.reconcileMaxBuckets, this.members.digestStore, DIGEST_START_BUCKETS);
     this.introductions = new Introductions(
       {
         max: cfg.maxIntroductions, perSource: cfg.introductionsPerSource, probesPerPeriod: cfg.introductionProbesPerPeriod,

@@ -134,10 +134,12 @@ export function bucketOf(c: number, b: number): number {
  */
 export class ViewDigest {
   private sum = 0;
-  private readonly leaves: Uint32Array;
-  readonly leafCount: number;
+  private leaves: Uint32Array;
+  /** The finest bucket count kept now: it only grows (up to maxLeaves), with the view. */
+  leafCount: number;
+  private readonly maxLeaves: number;
   /** 32 − log2(leafCount): a contribution's leaf is its top bits. */
-  private readonly leafShift: number;
+  private leafShift: number;
   /** Live members' contributions, by name (as int32); nothing for dead, left or unknown names. */
   private readonly entries: Contributions;
   /**
@@ -155,8 +157,12 @@ export class ViewDigest {
    * `store`: where the per-member contributions live; by default a Map of its own. A node passes
    * its member table's column (member-contributions.ts), which also subtracts a member whose row is
    * removed while still counted.
+   *
+   * `startAt` (a node passes 1024): keep only that many leaves while the view has no more members
+   * than that, and double them (up to `leafCount`) as it grows past, so a small cluster's nodes do
+   * not each hold 16 KB of sums for 4096 buckets. Without it, `leafCount` leaves from the start.
    */
-  constructor(leafCount = 1024, store: Contributions = new MapContributions()) {
+  constructor(leafCount = 1024, store: Contributions = new MapContributions(), startAt = leafCount) {
     if (!isBucketCount(leafCount)) throw new RangeError(`leafCount must be a power of two from 1 to ${MAX_DIGEST_BUCKETS}, got ${leafCount}`);
     this.entries = store;
     store.onDrop = (c) => {
@@ -164,9 +170,25 @@ export class ViewDigest {
       this.sum = (this.sum - (c >>> 0) + TWO_32) % TWO_32;
       this.addLeaf(c, -1);
     };
-    this.leafCount = leafCount;
-    this.leaves = new Uint32Array(leafCount);
-    this.leafShift = 32 - Math.log2(leafCount);
+    this.maxLeaves = leafCount;
+    const first = isBucketCount(startAt) ? Math.min(startAt, leafCount) : leafCount;
+    this.leafCount = first;
+    this.leaves = new Uint32Array(first);
+    this.leafShift = 32 - Math.log2(first);
+  }
+
+  /** More members than leaves: double the leaves (up to the most), re-adding every contribution once. */
+  private growLeaves(): void {
+    let n = this.leafCount;
+    while (n < this.entries.size && n < this.maxLeaves) n *= 2;
+    if (n === this.leafCount) return;
+    this.leafCount = n;
+    this.leaves = new Uint32Array(n);
+    this.leafShift = 32 - Math.log2(n);
+    this.entries.forEach((_name, c) => {
+      this.addLeaf(c, 1);
+      return true;
+    });
   }
 
   /** Add (sign 1) or remove (sign -1) contribution `c` in its leaf; the Uint32Array wraps modulo 2^32. */
@@ -218,6 +240,7 @@ export class ViewDigest {
     this.remember(name, true, r.instance, r.incarnation);
     this.sum = (this.sum + c) % TWO_32;
     this.addLeaf(c, 1);
+    if (this.entries.size > this.leafCount && this.leafCount < this.maxLeaves) this.growLeaves();
   }
 
   private remember(name: string, live: boolean, inst: number, inc: number): void {
