@@ -223,6 +223,11 @@ export class Membership {
     return { name: id.name, addr: id.addr, inc: t.inc[row]!, inst: t.inst[row]!, state: STATE_FROM_CODE[t.state[row]!]!, metaVer: t.metaVer[row]!, meta: p.meta, proto: p.proto, app: p.app };
   }
 
+  /** This node's own state (stateAt). */
+  selfState(): NodeState {
+    return this.stateAt(SELF);
+  }
+
   /** The state of `name` (stateAt), or undefined when it is not held. */
   stateOf(name: string): NodeState | undefined {
     const row = this.t.find(name);
