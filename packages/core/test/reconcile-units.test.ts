@@ -54,6 +54,21 @@ describe('view digest bucket sums', () => {
     }));
   });
 
+  it('kept at a resolution that grows with the view equal those kept at the finest from the start', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(600), fc.nat(3), fc.boolean()), { maxLength: 900 }), (ops) => {
+      const growing = new ViewDigest(256, undefined, 4);
+      const fixed = new ViewDigest(256);
+      for (const [i, inc, gone] of ops) {
+        const r = gone ? undefined : rec(`m${i}`, inc);
+        growing.update(`m${i}`, r);
+        fixed.update(`m${i}`, r);
+        expect(growing.leafCount).toBeGreaterThanOrEqual(Math.min(256, growing.size));
+      }
+      expect(growing.value).toBe(fixed.value);
+      for (let b = 1; b <= growing.leafCount; b *= 2) expect(Array.from(growing.bucketSums(b))).toEqual(Array.from(fixed.bucketSums(b)));
+    }), { numRuns: 40 });
+  });
+
   it('do not depend on the order members were learned in', () => {
     fc.assert(fc.property(fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 40 }), fc.nat(), (names, salt) => {
       const a = new ViewDigest(64);
@@ -160,7 +175,13 @@ describe('a reconciliation reply', () => {
       const rc = new Reconciler({
         env: { clock: { now: () => 0 }, random: seededRandom(max), metrics: { increment: () => undefined } } as never,
         cfg, digest,
-        members: { self: rec('replier'), get: (n: string) => table.get(n) } as never,
+        members: {
+          self: rec('replier'),
+          stateOf: (n: string) => {
+            const r = table.get(n);
+            return r && { name: r.name, addr: r.address, inc: r.incarnation, inst: r.instance, state: r.state, metaVer: r.metaVersion, meta: r.meta };
+          },
+        } as never,
         outbox: { encode: (m: unknown) => m, fitsPacket: () => true, sendPart: (_a: string, m: unknown) => sent.push(m) } as never,
         trusted: () => true,
         merge: () => undefined,

@@ -98,4 +98,24 @@ describe('LiveOrder', () => {
       { numRuns: 200 },
     );
   });
+
+  it('keeps has() and size exact while names wait unmerged, and reads them sorted (thousands of changes between reads)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.boolean(), fc.boolean()), { minLength: 500, maxLength: 4000 }), (ops) => {
+        const order = new LiveOrder();
+        const model = new Set<string>();
+        for (const [i, live, read] of ops) {
+          const name = `m${i}`;
+          order.set(name, live);
+          if (live) model.add(name);
+          else model.delete(name);
+          expect(order.has(name)).toBe(live);
+          expect(order.size).toBe(model.size);
+          if (read && i % 97 === 0) expect(order.names).toEqual([...model].sort());
+        }
+        expect(order.names).toEqual([...model].sort());
+      }),
+      { numRuns: 30 },
+    );
+  });
 });

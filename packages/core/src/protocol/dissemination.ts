@@ -44,14 +44,14 @@ export class Dissemination {
    */
   disseminate(name: string, msg: Alive | Suspect | Dead, max?: number): void {
     const p = this.p;
-    p.viewDigest.update(name, p.members.get(name));
+    p.viewDigest.update(name, p.members.digestView(name));
     p.queue.enqueue(name, p.outbox.encode(msg), undefined, max);
     this.scheduleEagerGossip();
   }
 
   /** The table changed but the news is not gossiped on (learned by reconciliation): the digest follows. */
   note(name: string): void {
-    this.p.viewDigest.update(name, this.p.members.get(name));
+    this.p.viewDigest.update(name, this.p.members.digestView(name));
   }
 
   /**

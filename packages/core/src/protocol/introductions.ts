@@ -49,6 +49,8 @@ export interface IntroductionHooks {
   /** The address answered: apply the news as trusted. */
   admit(a: Alive): void;
   count(metric: string): void;
+  /** Whether a source (an address) is now a member's or a seed's. */
+  trusted?(source: string): boolean;
 }
 
 interface Candidate {
@@ -112,8 +114,24 @@ export class Introductions {
     // protocol period cost a ping.
   }
 
-  /** Once per protocol period: a fresh ping budget, spent on candidates waiting for one. */
+  /**
+   * Once per protocol period: candidates whose source has since become a member's address are
+   * admitted (what it told us is trusted now, as anything it sends from now on would be), then a
+   * fresh ping budget is spent on the rest. In a mass join most strangers are joiners not yet
+   * heard of, known a moment later: at N=2,000 their news cost 124 thousand verification pings.
+   */
   tick(): void {
+    const trusted = this.hooks.trusted;
+    if (trusted && this.candidates.size > 0) {
+      const vouched: Candidate[] = [];
+      for (const c of this.candidates.values()) if (!c.inFlight && trusted(c.source)) vouched.push(c);
+      for (const c of vouched) {
+        if (this.candidates.get(c.alive.name) !== c) continue;
+        this.remove(c);
+        this.hooks.count('introductions.vouched');
+        this.hooks.admit(c.alive);
+      }
+    }
     this.budget = this.opts.probesPerPeriod;
     for (const c of this.candidates.values()) {
       if (this.budget <= 0) break;

@@ -64,6 +64,19 @@ export class TableContributions implements Contributions {
     this.size = 0;
   }
 
+  /** In row order; the name is read only where the bucket is flagged (Contributions.forEachIn). */
+  forEachIn(shift: number, flagged: Uint8Array, fn: (name: string, bucket: number) => boolean): void {
+    const t = this.t;
+    const counted = t.counted;
+    const contrib = t.contrib;
+    const rows = t.rows;
+    for (let r = 0; r < rows; r++) {
+      if (counted[r] !== 1) continue;
+      const i = shift === 32 ? 0 : (contrib[r]! >>> 0) >>> shift;
+      if (flagged[i] === 1 && !fn(t.ids[r]!.name, i)) return;
+    }
+  }
+
   /** In row order (the table's insertion order; holes are never counted). */
   forEach(fn: (name: string, c: number) => boolean): void {
     const t = this.t;

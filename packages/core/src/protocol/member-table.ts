@@ -374,6 +374,10 @@ export class RowSet implements Renumbered {
     return this.items[i]!;
   }
 
+  *values(): IterableIterator<number> {
+    for (let i = 0; i < this.size; i++) yield this.items[i]!;
+  }
+
   has(row: number): boolean {
     const s = this.t.slot[row]!;
     return s >= 0 && s < this.size && this.items[s] === row;

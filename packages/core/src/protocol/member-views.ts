@@ -115,6 +115,7 @@ export type HeldFields = Pick<MemberRecord, 'state' | 'address' | 'incarnation' 
 export class RowCursor implements HeldFields {
   row = 0;
   constructor(private readonly t: MemberTable) {}
+  get name(): string { return this.t.name(this.row); }
   get state(): MemberState { return STATE_FROM_CODE[this.t.state[this.row]!]!; }
   get address(): string { return this.t.addr(this.row); }
   get incarnation(): number { return this.t.inc[this.row]!; }

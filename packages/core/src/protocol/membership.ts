@@ -14,7 +14,9 @@
 import type { Clock } from '../clock.js';
 import type { ProtocolConfig } from '../config.js';
 import { STATE_CODE, STATE_FROM_CODE, type Member, type MemberCounts, type MemberEvent, type MemberState, type Meta } from '../member.js';
-import type { Alive, Dead, Suspect } from './messages.js';
+import type { Alive, Dead, NodeState, Suspect } from './messages.js';
+import { sampleFrom } from './indexed-set.js';
+import type { Random } from '../random.js';
 import { refutingIncarnation } from './incarnation.js';
 import type { Introducer } from './introductions.js';
 import { Suspicion, minSuspicionTimeout } from './suspicion.js';
@@ -25,6 +27,9 @@ import { TableContributions } from './member-contributions.js';
 import { RecordMap, RecordSet, RowCursor, rowMember, rowRecord, snapshot, type HeldFields, type MemberRecord, type SelfRecord } from './member-views.js';
 
 export { snapshot, type MemberRecord, type SelfRecord } from './member-views.js';
+
+/** A member's fields the view digest reads. */
+export type DigestView = Pick<MemberRecord, 'name' | 'state' | 'instance' | 'incarnation'>;
 
 /** The node's own row: inserted first, never removed, and compaction keeps row order. */
 const SELF = 0;
@@ -187,6 +192,61 @@ export class Membership {
     if (row < 0) return undefined;
     this.cursor.row = row;
     return this.cursor;
+  }
+
+  /**
+   * What the view digest reads of `name` (self's record, or the row read in place; moved by the
+   * next call): the digest follows every change, and a record built for it was an object per fact.
+   */
+  digestView(name: string): DigestView | undefined {
+    if (name === this.self.name) return this.self;
+    const row = this.t.find(name);
+    if (row < 0) return undefined;
+    this.cursor.row = row;
+    return this.cursor;
+  }
+
+  /**
+   * A member's state as push-pull and reconciliation lists carry it, read from its row: a mass
+   * join sends millions of these, and a record built first (then copied into the state, its
+   * metadata copied again) was three objects per state sent. The metadata is the row's own
+   * (frozen) object, shared, not copied.
+   */
+  stateAt(row: number): NodeState {
+    if (row === SELF) {
+      const s = this.self;
+      return { name: s.name, addr: s.address, inc: s.incarnation, inst: s.instance, state: s.state, metaVer: s.metaVersion, meta: s.meta, proto: s.protocol, app: s.appVersion };
+    }
+    const t = this.t;
+    const id = t.ids[row]!;
+    const p = id.profile;
+    return { name: id.name, addr: id.addr, inc: t.inc[row]!, inst: t.inst[row]!, state: STATE_FROM_CODE[t.state[row]!]!, metaVer: t.metaVer[row]!, meta: p.meta, proto: p.proto, app: p.app };
+  }
+
+  /** This node's own state (stateAt). */
+  selfState(): NodeState {
+    return this.stateAt(SELF);
+  }
+
+  /** The state of `name` (stateAt), or undefined when it is not held. */
+  stateOf(name: string): NodeState | undefined {
+    const row = this.t.find(name);
+    return row < 0 ? undefined : this.stateAt(row);
+  }
+
+  /** Every member's state, self first, in the table's order. */
+  allStates(): NodeState[] {
+    const out: NodeState[] = [];
+    for (const row of this.t.rowsInOrder()) out.push(this.stateAt(row));
+    return out;
+  }
+
+  /** The states of up to k members other than this node, chosen at random from every state set. */
+  sampleStates(random: Random, k: number): NodeState[] {
+    const rows = sampleFrom(random, [this.liveRows, this.deadRows, this.leftRows], k, (row) => row !== SELF);
+    const out: NodeState[] = new Array<NodeState>(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = this.stateAt(rows[i]!);
+    return out;
   }
 
   /** Members that are alive or suspect, self included: N in every formula. */

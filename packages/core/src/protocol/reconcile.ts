@@ -34,7 +34,7 @@ import type { Membership } from './membership.js';
 import type { NodeState, Reconcile, ReconcilePush, ReconcileReply, Message } from './messages.js';
 import type { NodeEnv } from './node-env.js';
 import type { Outbox } from './outbox.js';
-import { pushPullScale, stateOf } from './push-pull.js';
+import { pushPullScale } from './push-pull.js';
 import { foldSums, type ViewDigest } from './view-digest.js';
 
 export interface ReconcileParts {
@@ -218,8 +218,8 @@ export class Reconciler {
       if (!fits && states.length > 0) continue;
       for (const name of list) {
         if (states.length >= max) break;
-        const r = members.get(name);
-        if (r) states.push(stateOf(r));
+        const s = members.stateOf(name);
+        if (s) states.push(s);
       }
       if (fits) whole.push(i);
     }
@@ -234,8 +234,8 @@ export class Reconciler {
     const flagged = new Uint8Array(b);
     for (const i of buckets) flagged[i] = 1;
     digest.forEachIn(b, flagged, (name) => {
-      const r = members.get(name);
-      if (r) out.push(stateOf(r));
+      const s = members.stateOf(name);
+      if (s) out.push(s);
       return out.length < cfg.reconcileMaxMembers;
     });
     return out;

@@ -49,6 +49,12 @@ export class StringPool {
   private readonly metas = new Map<string, Held<Meta>>();
   private readonly profiles = new Map<string, Held<Profile>>();
   private readonly identities = new Map<string, Held<Identity>>();
+  /**
+   * The identity last handed out under each name, found without building a key: a mass join asks
+   * for every member's identity once per node (N² times), nearly always the one identity its name
+   * has, and the key text (name, address, profile) built per call was a twentieth of a join's CPU.
+   */
+  private readonly byName = new Map<string, Held<Identity>>();
 
   /** Distinct strings and metadata objects held (for tests and the memory benchmark; profiles and identities hold these, and are not counted). */
   get size(): number {
@@ -118,14 +124,22 @@ export class StringPool {
 
   /** The shared identity of (name, addr, profile fields), counted once more; its parts are the pool's, counted once per identity. */
   identity(name: string, addr: string, meta: Meta, app: string, proto: number): Identity {
+    const last = this.byName.get(name);
+    if (last && last.value.addr === addr && sameProfile(last.value.profile, meta, app, proto)) {
+      last.refs++;
+      return last.value;
+    }
     const key = identityKey(name, addr, profileKey(meta, app, proto));
     const h = this.identities.get(key);
     if (h) {
       h.refs++;
+      this.byName.set(name, h);
       return h.value;
     }
     const value: Identity = Object.freeze({ name: this.string(name), addr: this.string(addr), profile: this.profile(meta, app, proto) });
-    this.identities.set(key, { value, refs: 1 });
+    const held = { value, refs: 1 };
+    this.identities.set(key, held);
+    this.byName.set(value.name, held);
     return value;
   }
 
@@ -135,10 +149,25 @@ export class StringPool {
     const h = this.identities.get(key);
     if (!h || --h.refs > 0) return;
     this.identities.delete(key);
+    if (this.byName.get(h.value.name) === h) this.byName.delete(h.value.name);
     this.releaseString(h.value.name);
     this.releaseString(h.value.addr);
     this.releaseProfile(h.value.profile);
   }
+}
+
+/** Is `p` the profile of (meta, app, proto)? Metadata compared entry by entry (no key text built). */
+function sameProfile(p: Profile, meta: Meta, app: string, proto: number): boolean {
+  if (p.proto !== proto || p.app !== app) return false;
+  if (p.meta === meta) return true;
+  let n = 0;
+  for (const k in meta) {
+    if (!Object.prototype.hasOwnProperty.call(meta, k)) continue;
+    if (!Object.prototype.hasOwnProperty.call(p.meta, k) || p.meta[k] !== meta[k]) return false;
+    n++;
+  }
+  for (const k in p.meta) if (Object.prototype.hasOwnProperty.call(p.meta, k)) n--;
+  return n === 0;
 }
 
 function identityKey(name: string, addr: string, profile: string): string {

@@ -33,6 +33,9 @@ import { freshInstance, nextInstance } from './incarnation.js';
 import { Introductions, type Introducer } from './introductions.js';
 import { UnansweredBudget } from './unanswered-budget.js';
 
+/** Bucket sums a node keeps until its view has more members (view-digest.ts, startAt). */
+const DIGEST_START_BUCKETS = 1024;
+
 export interface NodeIdentity {
   name: string;
   address: string;
@@ -62,6 +65,8 @@ export class SwimNode implements MessengerHost {
   readonly reconciler: Reconciler;
   /** The member the table just added (Membership's `added` hook runs right before its disseminate). */
   private fresh: string | undefined;
+  /** True while an introduction is admitted quietly (see the introductions' admit hook). */
+  private admitting = false;
   readonly dissemination: Dissemination;
   readonly antiEntropy: AntiEntropy;
   private readonly timers: TimerGroup;
@@ -105,7 +110,8 @@ export class SwimNode implements MessengerHost {
       env.stringPool,
     );
     // The digest keeps its per-member values in the table's columns (docs/scale.md#memory).
-    this.viewDigest = new ViewDigest(cfg.reconcileMaxBuckets, this.members.digestStore);
+    // Up to 1,024 members the sums are kept at 1,024 buckets at most, finer as the view grows.
+    this.viewDigest = new ViewDigest(cfg.reconcileMaxBuckets, this.members.digestStore, DIGEST_START_BUCKETS);
     this.introductions = new Introductions(
       {
         max: cfg.maxIntroductions, perSource: cfg.introductionsPerSource, probesPerPeriod: cfg.introductionProbesPerPeriod,
@@ -114,8 +120,18 @@ export class SwimNode implements MessengerHost {
       {
         now: () => env.clock.now(),
         ping: (name, addr, done) => this.prober.verify(name, addr, done),
-        admit: (a) => this.members.onAlive(a),
+        admit: (a) => {
+          // With reconciliation on, an introduced member is learned quietly, as one from a
+          // push-pull's states is: the stranger that named it is already spreading its news.
+          this.admitting = cfg.reconcile && cfg.viewDigest;
+          try {
+            this.members.onAlive(a);
+          } finally {
+            this.admitting = false;
+          }
+        },
         count: (metric) => env.metrics.increment(`grapevine.${metric}`),
+        trusted: (source) => this.trustedAddress(source),
       },
     );
     this.unanswered = new UnansweredBudget(
@@ -255,10 +271,11 @@ export class SwimNode implements MessengerHost {
     }
   }
 
+  /** Runs as the change happens: ev.member is the member as the table holds it now. */
   private onEvent(ev: MemberEvent): void {
-    const r = this.members.get(ev.member.name);
-    this.messenger.memberChanged(ev.member.name, r !== undefined && (r.state === 'alive' || r.state === 'suspect'));
-    this.viewDigest.update(ev.member.name, this.members.get(ev.member.name));
+    const m = ev.member;
+    this.messenger.memberChanged(m.name, m.state === 'alive' || m.state === 'suspect');
+    this.viewDigest.update(m.name, m);
     if (ev.type === 'dead' || ev.type === 'left') this.messenger.memberGone(ev.member.name);
     this.antiEntropy.observe();
     this.env.emit(ev);
@@ -275,7 +292,7 @@ export class SwimNode implements MessengerHost {
   disseminate(name: string, msg: Alive | Suspect | Dead): void {
     const fresh = this.fresh === name && msg.k === 5;
     this.fresh = undefined;
-    if (fresh && (this.reconciler.merging || this.pushPull.merging)) {
+    if (fresh && (this.reconciler.merging || this.pushPull.merging || this.admitting)) {
       this.env.metrics.increment('grapevine.reconcile.learned');
       this.dissemination.note(name);
       return;

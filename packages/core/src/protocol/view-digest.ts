@@ -134,29 +134,61 @@ export function bucketOf(c: number, b: number): number {
  */
 export class ViewDigest {
   private sum = 0;
-  private readonly leaves: Uint32Array;
-  readonly leafCount: number;
+  private leaves: Uint32Array;
+  /** The finest bucket count kept now: it only grows (up to maxLeaves), with the view. */
+  leafCount: number;
+  private readonly maxLeaves: number;
   /** 32 − log2(leafCount): a contribution's leaf is its top bits. */
-  private readonly leafShift: number;
+  private leafShift: number;
   /** Live members' contributions, by name (as int32); nothing for dead, left or unknown names. */
   private readonly entries: Contributions;
+  /**
+   * What the last update() left stored for one name: every change reaches the digest twice (the
+   * news's dissemination, then its member event), and the second call would hash the name again
+   * only to find the same contribution. Cleared whenever the store changes by another path.
+   */
+  private memoName: string | undefined;
+  private memoLive = false;
+  private memoInst = 0;
+  private memoInc = 0;
 
   /** `leafCount`: the finest bucket count kept (a power of two, at most MAX_DIGEST_BUCKETS). */
   /**
    * `store`: where the per-member contributions live; by default a Map of its own. A node passes
    * its member table's column (member-contributions.ts), which also subtracts a member whose row is
    * removed while still counted.
+   *
+   * `startAt` (a node passes 1024): keep only that many leaves while the view has no more members
+   * than that, and double them (up to `leafCount`) as it grows past, so a small cluster's nodes do
+   * not each hold 16 KB of sums for 4096 buckets. Without it, `leafCount` leaves from the start.
    */
-  constructor(leafCount = 1024, store: Contributions = new MapContributions()) {
+  constructor(leafCount = 1024, store: Contributions = new MapContributions(), startAt = leafCount) {
     if (!isBucketCount(leafCount)) throw new RangeError(`leafCount must be a power of two from 1 to ${MAX_DIGEST_BUCKETS}, got ${leafCount}`);
     this.entries = store;
     store.onDrop = (c) => {
+      this.memoName = undefined;
       this.sum = (this.sum - (c >>> 0) + TWO_32) % TWO_32;
       this.addLeaf(c, -1);
     };
-    this.leafCount = leafCount;
-    this.leaves = new Uint32Array(leafCount);
-    this.leafShift = 32 - Math.log2(leafCount);
+    this.maxLeaves = leafCount;
+    const first = isBucketCount(startAt) ? Math.min(startAt, leafCount) : leafCount;
+    this.leafCount = first;
+    this.leaves = new Uint32Array(first);
+    this.leafShift = 32 - Math.log2(first);
+  }
+
+  /** More members than leaves: double the leaves (up to the most), re-adding every contribution once. */
+  private growLeaves(): void {
+    let n = this.leafCount;
+    while (n < this.entries.size && n < this.maxLeaves) n *= 2;
+    if (n === this.leafCount) return;
+    this.leafCount = n;
+    this.leaves = new Uint32Array(n);
+    this.leafShift = 32 - Math.log2(n);
+    this.entries.forEach((_name, c) => {
+      this.addLeaf(c, 1);
+      return true;
+    });
   }
 
   /** Add (sign 1) or remove (sign -1) contribution `c` in its leaf; the Uint32Array wraps modulo 2^32. */
@@ -180,8 +212,12 @@ export class ViewDigest {
    * the record is gone. O(1) plus the name's length.
    */
   update(name: string, r: DigestEntry | undefined): void {
+    const live = r !== undefined && counts(r);
+    if (name === this.memoName && live === this.memoLive && (!live || (r.instance === this.memoInst && r.incarnation === this.memoInc))) return;
+    this.memoName = undefined;
     const e = this.entries.get(name);
-    if (!r || !counts(r)) {
+    if (!live) {
+      this.remember(name, false, 0, 0);
       if (e !== undefined) {
         this.sum = (this.sum - (e >>> 0) + TWO_32) % TWO_32;
         this.addLeaf(e, -1);
@@ -192,6 +228,7 @@ export class ViewDigest {
     // The name is hashed again on a change (O(name length)) rather than cached per entry.
     const c = memberHash(hashName(name), r.instance, r.incarnation);
     if (e !== undefined) {
+      this.remember(name, true, r.instance, r.incarnation);
       if ((c | 0) === e) return;
       this.sum = (this.sum - (e >>> 0) + c + TWO_32) % TWO_32;
       this.addLeaf(e, -1);
@@ -200,8 +237,17 @@ export class ViewDigest {
       return;
     }
     if (!this.entries.set(name, c | 0)) return;
+    this.remember(name, true, r.instance, r.incarnation);
     this.sum = (this.sum + c) % TWO_32;
     this.addLeaf(c, 1);
+    if (this.entries.size > this.leafCount && this.leafCount < this.maxLeaves) this.growLeaves();
+  }
+
+  private remember(name: string, live: boolean, inst: number, inc: number): void {
+    this.memoName = name;
+    this.memoLive = live;
+    this.memoInst = inst;
+    this.memoInc = inc;
   }
 
   /** Is `name` counted (held as a live member)? */
@@ -219,11 +265,7 @@ export class ViewDigest {
    * until it returns false. O(members): the walk reads the stored contributions, it hashes nothing.
    */
   forEachIn(b: number, flagged: Uint8Array, fn: (name: string, bucket: number) => boolean): void {
-    const shift = 32 - Math.log2(b);
-    this.entries.forEach((name, c) => {
-      const i = shift === 32 ? 0 : (c >>> 0) >>> shift;
-      return flagged[i] === 0 || fn(name, i);
-    });
+    this.entries.forEachIn(32 - Math.log2(b), flagged, fn);
   }
 
   /**
@@ -231,6 +273,7 @@ export class ViewDigest {
    * which means some change reached the table without update() being called.
    */
   rebuild(records: Iterable<DigestEntry>): boolean {
+    this.memoName = undefined;
     const before = this.sum;
     const old = this.entries.size;
     const oldLeaves = this.leaves.slice();
@@ -258,6 +301,13 @@ export interface Contributions {
   clear(): void;
   /** Every stored (name, contribution), in the store's order, until `fn` returns false. */
   forEach(fn: (name: string, c: number) => boolean): void;
+  /**
+   * Every stored name whose bucket (the contribution's bits above `shift`; shift 32: bucket 0) is
+   * flagged, with that bucket, until `fn` returns false. Names are read only for flagged entries:
+   * a reconciliation answer walks every live member, and reading each one's name cost a pointer
+   * chase per member where the bucket test needs only the stored number.
+   */
+  forEachIn(shift: number, flagged: Uint8Array, fn: (name: string, bucket: number) => boolean): void;
   /** Set by the digest: the store calls it with the contribution of an entry that went away by itself. */
   onDrop: ((c: number) => void) | undefined;
 }
@@ -284,6 +334,12 @@ export class MapContributions implements Contributions {
   }
   forEach(fn: (name: string, c: number) => boolean): void {
     for (const [name, c] of this.m) if (!fn(name, c)) return;
+  }
+  forEachIn(shift: number, flagged: Uint8Array, fn: (name: string, bucket: number) => boolean): void {
+    for (const [name, c] of this.m) {
+      const i = shift === 32 ? 0 : (c >>> 0) >>> shift;
+      if (flagged[i] === 1 && !fn(name, i)) return;
+    }
   }
 }
 
