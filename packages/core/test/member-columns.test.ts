@@ -12,6 +12,7 @@ import { TableContributions } from '../src/protocol/member-contributions.js';
 import { EMPTY_META, NO_POOL, StringPool } from '../src/protocol/string-pool.js';
 import { ViewDigest, computeViewDigest } from '../src/protocol/view-digest.js';
 import { ManualClock } from './fake-clock.js';
+import { pooledMembership } from './pooled-membership.js';
 import { Prober } from '../src/protocol/prober.js';
 import { Awareness } from '../src/protocol/awareness.js';
 import type { NodeEnv } from '../src/protocol/node-env.js';
@@ -200,11 +201,7 @@ describe('shared identities', () => {
   it('are one object per (name, address, profile) across tables, swapped on a move, forgotten when the last row lets go', () => {
     const pool = new StringPool();
     const clock = new ManualClock();
-    const hooks = { disseminate: () => {}, emit: () => {}, selfAccused: () => {}, added: () => {}, log: () => {}, count: () => {}, compatible: () => true };
-    const mk = (i: number) => new Membership(
-      { name: `self${i}`, address: `s${i}:1`, incarnation: 0, instance: 1, meta: {}, metaVersion: 1, protocol: 1, appVersion: '' },
-      profiles.lan, clock, hooks, pool,
-    );
+    const mk = (i: number) => pooledMembership(i, clock, pool);
     const [a, b] = [mk(0), mk(1)];
     for (const m of [a, b]) for (let i = 0; i < 10; i++) m.onAlive({ k: 5, name: `m${i}`, addr: `10.0.0.${i}:1`, inc: 0, inst: 7, metaVer: 1, meta: {}, proto: 1, app: '' });
     const ta = (a as unknown as { t: MemberTable }).t;

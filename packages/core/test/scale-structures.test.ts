@@ -9,6 +9,7 @@ import { BroadcastQueue, Membership, StringPool, profiles, seededRandom, snapsho
 import { IndexedSet, sampleFrom } from '../src/protocol/indexed-set.js';
 import { FifoDeadlines } from '../src/protocol/fifo-deadlines.js';
 import { ManualClock } from './fake-clock.js';
+import { pooledMembership } from './pooled-membership.js';
 
 interface Item { id: number; slot: number }
 
@@ -193,16 +194,9 @@ describe('string pool', () => {
   it('stores each value once across tables, changes nothing a table reports, and forgets what is reaped', () => {
     const pool = new StringPool();
     const clock = new ManualClock();
-    const hooks = { disseminate: () => {}, emit: () => {}, selfAccused: () => {}, added: () => {}, log: () => {}, count: () => {}, compatible: () => true };
     const fresh = (s: string): string => (' ' + s).slice(1);
-    const mk = (i: number) => new Membership(
-      { name: `self${i}`, address: `s${i}:1`, incarnation: 0, instance: 1, meta: {}, metaVersion: 1, protocol: 1, appVersion: '' },
-      profiles.lan, clock, hooks, pool,
-    );
-    const plain = new Membership(
-      { name: 'self9', address: 's9:1', incarnation: 0, instance: 1, meta: {}, metaVersion: 1, protocol: 1, appVersion: '' },
-      profiles.lan, clock, hooks,
-    );
+    const mk = (i: number) => pooledMembership(i, clock, pool);
+    const plain = pooledMembership(9, clock);
     const tables = [mk(0), mk(1), plain];
     for (const m of tables) {
       for (let i = 0; i < 20; i++) {
